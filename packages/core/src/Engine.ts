@@ -1,0 +1,94 @@
+/**
+ * The TLS state machine, free of IO.
+ *
+ * An engine is fed ciphertext and gives plaintext; it is fed plaintext and
+ * gives ciphertext. It never reads or writes a transport: output it produces
+ * while reading (an alert, a KeyUpdate answer, close_notify) waits in the
+ * engine until the connection's IO fiber takes it and sends it. Only the IO
+ * fiber calls these methods (contract point 1).
+ *
+ * A *fused* engine (Node's native TLSSocket on a TCP handle) performs its own
+ * socket IO in native code; it produces no ciphertext for the IO fiber and
+ * reports the transport's end and failures itself. The connection pairs it
+ * with {@link fusedTransport}.
+ *
+ * @since 0.1.0
+ */
+import type { TlsError } from "./TlsError.ts"
+import type { TlsEvent } from "./TlsEvent.ts"
+import type { TlsSession } from "./TlsSession.ts"
+
+/**
+ * How the engine's inbound direction stands.
+ *
+ * - `Open`: more application data may arrive.
+ * - `CloseNotify`: the peer sent close_notify; everything before it was delivered.
+ * - `Ended`: the stream ended and the engine cannot tell whether close_notify
+ *   was received (Node's native TLSSocket reports a TCP FIN like close_notify).
+ * - `Truncated`: the transport ended without close_notify.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InboundState = "Open" | "CloseNotify" | "Ended" | "Truncated"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Engine {
+  /** `client` or `server`. */
+  readonly role: "client" | "server"
+  /** Whether the engine does its own transport IO (see the module note). */
+  readonly fused: boolean
+  /**
+   * Gives the engine the function to call when its state changes outside a call
+   * from the IO fiber (engines backed by Node produce output asynchronously).
+   */
+  readonly setWaker: (wake: () => void) => void
+  /** Begins the handshake (a client sends its ClientHello). Called once. */
+  readonly start: () => void
+  /** Whether the handshake has completed. */
+  readonly handshakeDone: () => boolean
+  /** The fatal error that ended the engine, if any. After it, nothing else is valid. */
+  readonly failure: () => TlsError | undefined
+  /** The session; valid once `handshakeDone()` is true. */
+  readonly session: () => TlsSession
+
+  // Inbound direction: transport -> engine -> application.
+  /**
+   * Whether the engine takes more ciphertext now. False while its undelivered
+   * plaintext exceeds about one record, so that inbound memory stays bounded.
+   */
+  readonly wantsCiphertext: () => boolean
+  /** Feeds ciphertext read from the transport. */
+  readonly receiveCiphertext: (chunk: Uint8Array) => void
+  /** Tells the engine the transport reached EOF (after every chunk was fed). */
+  readonly receiveEnd: () => void
+  /** Takes the next decrypted chunk, or `undefined` when none is ready. */
+  readonly takePlaintext: () => Uint8Array | undefined
+  /** How the inbound direction stands, once every plaintext chunk was taken. */
+  readonly inbound: () => InboundState
+
+  // Outbound direction: application -> engine -> transport.
+  /** Whether the engine takes more plaintext now (its outbound backlog is small). */
+  readonly plaintextWritable: () => boolean
+  /** Encrypts application data. Only valid after the handshake and before `sendEnd`. */
+  readonly sendPlaintext: (chunk: Uint8Array) => void
+  /** Queues close_notify after all plaintext given so far. A fused engine also ends the transport. */
+  readonly sendEnd: () => void
+  /** Takes the next ciphertext chunk to send, or `undefined`; fused engines return `undefined`. */
+  readonly takeCiphertext: () => Uint8Array | undefined
+  /**
+   * Whether plaintext given to the engine has not yet been handed on as
+   * ciphertext (to `takeCiphertext`, or to the socket for a fused engine).
+   */
+  readonly outboundPending: () => boolean
+  /** Whether the transport under a fused engine has finished its write side (FIN sent). */
+  readonly outboundEnded: () => boolean
+
+  /** Takes the control events produced since the last call. */
+  readonly takeEvents: () => ReadonlyArray<TlsEvent>
+  /** Releases the engine's resources. Idempotent. */
+  readonly destroy: () => void
+}

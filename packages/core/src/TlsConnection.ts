@@ -1,0 +1,184 @@
+/**
+ * A TLS connection as a scoped resource, with a read half and a write half
+ * that separate fibers may use, block in, abandon or interrupt independently.
+ *
+ * One IO fiber, forked into the connection's scope, owns the engine and the
+ * transport: it feeds ciphertext to the engine, moves plaintext to the read
+ * buffer, moves the write buffer into the engine, and sends whatever the
+ * engine produced (application data and control data alike) as soon as the
+ * transport takes it. Application fibers touch only the bounded buffers.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
+import type { CloseOutcome } from "./CloseOutcome.ts"
+import type { Engine } from "./Engine.ts"
+import * as internal from "./internal/connection.ts"
+import type { TlsError } from "./TlsError.ts"
+import type { TlsEvent } from "./TlsEvent.ts"
+import type { TlsSession } from "./TlsSession.ts"
+import type { Transport } from "./Transport.ts"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: "~@effect-tls/core/TlsConnection" = internal.TypeId
+
+/**
+ * An established TLS connection. Valid while the scope it was acquired in is
+ * open; closing that scope closes it gracefully (pending writes, close_notify)
+ * within the close timeout, then by force.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsConnection {
+  readonly [TypeId]: typeof TypeId
+  /** The read half: hand it to the fiber that reads. */
+  readonly reader: ReadHalf
+  /** The write half: hand it to the fiber that writes. */
+  readonly writer: WriteHalf
+  /** What the handshake negotiated. */
+  readonly session: TlsSession
+  /**
+   * Control events (alerts, key updates, tickets, close_notify), starting with
+   * the recent history. Following them never slows the connection: a follower
+   * that falls behind is told how many it missed.
+   */
+  readonly events: Stream.Stream<TlsEvent>
+  /** Waits until the connection has ended and tells how. */
+  readonly closed: Effect.Effect<CloseOutcome>
+  /** Counters: plaintext bytes read and written, events dropped. */
+  readonly stats: Effect.Effect<TlsStats>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsStats {
+  readonly bytesRead: number
+  readonly bytesWritten: number
+  readonly eventsDropped: number
+}
+
+/**
+ * The read half. Interrupting any of its operations loses and duplicates
+ * nothing: bytes are either returned or left at the head of the read buffer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadHalf {
+  /** The next chunk (at most one TLS record), or `None` after the peer's close_notify. */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, TlsError>
+  /**
+   * Exactly `n` bytes. The read buffer grows to `n` while this waits. Fails
+   * with `TlsStateError` `EndOfStream`, consuming nothing, if the stream ends first.
+   */
+  readonly readExactly: (n: number) => Effect.Effect<Uint8Array, TlsError>
+  /**
+   * The bytes before the next `delimiter` (which is consumed). Fails with
+   * `TlsStateError` `FrameTooLong` after `maxBytes` (default 64 KiB) without a
+   * delimiter, and `EndOfStream` at the end; neither consumes anything.
+   */
+  readonly readUntil: (
+    delimiter: Uint8Array | string,
+    options?: { readonly maxBytes?: number | undefined }
+  ) => Effect.Effect<Uint8Array, TlsError>
+  /** All remaining data as a stream, ending at the peer's close_notify. */
+  readonly stream: Stream.Stream<Uint8Array, TlsError>
+}
+
+/**
+ * The write half. A write suspends while the write buffer is full and accepts
+ * each chunk whole or not at all, so interrupting it never leaves a partial
+ * record. Chunks are not copied: do not mutate a chunk after writing it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteHalf {
+  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, TlsError>
+  /** Writes several chunks, in order; each one is accepted whole. */
+  readonly writeAll: (chunks: Iterable<Uint8Array | string>) => Effect.Effect<void, TlsError>
+  /** Completes when every accepted byte has been handed to the transport. */
+  readonly flush: Effect.Effect<void, TlsError>
+  /**
+   * Ends the write half: close_notify after the pending writes, then the
+   * transport's FIN. Completes when both are handed to the transport. The
+   * read half keeps reading.
+   */
+  readonly end: Effect.Effect<void, TlsError>
+  /** A sink that writes every chunk, then ends the write half when the input ends. */
+  readonly sink: Sink.Sink<void, Uint8Array, never, TlsError>
+}
+
+/**
+ * Buffer limits and timeouts of a connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionOptions {
+  /** Bytes of plaintext buffered for the readers before the IO fiber stops reading. Default 64 KiB. */
+  readonly readBufferBytes?: number | undefined
+  /** Bytes of plaintext accepted from writers before `write` suspends. Default 64 KiB. */
+  readonly writeBufferBytes?: number | undefined
+  /**
+   * Bytes of ciphertext held while the transport does not take them (control
+   * output included) before the IO fiber stops reading. Default 64 KiB.
+   */
+  readonly controlBufferBytes?: number | undefined
+  /** Bound on the handshake. Default 10 seconds. */
+  readonly handshakeTimeout?: Duration.Input | undefined
+  /** Bound on the graceful part of closing. Default 5 seconds. */
+  readonly closeTimeout?: Duration.Input | undefined
+  /** Events buffered per follower. Default 64. */
+  readonly eventBufferSize?: number | undefined
+}
+
+/**
+ * The defaults of {@link ConnectionOptions}.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultOptions: {
+  readonly readBufferBytes: number
+  readonly writeBufferBytes: number
+  readonly controlBufferBytes: number
+  readonly handshakeTimeout: Duration.Input
+  readonly closeTimeout: Duration.Input
+  readonly eventBufferSize: number
+} = internal.defaultOptions
+
+/**
+ * Runs a connection over an engine and a transport: starts the IO fiber in
+ * the current scope, performs the handshake within the handshake timeout, and
+ * returns the established connection. For a fused engine, pass
+ * `Transport.fused`.
+ *
+ * If the handshake fails or times out, or the fiber is interrupted, the
+ * transport is destroyed before this effect ends.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options: {
+  readonly engine: Engine
+  readonly transport: Transport
+  readonly options?: ConnectionOptions | undefined
+}) => Effect.Effect<TlsConnection, TlsError, Scope.Scope> = internal.make
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isTlsConnection: (u: unknown) => u is TlsConnection = internal.isTlsConnection

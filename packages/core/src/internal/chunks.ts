@@ -1,0 +1,121 @@
+/**
+ * A FIFO of byte chunks with a byte count, consumed from the front.
+ *
+ * Invariant: `bytes` is the sum of the lengths of the chunks from `head` on,
+ * and no stored chunk is empty.
+ */
+export class ChunkList {
+  private chunks: Array<Uint8Array> = []
+  private head = 0
+  bytes = 0
+
+  get isEmpty(): boolean {
+    return this.bytes === 0
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.bytes += chunk.length
+  }
+
+  /** Puts bytes back at the front (a partial consumption). */
+  unshift(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    if (this.head > 0) {
+      this.head--
+      this.chunks[this.head] = chunk
+    } else {
+      this.chunks.unshift(chunk)
+    }
+    this.bytes += chunk.length
+  }
+
+  shift(): Uint8Array | undefined {
+    if (this.head >= this.chunks.length) return undefined
+    const chunk = this.chunks[this.head] as Uint8Array
+    this.head++
+    this.bytes -= chunk.length
+    if (this.head === this.chunks.length) {
+      this.chunks = []
+      this.head = 0
+    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head)
+      this.head = 0
+    }
+    return chunk
+  }
+
+  /** Takes every chunk at once. */
+  shiftAll(): Array<Uint8Array> {
+    const all = this.head === 0 ? this.chunks : this.chunks.slice(this.head)
+    this.chunks = []
+    this.head = 0
+    this.bytes = 0
+    return all
+  }
+
+  /** Takes exactly `n` bytes (`n <= bytes`), splitting a chunk if needed. */
+  take(n: number): Uint8Array {
+    const first = this.chunks[this.head] as Uint8Array
+    if (first.length === n) return this.shift() as Uint8Array
+    if (first.length > n) {
+      this.chunks[this.head] = first.subarray(n)
+      this.bytes -= n
+      return first.subarray(0, n)
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.shift() as Uint8Array
+      const want = n - filled
+      if (chunk.length > want) {
+        out.set(chunk.subarray(0, want), filled)
+        this.unshift(chunk.subarray(want))
+        filled = n
+      } else {
+        out.set(chunk, filled)
+        filled += chunk.length
+      }
+    }
+    return out
+  }
+
+  /**
+   * The offset of `delimiter` in the concatenated bytes, searching from
+   * `from`, or -1.
+   */
+  indexOf(delimiter: Uint8Array, from: number): number {
+    const first = delimiter[0]
+    if (first === undefined) return 0
+    let base = 0
+    for (let c = this.head; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c] as Uint8Array
+      let i = from > base ? from - base : 0
+      while (i < chunk.length) {
+        const at = chunk.indexOf(first, i)
+        if (at === -1) break
+        if (this.matchesAt(delimiter, c, at)) return base + at
+        i = at + 1
+      }
+      base += chunk.length
+    }
+    return -1
+  }
+
+  private matchesAt(delimiter: Uint8Array, chunkIndex: number, offset: number): boolean {
+    let c = chunkIndex
+    let i = offset
+    for (let d = 0; d < delimiter.length; d++) {
+      let chunk = this.chunks[c]
+      while (chunk !== undefined && i >= chunk.length) {
+        c++
+        i = 0
+        chunk = this.chunks[c]
+      }
+      if (chunk === undefined || chunk[i] !== delimiter[d]) return false
+      i++
+    }
+    return true
+  }
+}

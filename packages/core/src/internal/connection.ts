@@ -1,0 +1,455 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Predicate from "effect/Predicate"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { CloseOutcome } from "../CloseOutcome.ts"
+import type { Engine, InboundState } from "../Engine.ts"
+import type * as TlsConnection from "../TlsConnection.ts"
+import {
+  TlsConfigError,
+  type TlsError,
+  TlsHandshakeError,
+  TlsProtocolError,
+  TlsStateError,
+  TlsTruncationError
+} from "../TlsError.ts"
+import { TlsEvent } from "../TlsEvent.ts"
+import type { Transport } from "../Transport.ts"
+import { ChunkList } from "./chunks.ts"
+import { EventHub } from "./eventHub.ts"
+import { ReadBuffer } from "./readBuffer.ts"
+import { Signal, Waiters } from "./signal.ts"
+import { WriteBuffer } from "./writeBuffer.ts"
+
+/** @internal */
+export const TypeId: "~@effect-tls/core/TlsConnection" = "~@effect-tls/core/TlsConnection"
+
+/** @internal */
+export const isTlsConnection = (u: unknown): u is TlsConnection.TlsConnection => Predicate.hasProperty(u, TypeId)
+
+/** @internal */
+export const defaultOptions = {
+  readBufferBytes: 64 * 1024,
+  writeBufferBytes: 64 * 1024,
+  controlBufferBytes: 64 * 1024,
+  handshakeTimeout: Duration.seconds(10),
+  closeTimeout: Duration.seconds(5),
+  eventBufferSize: 64
+} as const
+
+const encoder = new TextEncoder()
+const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
+
+const resolveOptions = (options: TlsConnection.ConnectionOptions) =>
+  Effect.suspend(() => {
+    const sizes = {
+      readBufferBytes: options.readBufferBytes ?? defaultOptions.readBufferBytes,
+      writeBufferBytes: options.writeBufferBytes ?? defaultOptions.writeBufferBytes,
+      controlBufferBytes: options.controlBufferBytes ?? defaultOptions.controlBufferBytes,
+      eventBufferSize: options.eventBufferSize ?? defaultOptions.eventBufferSize
+    }
+    for (const [name, value] of Object.entries(sizes)) {
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        return Effect.fail(
+          new TlsConfigError({ reason: "InvalidOption", detail: `${name} must be a positive integer, got ${value}` })
+        )
+      }
+    }
+    const handshakeTimeout = Duration.fromInput(options.handshakeTimeout ?? defaultOptions.handshakeTimeout)
+    const closeTimeout = Duration.fromInput(options.closeTimeout ?? defaultOptions.closeTimeout)
+    if (handshakeTimeout._tag === "None" || closeTimeout._tag === "None") {
+      return Effect.fail(
+        new TlsConfigError({ reason: "InvalidOption", detail: "invalid handshakeTimeout or closeTimeout" })
+      )
+    }
+    return Effect.succeed({ ...sizes, handshakeTimeout: handshakeTimeout.value, closeTimeout: closeTimeout.value })
+  })
+
+/**
+ * The IO side of one connection. Everything that touches the engine or the
+ * transport is in `step`, which only the IO fiber runs.
+ */
+class Driver {
+  readonly signal = new Signal()
+  readonly readBuffer: ReadBuffer
+  readonly writeBuffer: WriteBuffer
+  readonly hub: EventHub
+  /** Woken whenever the handshake, the flush state, the write side or the outcome may have changed. */
+  readonly progress = new Waiters()
+
+  // Outbound invariant: ciphertext taken from the engine waits here, in order,
+  // until the transport takes it. Application plaintext is fed to the engine
+  // only while this holds less than the write limit, so what accumulates beyond
+  // it is control output (alerts, KeyUpdate answers, close_notify), and reading
+  // the transport pauses once it exceeds `controlLimit`.
+  private readonly outbox = new ChunkList()
+  private readonly controlLimit: number
+
+  private handshakeReported = false
+  private transportEofFed = false
+  private closeNotifyQueued = false
+  private finQueued = false
+  writeSideDone = false
+  inboundEnd: InboundState | undefined = undefined
+  failure: TlsError | undefined = undefined
+  outcome: CloseOutcome | undefined = undefined
+  bytesRead = 0
+  bytesWritten = 0
+
+  readonly engine: Engine
+  readonly transport: Transport
+
+  constructor(
+    engine: Engine,
+    transport: Transport,
+    options: {
+      readonly readBufferBytes: number
+      readonly writeBufferBytes: number
+      readonly controlBufferBytes: number
+      readonly eventBufferSize: number
+    }
+  ) {
+    this.engine = engine
+    this.transport = transport
+    this.readBuffer = new ReadBuffer(options.readBufferBytes, this.signal.wake)
+    this.writeBuffer = new WriteBuffer(options.writeBufferBytes, this.signal.wake)
+    this.controlLimit = options.controlBufferBytes + options.writeBufferBytes
+    this.hub = new EventHub(options.eventBufferSize)
+  }
+
+  get handshakeDone(): boolean {
+    return this.handshakeReported
+  }
+
+  /** The IO fiber: step until both directions are done or the connection failed. */
+  readonly run: Effect.Effect<void> = Effect.suspend(() => {
+    this.engine.setWaker(this.signal.wake)
+    this.transport.setWaker(this.signal.wake)
+    if (!this.guard(() => this.engine.start())) return Effect.void
+    const loop: Effect.Effect<void> = Effect.suspend(() =>
+      this.guard(() => this.step()) ? Effect.flatMap(this.signal.await, () => loop) : Effect.void
+    )
+    return loop
+  })
+
+  /** Runs `f`, turning a thrown exception into a fatal error. False when the connection is over. */
+  private guard(f: () => boolean | undefined): boolean {
+    if (this.outcome !== undefined) return false
+    try {
+      return f() !== false
+    } catch (cause) {
+      this.fail(new TlsProtocolError({ reason: "Other", detail: "the engine or transport threw", cause }))
+      return false
+    }
+  }
+
+  /** Moves everything that can move now. Returns false when the connection is over. */
+  private step(): boolean {
+    const { engine, transport, readBuffer, writeBuffer, outbox } = this
+
+    // Inbound invariant: plaintext moves to the read buffer only while it has
+    // space, and ciphertext moves into the engine only while the engine wants it
+    // (its undelivered plaintext is below a record) and the outbox is below the
+    // control limit; otherwise the transport is left unread and its own buffer
+    // fills, which is TCP backpressure on the peer.
+    let plaintextDrained = false
+    for (;;) {
+      let moved = false
+      plaintextDrained = false
+      while (readBuffer.hasSpace()) {
+        const chunk = engine.takePlaintext()
+        if (chunk === undefined) {
+          plaintextDrained = true
+          break
+        }
+        this.bytesRead += chunk.length
+        readBuffer.push(chunk)
+        moved = true
+      }
+      if (!this.transportEofFed && engine.wantsCiphertext() && outbox.bytes < this.controlLimit) {
+        const chunk = transport.read()
+        if (chunk !== undefined) {
+          engine.receiveCiphertext(chunk)
+          moved = true
+        } else if (transport.readEnded()) {
+          this.transportEofFed = true
+          engine.receiveEnd()
+          moved = true
+        }
+      }
+      if (!moved) break
+    }
+
+    if (!this.handshakeReported && engine.handshakeDone()) {
+      this.handshakeReported = true
+    }
+
+    if (this.handshakeReported) {
+      while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
+        const chunk = writeBuffer.take() as Uint8Array
+        this.bytesWritten += chunk.length
+        engine.sendPlaintext(chunk)
+      }
+      if (writeBuffer.endRequested && writeBuffer.isEmpty && !this.closeNotifyQueued) {
+        this.closeNotifyQueued = true
+        engine.sendEnd()
+        this.hub.publish(TlsEvent.CloseNotifySent())
+      }
+    }
+
+    // Control output leaves here together with application data, in the order
+    // the engine produced it, as soon as the transport takes it.
+    for (let chunk = engine.takeCiphertext(); chunk !== undefined; chunk = engine.takeCiphertext()) {
+      outbox.push(chunk)
+    }
+    while (!outbox.isEmpty && transport.writable()) {
+      transport.write(outbox.shift() as Uint8Array)
+    }
+    if (this.closeNotifyQueued && !this.finQueued && outbox.isEmpty && !engine.outboundPending()) {
+      this.finQueued = true
+      if (!engine.fused) transport.end()
+    }
+    if (this.finQueued && !this.writeSideDone && (engine.fused ? engine.outboundEnded() : transport.endFinished())) {
+      this.writeSideDone = true
+    }
+
+    for (const event of engine.takeEvents()) this.hub.publish(event)
+
+    const failure = engine.failure() ?? transport.failure()
+    if (failure !== undefined) {
+      this.fail(failure)
+      return false
+    }
+
+    if (this.inboundEnd === undefined && plaintextDrained) {
+      const inbound = engine.inbound()
+      if (inbound !== "Open") {
+        this.inboundEnd = inbound
+        if (inbound === "Truncated") {
+          readBuffer.finish({
+            _tag: "Fail",
+            error: new TlsTruncationError({
+              reason: "EndWithoutCloseNotify",
+              detail: "the transport ended without close_notify"
+            })
+          })
+        } else {
+          if (inbound === "CloseNotify") this.hub.publish(TlsEvent.CloseNotifyReceived())
+          readBuffer.finish({ _tag: "End" })
+        }
+      }
+    }
+
+    if (this.inboundEnd !== undefined && this.writeSideDone) {
+      this.release()
+      this.finish(this.endedOutcome())
+      return false
+    }
+    this.progress.wakeAll()
+    return true
+  }
+
+  private endedOutcome(): CloseOutcome {
+    if (this.inboundEnd === "Truncated") return CloseOutcome.Truncated()
+    return CloseOutcome.Clean({
+      closeNotifyReceived: this.inboundEnd === "CloseNotify",
+      closeNotifySent: this.closeNotifyQueued && this.writeSideDone
+    })
+  }
+
+  isFlushed(): boolean {
+    return this.writeBuffer.isEmpty && this.outbox.isEmpty && !this.engine.outboundPending()
+  }
+
+  private release(): void {
+    this.transport.destroy()
+    this.engine.destroy()
+  }
+
+  private finish(outcome: CloseOutcome): void {
+    if (this.outcome !== undefined) return
+    this.outcome = outcome
+    this.hub.end()
+    this.progress.wakeAll()
+  }
+
+  /** Fatal error: the transport is destroyed and both halves fail with `error`. */
+  fail(error: TlsError): void {
+    if (this.failure !== undefined || this.outcome !== undefined) return
+    this.failure = error
+    try {
+      for (const event of this.engine.takeEvents()) this.hub.publish(event)
+    } catch {
+      // The engine is already broken; its last events are lost, the error is not.
+    }
+    this.release()
+    this.readBuffer.finish({ _tag: "Fail", error })
+    this.writeBuffer.fail(error)
+    this.finish(CloseOutcome.Failed({ error }))
+  }
+
+  /** Waits until `check` returns an effect; it is re-evaluated after every step of the IO fiber. */
+  awaitProgress<A>(check: () => Effect.Effect<A, TlsError> | undefined): Effect.Effect<A, TlsError> {
+    const go: Effect.Effect<A, TlsError> = Effect.suspend(
+      () => check() ?? Effect.flatMap(this.progress.await, () => go)
+    )
+    return go
+  }
+
+  private closedError(): TlsError {
+    return this.failure ?? new TlsStateError({ reason: "ConnectionClosed", detail: "the connection is closed" })
+  }
+
+  readonly flush: Effect.Effect<void, TlsError> = this.awaitProgress(() => {
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.isFlushed()) return Effect.void
+    if (this.outcome !== undefined) return Effect.fail(this.closedError())
+    return undefined
+  })
+
+  readonly end: Effect.Effect<void, TlsError> = Effect.suspend(() => {
+    this.writeBuffer.requestEnd()
+    return this.awaitProgress(() => {
+      if (this.writeSideDone) return Effect.void
+      if (this.outcome !== undefined) return Effect.fail(this.closedError())
+      return undefined
+    })
+  })
+
+  readonly awaitHandshake: Effect.Effect<void, TlsError> = this.awaitProgress(() => {
+    if (this.handshakeReported) return Effect.void
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.outcome !== undefined) return Effect.fail(this.closedError())
+    return undefined
+  })
+
+  readonly closed: Effect.Effect<CloseOutcome> = this.awaitProgress(() =>
+    this.outcome === undefined ? undefined : Effect.succeed(this.outcome)
+  ) as Effect.Effect<CloseOutcome>
+
+  /** Ends everything at once: no graceful part. */
+  abort(outcome: CloseOutcome): void {
+    this.release()
+    const closed = new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" })
+    this.readBuffer.finish({ _tag: "Fail", error: closed })
+    this.writeBuffer.fail(closed)
+    this.finish(outcome)
+  }
+
+  /** The scope's finalizer: graceful close within `closeTimeout`, then by force. */
+  close(fiber: Fiber.Fiber<void>, closeTimeout: Duration.Duration): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      let forced: string | undefined
+      if (this.outcome === undefined && this.handshakeReported) {
+        this.writeBuffer.requestEnd()
+        const graceful = yield* this.awaitProgress(() =>
+          this.writeSideDone || this.outcome !== undefined ? Effect.void : undefined
+        ).pipe(Effect.ignore, Effect.timeoutOption(closeTimeout))
+        if (graceful._tag === "None") {
+          forced = `close_notify was not delivered within ${Duration.format(closeTimeout)}`
+        }
+      }
+      yield* Fiber.interrupt(fiber)
+      const outcome =
+        this.outcome ??
+        (forced !== undefined
+          ? CloseOutcome.Forced({ detail: forced })
+          : this.handshakeReported
+            ? this.endedOutcome()
+            : CloseOutcome.Forced({ detail: "closed before the handshake completed" }))
+      this.abort(outcome)
+    })
+  }
+}
+
+const makeReader = (driver: Driver): TlsConnection.ReadHalf => {
+  const buffer = driver.readBuffer
+  return {
+    read: buffer.read,
+    readExactly: (n) => buffer.readExactly(n),
+    readUntil: (delimiter, options) => buffer.readUntil(toBytes(delimiter), options?.maxBytes ?? 64 * 1024),
+    stream: Stream.fromPull(Effect.succeed(buffer.pull))
+  }
+}
+
+const makeWriter = (driver: Driver): TlsConnection.WriteHalf => {
+  const buffer = driver.writeBuffer
+  const writeAll = (chunks: Iterable<Uint8Array | string>) => buffer.write(Array.from(chunks, toBytes))
+  return {
+    write: (chunk) => buffer.write([toBytes(chunk)]),
+    writeAll,
+    flush: driver.flush,
+    end: driver.end,
+    sink: Sink.mapEffect(
+      Sink.forEachArray((chunks: ReadonlyArray<Uint8Array>) => buffer.write(chunks)),
+      () => driver.end
+    )
+  }
+}
+
+/** @internal */
+export const make = Effect.fnUntraced(function* (params: {
+  readonly engine: Engine
+  readonly transport: Transport
+  readonly options?: TlsConnection.ConnectionOptions | undefined
+}): Effect.fn.Return<TlsConnection.TlsConnection, TlsError, Scope.Scope> {
+  const options = yield* resolveOptions(params.options ?? {}).pipe(
+    Effect.tapError(() =>
+      Effect.sync(() => {
+        params.transport.destroy()
+        params.engine.destroy()
+      })
+    )
+  )
+  const driver = new Driver(params.engine, params.transport, options)
+  const { handshakeTimeout, closeTimeout } = options
+
+  const scope = yield* Effect.scope
+  const fiber = yield* Effect.forkIn(driver.run, scope)
+  // Added after the fork, so it runs before the scope interrupts the IO fiber.
+  yield* Scope.addFinalizer(scope, driver.close(fiber, closeTimeout))
+
+  yield* driver.awaitHandshake.pipe(
+    Effect.timeoutOrElse({
+      duration: handshakeTimeout,
+      orElse: () =>
+        Effect.fail(
+          new TlsHandshakeError({
+            reason: "Timeout",
+            detail: `no handshake within ${Duration.format(handshakeTimeout)}`
+          })
+        )
+    }),
+    Effect.onExit((exit) =>
+      exit._tag === "Success"
+        ? Effect.void
+        : Effect.sync(() => {
+            const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+            if (failure !== undefined && failure._tag === "Fail") {
+              driver.fail(failure.error)
+            } else {
+              driver.abort(CloseOutcome.Forced({ detail: "interrupted during the handshake" }))
+            }
+          })
+    ),
+    Effect.withSpan("TlsConnection.handshake", { attributes: { "tls.role": params.engine.role } })
+  )
+
+  const connection: TlsConnection.TlsConnection = {
+    [TypeId]: TypeId,
+    reader: makeReader(driver),
+    writer: makeWriter(driver),
+    session: params.engine.session(),
+    events: driver.hub.stream,
+    closed: driver.closed,
+    stats: Effect.sync(() => ({
+      bytesRead: driver.bytesRead,
+      bytesWritten: driver.bytesWritten,
+      eventsDropped: driver.hub.droppedTotal
+    }))
+  }
+  return connection
+})

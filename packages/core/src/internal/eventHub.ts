@@ -1,0 +1,78 @@
+import type * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import { TlsEvent } from "../TlsEvent.ts"
+
+interface Follower {
+  readonly queue: Queue.Queue<TlsEvent, Cause.Done>
+  dropped: number
+}
+
+/**
+ * Fans control events out to any number of followers without ever blocking
+ * the publisher (the IO fiber): each follower has its own bounded queue, and a
+ * follower whose queue is full misses events, counted and reported to it.
+ * A short history is replayed to new followers, so that events from the
+ * handshake (before anyone could follow) are seen.
+ */
+export class EventHub {
+  private readonly followers = new Set<Follower>()
+  private readonly history: Array<TlsEvent> = []
+  private ended = false
+  droppedTotal = 0
+
+  private readonly capacity: number
+
+  constructor(capacity: number) {
+    this.capacity = capacity
+  }
+
+  publish(event: TlsEvent): void {
+    if (this.ended) return
+    this.history.push(event)
+    if (this.history.length > this.capacity) this.history.shift()
+    for (const follower of this.followers) {
+      if (!Queue.offerUnsafe(follower.queue, event)) {
+        follower.dropped++
+        this.droppedTotal++
+      }
+    }
+  }
+
+  end(): void {
+    if (this.ended) return
+    this.ended = true
+    for (const follower of this.followers) Queue.endUnsafe(follower.queue)
+  }
+
+  readonly stream: Stream.Stream<TlsEvent> = Stream.unwrap(
+    Effect.acquireRelease(
+      Effect.gen({ self: this }, function* () {
+        const queue = yield* Queue.dropping<TlsEvent, Cause.Done>(this.capacity)
+        const follower: Follower = { queue, dropped: 0 }
+        Queue.offerAllUnsafe(queue, this.history)
+        if (this.ended) Queue.endUnsafe(queue)
+        else this.followers.add(follower)
+        return follower
+      }),
+      (follower) =>
+        Effect.sync(() => {
+          this.followers.delete(follower)
+        })
+    ).pipe(
+      Effect.map((follower) =>
+        Stream.fromPull<TlsEvent, Cause.Done, never, never, never>(
+          Effect.succeed(
+            Effect.map(Queue.takeAll(follower.queue), (events) => {
+              if (follower.dropped === 0) return events
+              const dropped = TlsEvent.EventsDropped({ count: follower.dropped })
+              follower.dropped = 0
+              return [dropped, ...events] as const
+            })
+          )
+        )
+      )
+    )
+  )
+}

@@ -1,0 +1,186 @@
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { type TlsError, TlsStateError } from "../TlsError.ts"
+import { ChunkList } from "./chunks.ts"
+import { Waiters } from "./signal.ts"
+
+type Ending = { readonly _tag: "End" } | { readonly _tag: "Fail"; readonly error: TlsError }
+
+const WAIT: unique symbol = Symbol("WAIT")
+type Wait = typeof WAIT
+
+/**
+ * The inbound buffer between the IO fiber (producer) and the readers.
+ *
+ * Invariants of the read direction:
+ * - Only the IO fiber calls `push` and `finish`; it pushes only while
+ *   `hasSpace()`, so the buffer holds at most `capacity()` bytes plus one chunk
+ *   (one TLS record). `capacity()` is the configured limit, raised while a
+ *   reader waits for a frame larger than it (an exact or delimited read).
+ * - A reader removes bytes in one synchronous step inside an uninterruptible
+ *   region, and waits only while holding nothing: an interrupted read leaves
+ *   every byte in the buffer, a completed read returns what it removed.
+ * - After `finish`, the buffered bytes are still delivered; the ending is
+ *   reported once they are gone.
+ */
+export class ReadBuffer {
+  private readonly chunks = new ChunkList()
+  private readonly waiters = new Waiters()
+  private ending: Ending | undefined = undefined
+  private demand = 0
+
+  readonly limit: number
+  /** Called when a reader freed space or raised the demand, to wake the IO fiber. */
+  private readonly onSpace: () => void
+
+  constructor(limit: number, onSpace: () => void) {
+    this.limit = limit
+    this.onSpace = onSpace
+  }
+
+  get bytes(): number {
+    return this.chunks.bytes
+  }
+
+  get finished(): boolean {
+    return this.ending !== undefined
+  }
+
+  capacity(): number {
+    return Math.max(this.demand, this.limit)
+  }
+
+  hasSpace(): boolean {
+    return this.chunks.bytes < this.capacity()
+  }
+
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk)
+    this.waiters.wakeAll()
+  }
+
+  finish(ending: Ending): void {
+    if (this.ending !== undefined) return
+    this.ending = ending
+    this.waiters.wakeAll()
+  }
+
+  private freed(wasFull: boolean): void {
+    if (wasFull && this.hasSpace()) this.onSpace()
+  }
+
+  private endOrFail<A>(onEnd: () => Effect.Effect<A, TlsError>): Effect.Effect<A, TlsError> | Wait {
+    const ending = this.ending
+    if (ending === undefined) return WAIT
+    return ending._tag === "End" ? onEnd() : Effect.fail(ending.error)
+  }
+
+  /** Retries `attempt` until it returns an effect, waiting interruptibly in between. */
+  private loop<A>(attempt: () => Effect.Effect<A, TlsError> | Wait): Effect.Effect<A, TlsError> {
+    return Effect.uninterruptibleMask((restore) => {
+      const go: Effect.Effect<A, TlsError> = Effect.suspend(() => {
+        const result = attempt()
+        return result === WAIT ? Effect.flatMap(restore(this.waiters.await), () => go) : result
+      })
+      return go
+    })
+  }
+
+  /** One chunk, or `None` at a clean end. */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, TlsError> = this.loop(() => {
+    const wasFull = !this.hasSpace()
+    const chunk = this.chunks.shift()
+    if (chunk !== undefined) {
+      this.freed(wasFull)
+      return Effect.succeed(Option.some(chunk))
+    }
+    return this.endOrFail(() => Effect.succeedNone)
+  })
+
+  /** Every buffered chunk at once (at least one), or a `Done` at a clean end: a `Stream` pull. */
+  readonly pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done> = this.loop<
+    readonly [Uint8Array, ...Array<Uint8Array>]
+  >(() => {
+    if (!this.chunks.isEmpty) {
+      const wasFull = !this.hasSpace()
+      const all = this.chunks.shiftAll() as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
+      this.freed(wasFull)
+      return Effect.succeed(all)
+    }
+    return this.endOrFail(() => Cause.done() as unknown as Effect.Effect<never, TlsError>)
+  }) as Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done>
+
+  /** Exactly `n` bytes; fails with `EndOfStream` (consuming nothing) if the stream ends first. */
+  readExactly(n: number): Effect.Effect<Uint8Array, TlsError> {
+    if (n <= 0) return Effect.succeed(new Uint8Array(0))
+    return this.withDemand(
+      n,
+      this.loop(() => {
+        if (this.chunks.bytes >= n) {
+          const wasFull = !this.hasSpace()
+          const bytes = this.chunks.take(n)
+          this.freed(wasFull)
+          return Effect.succeed(bytes)
+        }
+        return this.endOrFail(() =>
+          Effect.fail(
+            new TlsStateError({
+              reason: "EndOfStream",
+              detail: `wanted ${n} bytes, ${this.chunks.bytes} arrived before the end`
+            })
+          )
+        )
+      })
+    )
+  }
+
+  /**
+   * The bytes before the next `delimiter`, which is consumed too. Fails with
+   * `FrameTooLong` if `maxBytes` arrive without it and with `EndOfStream` if the
+   * stream ends first; both consume nothing.
+   */
+  readUntil(delimiter: Uint8Array, maxBytes: number): Effect.Effect<Uint8Array, TlsError> {
+    let searched = 0
+    const bound = maxBytes + delimiter.length
+    return this.withDemand(
+      bound,
+      this.loop(() => {
+        const at = this.chunks.indexOf(delimiter, searched)
+        if (at >= 0 && at <= maxBytes) {
+          const wasFull = !this.hasSpace()
+          const frame = this.chunks.take(at)
+          this.chunks.take(delimiter.length)
+          this.freed(wasFull)
+          return Effect.succeed(frame)
+        }
+        if (at > maxBytes || this.chunks.bytes >= bound) {
+          return Effect.fail(
+            new TlsStateError({ reason: "FrameTooLong", detail: `no delimiter within ${maxBytes} bytes` })
+          )
+        }
+        searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
+        return this.endOrFail(() =>
+          Effect.fail(new TlsStateError({ reason: "EndOfStream", detail: "the stream ended before the delimiter" }))
+        )
+      })
+    )
+  }
+
+  private withDemand<A>(bytes: number, effect: Effect.Effect<A, TlsError>): Effect.Effect<A, TlsError> {
+    if (bytes <= this.limit) return effect
+    return Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const previous = this.demand
+        this.demand = Math.max(previous, bytes)
+        this.onSpace()
+        return previous
+      }),
+      () => effect,
+      (previous) =>
+        Effect.sync(() => {
+          this.demand = previous
+        })
+    )
+  }
+}

@@ -1,0 +1,90 @@
+import * as Effect from "effect/Effect"
+import { type TlsError, TlsStateError } from "../TlsError.ts"
+import { ChunkList } from "./chunks.ts"
+import { Waiters } from "./signal.ts"
+
+/**
+ * The outbound buffer between the writers and the IO fiber (consumer).
+ *
+ * Invariants of the write direction:
+ * - A chunk is accepted whole, in one synchronous step, while the buffer is
+ *   below its limit (so it holds at most the limit plus one chunk); a writer
+ *   waits only while it has accepted nothing, so an interrupted write has
+ *   written nothing and a completed write is queued whole.
+ * - Accepted chunks leave only through `take`, in order, to the IO fiber.
+ * - After `requestEnd`, no write is accepted; the IO fiber sends close_notify
+ *   once the buffer is empty. After `fail`, nothing is accepted and waiting
+ *   writers fail.
+ */
+export class WriteBuffer {
+  private readonly chunks = new ChunkList()
+  private readonly waiters = new Waiters()
+  private failure: TlsError | undefined = undefined
+  endRequested = false
+
+  readonly limit: number
+  /** Called when bytes were accepted or the end was requested, to wake the IO fiber. */
+  private readonly onData: () => void
+
+  constructor(limit: number, onData: () => void) {
+    this.limit = limit
+    this.onData = onData
+  }
+
+  get bytes(): number {
+    return this.chunks.bytes
+  }
+
+  get isEmpty(): boolean {
+    return this.chunks.isEmpty
+  }
+
+  /** IO fiber: the next chunk to encrypt. */
+  take(): Uint8Array | undefined {
+    const chunk = this.chunks.shift()
+    if (chunk !== undefined && this.waiters.size > 0 && this.chunks.bytes < this.limit) this.waiters.wakeAll()
+    return chunk
+  }
+
+  fail(error: TlsError): void {
+    if (this.failure !== undefined) return
+    this.failure = error
+    this.waiters.wakeAll()
+  }
+
+  requestEnd(): void {
+    if (this.endRequested) return
+    this.endRequested = true
+    this.waiters.wakeAll()
+    this.onData()
+  }
+
+  private refusal(): TlsError | undefined {
+    if (this.failure !== undefined) return this.failure
+    if (this.endRequested) {
+      return new TlsStateError({ reason: "WriteAfterEnd", detail: "the write half was ended" })
+    }
+    return undefined
+  }
+
+  /** Accepts `chunks[from..]` one whole chunk at a time, waiting while full. */
+  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TlsError> {
+    let next = 0
+    return Effect.uninterruptibleMask((restore) => {
+      const go: Effect.Effect<void, TlsError> = Effect.suspend(() => {
+        const refused = this.refusal()
+        if (refused !== undefined) return Effect.fail(refused)
+        let accepted = false
+        while (next < chunks.length && this.chunks.bytes < this.limit) {
+          this.chunks.push(chunks[next] as Uint8Array)
+          next++
+          accepted = true
+        }
+        if (accepted) this.onData()
+        if (next >= chunks.length) return Effect.void
+        return Effect.flatMap(restore(this.waiters.await), () => go)
+      })
+      return go
+    })
+  }
+}
