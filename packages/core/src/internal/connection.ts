@@ -128,7 +128,14 @@ class Driver {
   readonly run: Effect.Effect<void> = Effect.suspend(() => {
     this.engine.setWaker(this.signal.wake)
     this.transport.setWaker(this.signal.wake)
-    if (!this.guard(() => this.engine.start())) return Effect.void
+    if (
+      !this.guard(() => {
+        this.engine.start()
+        return true
+      })
+    ) {
+      return Effect.void
+    }
     const loop: Effect.Effect<void> = Effect.suspend(() =>
       this.guard(() => this.step()) ? Effect.flatMap(this.signal.await, () => loop) : Effect.void
     )
@@ -136,10 +143,10 @@ class Driver {
   })
 
   /** Runs `f`, turning a thrown exception into a fatal error. False when the connection is over. */
-  private guard(f: () => boolean | undefined): boolean {
+  private guard(f: () => boolean): boolean {
     if (this.outcome !== undefined) return false
     try {
-      return f() !== false
+      return f()
     } catch (cause) {
       this.fail(new TlsProtocolError({ reason: "Other", detail: "the engine or transport threw", cause }))
       return false
