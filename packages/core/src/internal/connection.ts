@@ -40,6 +40,9 @@ export const defaultOptions = {
   eventBufferSize: 64
 } as const
 
+/** Rounds of moving data per step before the IO fiber yields to the application fibers. */
+const MAX_ROUNDS = 64
+
 const encoder = new TextEncoder()
 const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
 
@@ -89,6 +92,9 @@ class Driver {
   private readonly controlLimit: number
 
   private handshakeReported = false
+  private plaintextDrained = false
+  /** Set when a step stopped at the round limit with work left: the loop yields, then steps again. */
+  private yieldNow = false
   private transportEofFed = false
   private closeNotifyQueued = false
   private finQueued = false
@@ -136,9 +142,14 @@ class Driver {
     ) {
       return Effect.void
     }
-    const loop: Effect.Effect<void> = Effect.suspend(() =>
-      this.guard(() => this.step()) ? Effect.flatMap(this.signal.await, () => loop) : Effect.void
-    )
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (!this.guard(() => this.step())) return Effect.void
+      if (this.yieldNow) {
+        this.yieldNow = false
+        return Effect.flatMap(Effect.yieldNow, () => loop)
+      }
+      return Effect.flatMap(this.signal.await, () => loop)
+    })
     return loop
   })
 
@@ -153,90 +164,117 @@ class Driver {
     }
   }
 
-  /** Moves everything that can move now. Returns false when the connection is over. */
-  private step(): boolean {
-    const { engine, transport, readBuffer, writeBuffer, outbox } = this
-
-    // Inbound invariant: plaintext moves to the read buffer only while it has
-    // space, and ciphertext moves into the engine only while the engine wants it
-    // (its undelivered plaintext is below a record) and the outbox is below the
-    // control limit; otherwise the transport is left unread and its own buffer
-    // fills, which is TCP backpressure on the peer.
-    let plaintextDrained = false
-    for (;;) {
-      let moved = false
-      plaintextDrained = false
-      while (readBuffer.hasSpace()) {
-        const chunk = engine.takePlaintext()
-        if (chunk === undefined) {
-          plaintextDrained = true
-          break
-        }
-        this.bytesRead += chunk.length
-        readBuffer.push(chunk)
-        moved = true
+  // Inbound invariant: plaintext moves to the read buffer only while it has
+  // space, and ciphertext moves into the engine only while the engine wants it
+  // (its undelivered plaintext is below a record) and the outbox is below the
+  // control limit; otherwise the transport is left unread and its own buffer
+  // fills, which is TCP backpressure on the peer.
+  private moveInbound(): boolean {
+    const { engine, transport, readBuffer } = this
+    let moved = false
+    this.plaintextDrained = false
+    while (readBuffer.hasSpace()) {
+      const chunk = engine.takePlaintext()
+      if (chunk === undefined) {
+        this.plaintextDrained = true
+        break
       }
-      if (!this.transportEofFed && engine.wantsCiphertext() && outbox.bytes < this.controlLimit) {
-        const chunk = transport.read()
-        if (chunk !== undefined) {
-          engine.receiveCiphertext(chunk)
-          moved = true
-        } else if (transport.readEnded()) {
-          this.transportEofFed = true
-          engine.receiveEnd()
-          moved = true
-        }
+      this.bytesRead += chunk.length
+      readBuffer.push(chunk)
+      moved = true
+    }
+    while (!this.transportEofFed && engine.wantsCiphertext() && this.outbox.bytes < this.controlLimit) {
+      const chunk = transport.read()
+      if (chunk !== undefined) {
+        engine.receiveCiphertext(chunk)
+      } else if (transport.readEnded()) {
+        this.transportEofFed = true
+        engine.receiveEnd()
+      } else {
+        break
       }
-      if (!moved) break
+      moved = true
     }
+    return moved
+  }
 
-    if (!this.handshakeReported && engine.handshakeDone()) {
-      this.handshakeReported = true
-    }
-
+  // Outbound invariant: application plaintext enters the engine only after the
+  // handshake, in order, while the engine takes it and the outbox is below the
+  // write limit; close_notify follows the last accepted chunk. Control output
+  // leaves together with application data, in the order the engine produced
+  // it, as soon as the transport takes it.
+  private moveOutbound(): boolean {
+    const { engine, transport, writeBuffer, outbox } = this
+    let moved = false
+    if (!this.handshakeReported && engine.handshakeDone()) this.handshakeReported = true
     if (this.handshakeReported) {
       while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
         const chunk = writeBuffer.take() as Uint8Array
         this.bytesWritten += chunk.length
         engine.sendPlaintext(chunk)
+        moved = true
       }
       if (writeBuffer.endRequested && writeBuffer.isEmpty && !this.closeNotifyQueued) {
         this.closeNotifyQueued = true
         engine.sendEnd()
         this.hub.publish(TlsEvent.CloseNotifySent())
+        moved = true
       }
     }
-
-    // Control output leaves here together with application data, in the order
-    // the engine produced it, as soon as the transport takes it.
     for (let chunk = engine.takeCiphertext(); chunk !== undefined; chunk = engine.takeCiphertext()) {
       outbox.push(chunk)
     }
     while (!outbox.isEmpty && transport.writable()) {
       transport.write(outbox.shift() as Uint8Array)
+      moved = true
     }
     if (this.closeNotifyQueued && !this.finQueued && outbox.isEmpty && !engine.outboundPending()) {
       this.finQueued = true
       if (!engine.fused) transport.end()
+      moved = true
     }
-    if (this.finQueued && !this.writeSideDone && (engine.fused ? engine.outboundEnded() : transport.endFinished())) {
+    return moved
+  }
+
+  /**
+   * Moves everything that can move now, in rounds until nothing moves (or a
+   * round limit, for fairness with the application fibers: then `yieldNow`
+   * is set and the loop yields before the next step). Returns false when the
+   * connection is over.
+   */
+  private step(): boolean {
+    const { engine } = this
+    for (let rounds = 0; ; rounds++) {
+      const movedIn = this.moveInbound()
+      const movedOut = this.moveOutbound()
+      if (!(movedIn || movedOut) || engine.failure() !== undefined) break
+      if (rounds >= MAX_ROUNDS) {
+        this.yieldNow = true
+        break
+      }
+    }
+    if (!this.handshakeReported && engine.handshakeDone()) this.handshakeReported = true
+    if (
+      this.finQueued &&
+      !this.writeSideDone &&
+      (engine.fused ? engine.outboundEnded() : this.transport.endFinished())
+    ) {
       this.writeSideDone = true
     }
-
     for (const event of engine.takeEvents()) this.hub.publish(event)
 
-    const failure = engine.failure() ?? transport.failure()
+    const failure = engine.failure() ?? this.transport.failure()
     if (failure !== undefined) {
       this.fail(failure)
       return false
     }
 
-    if (this.inboundEnd === undefined && plaintextDrained) {
+    if (this.inboundEnd === undefined && this.plaintextDrained) {
       const inbound = engine.inbound()
       if (inbound !== "Open") {
         this.inboundEnd = inbound
         if (inbound === "Truncated") {
-          readBuffer.finish({
+          this.readBuffer.finish({
             _tag: "Fail",
             error: new TlsTruncationError({
               reason: "EndWithoutCloseNotify",
@@ -245,7 +283,7 @@ class Driver {
           })
         } else {
           if (inbound === "CloseNotify") this.hub.publish(TlsEvent.CloseNotifyReceived())
-          readBuffer.finish({ _tag: "End" })
+          this.readBuffer.finish({ _tag: "End" })
         }
       }
     }
