@@ -11,3 +11,11 @@
  * @since 0.1.0
  */
 export * as CertificateAuthority from "./CertificateAuthority.ts"
+
+/**
+ * A transport wrapper that injects faults (chunking, delay, stall, reset,
+ * truncation, flipped and injected bytes) in either direction.
+ *
+ * @since 0.1.0
+ */
+export * as FaultTransport from "./FaultTransport.ts"

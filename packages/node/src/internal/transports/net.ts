@@ -1,0 +1,173 @@
+import * as net from "node:net"
+import type { TlsTransportError } from "@effect-tls/core/TlsError"
+import { TlsTransportError as TransportError } from "@effect-tls/core/TlsError"
+import type { Transport } from "@effect-tls/core/Transport"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { fromNodeError } from "./errors.ts"
+
+/**
+ * A `node:net` socket as a readiness-driven transport.
+ *
+ * Inbound invariant: the socket stays in paused mode and `read()` takes
+ * Node's internal buffer only when the IO fiber asks, so this transport holds
+ * no buffer of its own; while the IO fiber does not read, Node's buffer fills
+ * to its high-water mark and the kernel window closes on the peer.
+ *
+ * Outbound invariant: bytes go straight to `socket.write`; Node's buffer is
+ * the only one, and `writable()` is false from a `write` that returned false
+ * until `'drain'`.
+ *
+ * Node's callbacks only record state and call the waker.
+ */
+export class NetTransport implements Transport {
+  readonly socket: net.Socket
+  private wake: () => void = () => {}
+  private eof = false
+  private finished = false
+  private ending = false
+  private destroyed = false
+  private error: TlsTransportError | undefined = undefined
+
+  constructor(socket: net.Socket) {
+    this.socket = socket
+    // Without it Node ends our write side as soon as the peer's FIN arrives,
+    // which would cut a close_notify or pending data still to be sent.
+    socket.allowHalfOpen = true
+    socket.pause()
+    socket.on("readable", this.onWake)
+    socket.on("drain", this.onWake)
+    socket.on("end", this.onEnd)
+    socket.on("finish", this.onFinish)
+    socket.on("error", this.onError)
+    socket.on("close", this.onClose)
+  }
+
+  private readonly onWake = (): void => this.wake()
+  private readonly onEnd = (): void => {
+    this.eof = true
+    this.wake()
+  }
+  private readonly onFinish = (): void => {
+    this.finished = true
+    this.wake()
+  }
+  private readonly onError = (cause: Error): void => {
+    if (!this.destroyed) this.error ??= fromNodeError(cause)
+    this.wake()
+  }
+  private readonly onClose = (): void => {
+    // A close we did not ask for, before both directions ended, is a reset
+    // (for example the socket was destroyed by its owner).
+    if (!this.destroyed && this.error === undefined && !(this.eof && this.finished)) {
+      this.error = new TransportError({ reason: "ConnectionReset", detail: "the socket closed" })
+    }
+    this.wake()
+  }
+
+  setWaker(wake: () => void): void {
+    this.wake = wake
+    // Bytes may already be buffered (a socket handed over after a prologue).
+    if (this.socket.readableLength > 0 || this.socket.readableEnded) queueMicrotask(wake)
+  }
+
+  read(): Uint8Array | undefined {
+    if (this.destroyed || this.error !== undefined) return undefined
+    const chunk: unknown = this.socket.read()
+    return chunk instanceof Uint8Array ? chunk : undefined
+  }
+
+  readEnded(): boolean {
+    return this.eof
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.destroyed || this.ending) return true
+    return this.socket.write(chunk)
+  }
+
+  writable(): boolean {
+    return this.destroyed || !this.socket.writableNeedDrain
+  }
+
+  end(): void {
+    if (this.destroyed || this.ending) return
+    this.ending = true
+    this.socket.end()
+  }
+
+  endFinished(): boolean {
+    return this.finished
+  }
+
+  destroy(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.socket.destroy()
+  }
+
+  failure(): TlsTransportError | undefined {
+    return this.error
+  }
+}
+
+/** @internal */
+export interface ConnectOptions {
+  readonly host?: string | undefined
+  readonly port: number
+  readonly family?: 4 | 6 | undefined
+  readonly localAddress?: string | undefined
+  readonly connectTimeout?: Duration.Input | undefined
+  readonly noDelay?: boolean | undefined
+}
+
+/** @internal */
+export const defaultConnectTimeout = Duration.seconds(10)
+
+/** Opens a TCP connection within the connect timeout; the socket is destroyed with the scope. */
+export const connect = (options: ConnectOptions): Effect.Effect<NetTransport, TlsTransportError, Scope.Scope> => {
+  const timeout = options.connectTimeout ?? defaultConnectTimeout
+  const host = options.host ?? "localhost"
+  return Effect.acquireRelease(
+    Effect.callback<net.Socket, TlsTransportError>((resume) => {
+      const socket = net.connect({
+        host,
+        port: options.port,
+        allowHalfOpen: true,
+        noDelay: options.noDelay ?? true,
+        ...(options.family === undefined ? {} : { family: options.family }),
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
+      })
+      const onConnect = () => {
+        socket.off("error", onError)
+        resume(Effect.succeed(socket))
+      }
+      const onError = (cause: Error) => {
+        socket.off("connect", onConnect)
+        socket.destroy()
+        resume(Effect.fail(fromNodeError(cause, `connect to ${host}:${options.port}`)))
+      }
+      socket.once("connect", onConnect)
+      socket.once("error", onError)
+      return Effect.sync(() => {
+        socket.off("connect", onConnect)
+        socket.off("error", onError)
+        socket.destroy()
+      })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new TransportError({
+              reason: "Timeout",
+              detail: `no connection to ${host}:${options.port} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+            })
+          )
+      }),
+      Effect.map((socket) => new NetTransport(socket))
+    ),
+    (transport) => Effect.sync(() => transport.destroy())
+  )
+}
