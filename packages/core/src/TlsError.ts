@@ -19,6 +19,10 @@ export const TypeId: "~@effect-tls/core/TlsError" = "~@effect-tls/core/TlsError"
 /**
  * Why a handshake failed.
  *
+ * `PlaintextInjection`: a STARTTLS upgrade found plaintext that the peer sent
+ * after the upgrade point and the prologue did not consume (command or
+ * response injection); it is neither fed to TLS nor dropped.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -37,6 +41,7 @@ export type HandshakeFailureReason =
   | "PeerCertificateRequired"
   | "AlertReceived"
   | "Timeout"
+  | "PlaintextInjection"
   | "Other"
 
 /**
