@@ -1,6 +1,8 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
@@ -20,6 +22,7 @@ import { TlsEvent } from "../TlsEvent.ts"
 import type { Transport } from "../Transport.ts"
 import { ChunkList } from "./chunks.ts"
 import { EventHub } from "./eventHub.ts"
+import * as Metrics from "./metrics.ts"
 import { ReadBuffer } from "./readBuffer.ts"
 import { Signal, Waiters } from "./signal.ts"
 import { WriteBuffer } from "./writeBuffer.ts"
@@ -206,7 +209,7 @@ class Driver {
   private moveOutbound(): boolean {
     const { engine, transport, writeBuffer, outbox } = this
     let moved = false
-    if (!this.handshakeReported && engine.handshakeDone()) this.handshakeReported = true
+    if (!this.handshakeReported && engine.handshakeDone()) this.reportHandshake()
     if (this.handshakeReported) {
       while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
         const chunk = writeBuffer.take() as Uint8Array
@@ -253,7 +256,7 @@ class Driver {
         break
       }
     }
-    if (!this.handshakeReported && engine.handshakeDone()) this.handshakeReported = true
+    if (!this.handshakeReported && engine.handshakeDone()) this.reportHandshake()
     if (
       this.finQueued &&
       !this.writeSideDone &&
@@ -295,6 +298,11 @@ class Driver {
     }
     this.progress.wakeAll()
     return true
+  }
+
+  private reportHandshake(): void {
+    this.handshakeReported = true
+    this.hub.publish(TlsEvent.HandshakeDone({ session: this.engine.session() }))
   }
 
   private endedOutcome(): CloseOutcome {
@@ -406,6 +414,7 @@ class Driver {
             ? this.endedOutcome()
             : CloseOutcome.Forced({ detail: "closed before the handshake completed" }))
       this.abort(outcome)
+      yield* Metrics.recordClose(this.engine.role, outcome, this.bytesRead, this.bytesWritten)
     })
   }
 }
@@ -457,6 +466,7 @@ export const make = Effect.fnUntraced(function* (params: {
   // Added after the fork, so it runs before the scope interrupts the IO fiber.
   yield* Scope.addFinalizer(scope, driver.close(fiber, closeTimeout))
 
+  const started = yield* Clock.currentTimeMillis
   yield* driver.awaitHandshake.pipe(
     Effect.timeoutOrElse({
       duration: handshakeTimeout,
@@ -480,14 +490,26 @@ export const make = Effect.fnUntraced(function* (params: {
             }
           })
     ),
+    Effect.tapError(Metrics.recordError),
     Effect.withSpan("TlsConnection.handshake", { attributes: { "tls.role": params.engine.role } })
+  )
+
+  const session = params.engine.session()
+  const elapsed = (yield* Clock.currentTimeMillis) - started
+  yield* Metric.update(
+    Metric.withAttributes(Metrics.handshakes, { role: session.role, resumed: String(session.resumed) }),
+    1
+  )
+  yield* Metric.update(
+    Metric.withAttributes(Metrics.handshakeDuration, { role: session.role }),
+    Duration.millis(elapsed)
   )
 
   const connection: TlsConnection.TlsConnection = {
     [TypeId]: TypeId,
     reader: makeReader(driver),
     writer: makeWriter(driver),
-    session: params.engine.session(),
+    session,
     events: driver.hub.stream,
     closed: driver.closed,
     stats: Effect.sync(() => ({
