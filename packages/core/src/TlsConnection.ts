@@ -54,7 +54,7 @@ export interface TlsConnection {
   readonly events: Stream.Stream<TlsEvent>
   /** Waits until the connection has ended and tells how. */
   readonly closed: Effect.Effect<CloseOutcome>
-  /** Counters: plaintext bytes read and written, events dropped. */
+  /** Counters: plaintext bytes read and written, events dropped, bytes buffered now. */
   readonly stats: Effect.Effect<TlsStats>
 }
 
@@ -66,6 +66,10 @@ export interface TlsStats {
   readonly bytesRead: number
   readonly bytesWritten: number
   readonly eventsDropped: number
+  /** Plaintext bytes waiting in the read buffer for the readers now. */
+  readonly readBuffered: number
+  /** Plaintext bytes accepted from writers and not yet given to the engine now. */
+  readonly writeBuffered: number
 }
 
 /**

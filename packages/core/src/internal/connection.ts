@@ -515,7 +515,10 @@ export const make = Effect.fnUntraced(function* (params: {
     stats: Effect.sync(() => ({
       bytesRead: driver.bytesRead,
       bytesWritten: driver.bytesWritten,
-      eventsDropped: driver.hub.droppedTotal
+      eventsDropped: driver.hub.droppedTotal,
+      // Buffered bytes let tests (and monitoring) check the memory bounds of contract point 5.
+      readBuffered: driver.readBuffer.bytes,
+      writeBuffered: driver.writeBuffer.bytes
     }))
   }
   return connection
