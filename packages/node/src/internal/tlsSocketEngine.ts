@@ -1,0 +1,542 @@
+/**
+ * The core `Engine` over a node:tls `TLSSocket`, in two modes that share the
+ * plaintext, event, error and session code:
+ *
+ * - **fused**: the TLSSocket sits on a TCP socket and Node's C++ layer does the
+ *   socket IO. The IO fiber never sees ciphertext; pair it with `Transport.fused`.
+ * - **duplex**: the TLSSocket sits on an in-memory `stream.Duplex` whose other
+ *   side is this engine, so the IO fiber moves every ciphertext byte between it
+ *   and any transport (STARTTLS, TLS in TLS, an Effect `Socket`).
+ *
+ * Every Node callback here only buffers and calls the waker; the IO fiber does
+ * the rest through the `Engine` methods.
+ */
+import { createHash } from "node:crypto"
+import type * as net from "node:net"
+import { Duplex } from "node:stream"
+import * as tls from "node:tls"
+import type { Engine, InboundState } from "@effect-tls/core/Engine"
+import { isTlsError, type TlsError, TlsHandshakeError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { TlsEvent } from "@effect-tls/core/TlsEvent"
+import type { TlsSession } from "@effect-tls/core/TlsSession"
+import { fromNodeError } from "./errors.ts"
+import * as Session from "./session.ts"
+
+/**
+ * What the engine adds to Node's TLS options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EngineExtras {
+  /** Emit `Keylog` events (attaching a keylog listener makes OpenSSL produce the lines). */
+  readonly keylog?: boolean | undefined
+  /** Calls for every keylog line (for a keylog file), in addition to the events. */
+  readonly onKeylog?: ((line: Buffer) => void) | undefined
+  /** Client: accept the server only if its leaf's SPKI SHA-256 (base64) is one of these. */
+  readonly pinnedSpkiSha256?: ReadonlyArray<string> | undefined
+  /** Client: called with each session ticket (for a session cache). */
+  readonly onSession?: ((session: Buffer) => void) | undefined
+  /** The server name the client asked for, reported in the session (client side). */
+  readonly servername?: string | undefined
+}
+
+/**
+ * Node TLS options accepted by the engines: `tls.connect` options for a
+ * client, `TLSSocket` server options for a server. `socket`, `isServer` and
+ * `allowHalfOpen` are set by the engine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EngineTlsOptions = Omit<tls.ConnectionOptions, "socket" | "host" | "port" | "path"> &
+  Omit<tls.TLSSocketOptions, "isServer">
+
+/**
+ * An engine over a TLSSocket on an in-memory duplex: the IO fiber feeds it
+ * ciphertext from any transport and takes the ciphertext it produces. It tells
+ * close_notify from a truncated transport exactly.
+ *
+ * The TLSSocket is created by `start()`, so options errors surface as a
+ * failure of the connection, not as a throw here.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDuplexEngine = (
+  role: "client" | "server",
+  tlsOptions: EngineTlsOptions,
+  extras: EngineExtras = {}
+): Engine => new SocketEngine(role, undefined, tlsOptions, extras)
+
+/**
+ * An engine over a TLSSocket on a connected TCP socket: Node does the socket IO
+ * in native code. Pair it with `Transport.fused`. The engine owns `socket`
+ * from now on and destroys it. A FIN and a close_notify look the same here, so
+ * the inbound end is reported as `Ended`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeFusedEngine = (
+  role: "client" | "server",
+  socket: net.Socket,
+  tlsOptions: EngineTlsOptions,
+  extras: EngineExtras = {}
+): Engine => new SocketEngine(role, socket, tlsOptions, extras)
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+/** Undelivered plaintext above which the engine stops taking input: about one record. */
+const INBOX_LIMIT = 16 * 1024
+/** Ciphertext waiting inside the duplex for the TLSSocket above which `wantsCiphertext` is false. */
+const CIPHERTEXT_IN_LIMIT = 16 * 1024
+
+const noop = (): void => {}
+
+/** What Node keeps on a server TLSSocket that the public typings do not show. */
+interface TlsWrapHandle {
+  readonly verifyError: () => (Error & { readonly code?: string }) | null
+}
+
+interface HeldWrite {
+  remaining: number
+  readonly callback: (error?: Error | null) => void
+}
+
+/**
+ * The ciphertext side of a duplex engine: what the TLSSocket writes waits in
+ * `outbox` until the IO fiber takes it; what the IO fiber feeds is pushed to
+ * the TLSSocket.
+ */
+class CiphertextDuplex extends Duplex {
+  readonly owner: SocketEngine
+
+  constructor(owner: SocketEngine) {
+    super({ allowHalfOpen: true, decodeStrings: true })
+    this.owner = owner
+  }
+
+  override _read(): void {
+    // The TLSSocket wants ciphertext again (it was paused by backpressure).
+    this.owner.wake()
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.owner.holdWrite([chunk], callback)
+  }
+
+  override _writev(
+    chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
+    callback: (error?: Error | null) => void
+  ): void {
+    this.owner.holdWrite(
+      chunks.map((entry) => entry.chunk),
+      callback
+    )
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.owner.onDuplexFinal()
+    callback()
+  }
+}
+
+class SocketEngine implements Engine {
+  readonly role: "client" | "server"
+  readonly fused: boolean
+  private readonly tcp: net.Socket | undefined
+  private readonly tlsOptions: EngineTlsOptions
+  private readonly extras: EngineExtras
+  private waker: () => void = noop
+  private socket: tls.TLSSocket | undefined = undefined
+
+  // Inbound invariant: plaintext the TLSSocket emitted waits in `inbox` until
+  // the IO fiber takes it. Once it holds INBOX_LIMIT bytes the TLSSocket is
+  // paused, so Node stops reading (TCP backpressure, or the duplex's readable
+  // side stops flowing) and at most one stream buffer more arrives.
+  private inbox: Array<Uint8Array> = []
+  private inboxHead = 0
+  private inboxBytes = 0
+  private paused = false
+  private tlsEnded = false
+  /** Duplex: how OpenSSL's EOF came, decided when it came (see `listen`). */
+  private endKind: "CloseNotify" | "Truncated" | undefined = undefined
+  /** Set on 'end', after the last 'data': every plaintext chunk is in `inbox`. */
+  private inboundState: InboundState = "Open"
+
+  private secure = false
+  private error: TlsError | undefined = undefined
+  private events: Array<TlsEvent> = []
+  private sessionInfo: TlsSession | undefined = undefined
+
+  // Outbound invariant: plaintext written to the TLSSocket is pending while the
+  // socket counts it in `writableLength`; for a duplex engine it then waits as
+  // ciphertext in `outbox` and its write callback is held until the IO fiber
+  // took every chunk of it, so Node's write backpressure is the IO fiber's.
+  private endRequested = false
+  private finished = false
+  private destroyed = false
+
+  // Duplex mode only.
+  private duplex: CiphertextDuplex | undefined = undefined
+  private outbox: Array<Uint8Array> = []
+  private outboxHead = 0
+  private held: Array<HeldWrite> = []
+  private heldHead = 0
+  private duplexFinal = false
+  /** The transport's EOF reached the TLSSocket (the duplex's readable side ended). */
+  private eofDelivered = false
+  private eofFed = false
+
+  constructor(
+    role: "client" | "server",
+    tcp: net.Socket | undefined,
+    tlsOptions: EngineTlsOptions,
+    extras: EngineExtras
+  ) {
+    this.role = role
+    this.fused = tcp !== undefined
+    this.tcp = tcp
+    this.tlsOptions = tlsOptions
+    this.extras = extras
+  }
+
+  readonly wake = (): void => {
+    this.waker()
+  }
+
+  setWaker(wake: () => void): void {
+    this.waker = wake
+  }
+
+  start(): void {
+    if (this.destroyed) return
+    let under: net.Socket | Duplex
+    if (this.tcp !== undefined) {
+      under = this.tcp
+    } else {
+      const duplex = new CiphertextDuplex(this)
+      this.duplex = duplex
+      // Registered before the TLSSocket wraps the duplex, so it runs before
+      // Node's own 'end' listener hands the EOF to OpenSSL: an EOF OpenSSL
+      // reports before this ran came from close_notify.
+      duplex.on("end", () => {
+        this.eofDelivered = true
+      })
+      duplex.on("error", noop)
+      under = duplex
+    }
+    const socket =
+      this.role === "client"
+        ? tls.connect({ ...this.tlsOptions, socket: under as Duplex })
+        : new tls.TLSSocket(under as Duplex, { ...this.tlsOptions, isServer: true })
+    this.socket = socket
+    this.listen(socket)
+    if (this.role === "server") socket.disableRenegotiation()
+  }
+
+  private listen(socket: tls.TLSSocket): void {
+    // An EOF from OpenSSL is pushed to the socket's readable side at once;
+    // noting the moment here tells close_notify (EOF before the transport's)
+    // from truncation (EOF only after it). `push` is the public hook every
+    // readable stream goes through.
+    const push = socket.push
+    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null && !this.tlsEnded) {
+        this.tlsEnded = true
+        if (!this.fused) this.endKind = this.eofDelivered ? "Truncated" : "CloseNotify"
+      }
+      return push.call(socket, chunk, encoding)
+    }
+    socket.on("data", (chunk: Buffer) => {
+      this.inbox.push(chunk)
+      this.inboxBytes += chunk.length
+      if (this.inboxBytes >= INBOX_LIMIT && !this.paused) {
+        this.paused = true
+        socket.pause()
+      }
+      this.waker()
+    })
+    socket.on("end", () => {
+      if (!this.secure) {
+        this.onError(
+          new TlsTransportError({
+            reason: "ConnectionReset",
+            detail: "the peer closed the connection in the handshake"
+          })
+        )
+        return
+      }
+      this.inboundState = this.fused ? "Ended" : (this.endKind ?? (this.eofDelivered ? "Truncated" : "CloseNotify"))
+      this.waker()
+    })
+    socket.on("drain", this.wake)
+    socket.on("finish", () => {
+      this.finished = true
+      this.waker()
+    })
+    // A server TLSSocket outside a tls.Server keeps "control" of its errors and
+    // reports them only as '_tlsError'; a client's come as 'error'. Both are
+    // followed; the first one wins.
+    socket.on("error", (error: Error) => this.onError(error))
+    socket.on("_tlsError", (error: Error) => this.onError(error))
+    socket.on("close", () => {
+      if (!this.destroyed && this.error === undefined && !(this.secure && this.inboundState !== "Open")) {
+        this.onError(
+          new TlsTransportError({
+            reason: "ConnectionReset",
+            detail: this.secure ? "the connection closed" : "the connection closed in the handshake"
+          })
+        )
+      }
+      this.waker()
+    })
+    if (this.role === "client") {
+      socket.on("secureConnect", () => this.onSecure(socket))
+      socket.on("OCSPResponse", (response: Buffer) => {
+        this.events.push(TlsEvent.OcspResponse({ response: new Uint8Array(response) }))
+        this.waker()
+      })
+      socket.on("session", (session: Buffer) => {
+        this.events.push(TlsEvent.SessionTicket({ ticket: new Uint8Array(session) }))
+        this.extras.onSession?.(session)
+        this.waker()
+      })
+    } else {
+      socket.on("secure", () => this.onSecure(socket))
+    }
+    if (this.extras.keylog === true || this.extras.onKeylog !== undefined) {
+      const onKeylog = this.extras.onKeylog
+      const events = this.extras.keylog === true
+      socket.on("keylog", (line: Buffer) => {
+        onKeylog?.(line)
+        if (events) {
+          this.events.push(TlsEvent.Keylog({ line: line.toString("latin1").trimEnd() }))
+          this.waker()
+        }
+      })
+    }
+  }
+
+  private onSecure(socket: tls.TLSSocket): void {
+    if (this.error !== undefined || this.destroyed) return
+    let peerVerified: boolean
+    if (this.role === "client") {
+      peerVerified = socket.authorized
+      const pins = this.extras.pinnedSpkiSha256
+      if (pins !== undefined && pins.length > 0) {
+        const leaf = socket.getPeerX509Certificate()
+        const spki =
+          leaf === undefined
+            ? undefined
+            : createHash("sha256")
+                .update(leaf.publicKey.export({ type: "spki", format: "der" }))
+                .digest("base64")
+        if (spki === undefined || !pins.includes(spki)) {
+          this.onError(
+            new TlsHandshakeError({
+              reason: "PinMismatch",
+              detail: `the server's public key (SPKI SHA-256 ${spki ?? "none"}) is not pinned`
+            })
+          )
+          return
+        }
+      }
+    } else {
+      // A tls.Server checks the client's chain after the handshake (OpenSSL is
+      // told to accept any chain); outside one, that check is ours.
+      peerVerified = false
+      if (this.tlsOptions.requestCert === true) {
+        const handle = (socket as unknown as { readonly ssl: TlsWrapHandle | null }).ssl
+        const verifyError = handle === null ? null : handle.verifyError()
+        const hasCertificate = socket.getPeerX509Certificate() !== undefined
+        if (verifyError === null && hasCertificate) {
+          peerVerified = true
+        } else if (this.tlsOptions.rejectUnauthorized !== false) {
+          this.onError(
+            verifyError ??
+              new TlsHandshakeError({
+                reason: "PeerCertificateRequired",
+                detail: "the client sent no certificate"
+              })
+          )
+          return
+        }
+      }
+    }
+    this.sessionInfo = Session.fromSocket(socket, this.role, {
+      servername: this.role === "client" ? this.extras.servername : undefined,
+      peerVerified
+    })
+    this.secure = true
+    this.events.push(TlsEvent.HandshakeDone({ session: this.sessionInfo }))
+    this.waker()
+  }
+
+  private onError(error: unknown): void {
+    if (this.error !== undefined || this.destroyed) return
+    const mapped = isTlsError(error) ? error : fromNodeError(error, this.secure)
+    this.error = mapped
+    if ("alert" in mapped && mapped.alert !== undefined && mapped.code !== undefined && /_ALERT_/.test(mapped.code)) {
+      this.events.push(TlsEvent.AlertReceived({ level: "fatal", description: mapped.alert }))
+    }
+    // Fatal means closed: Node leaves the TCP connection open after an error
+    // past the handshake, so the socket is destroyed here.
+    this.socket?.destroy()
+    this.duplex?.destroy()
+    this.waker()
+  }
+
+  handshakeDone(): boolean {
+    return this.secure
+  }
+
+  failure(): TlsError | undefined {
+    return this.error
+  }
+
+  session(): TlsSession {
+    if (this.sessionInfo === undefined) throw new Error("session() before the handshake completed")
+    return this.sessionInfo
+  }
+
+  // --- inbound ---------------------------------------------------------------
+
+  wantsCiphertext(): boolean {
+    const duplex = this.duplex
+    return duplex !== undefined && this.inboxBytes < INBOX_LIMIT && duplex.readableLength < CIPHERTEXT_IN_LIMIT
+  }
+
+  receiveCiphertext(chunk: Uint8Array): void {
+    if (this.duplex === undefined || this.destroyed) return
+    this.duplex.push(chunk)
+  }
+
+  receiveEnd(): void {
+    if (this.duplex === undefined || this.eofFed) return
+    this.eofFed = true
+    this.duplex.push(null)
+  }
+
+  takePlaintext(): Uint8Array | undefined {
+    if (this.inboxHead === this.inbox.length) return undefined
+    const chunk = this.inbox[this.inboxHead] as Uint8Array
+    this.inbox[this.inboxHead] = EMPTY
+    this.inboxHead++
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox = []
+      this.inboxHead = 0
+    }
+    this.inboxBytes -= chunk.length
+    if (this.paused && this.inboxBytes < INBOX_LIMIT && this.socket !== undefined) {
+      this.paused = false
+      this.socket.resume()
+    }
+    return chunk
+  }
+
+  inbound(): InboundState {
+    // The end is reported once every plaintext chunk was taken.
+    return this.inboxHead === this.inbox.length ? this.inboundState : "Open"
+  }
+
+  // --- outbound --------------------------------------------------------------
+
+  plaintextWritable(): boolean {
+    return this.socket !== undefined && !this.socket.writableNeedDrain && !this.endRequested
+  }
+
+  sendPlaintext(chunk: Uint8Array): void {
+    this.socket?.write(chunk, this.afterWrite)
+  }
+
+  /** A write's callback: the IO fiber waits for `outboundPending` to clear. */
+  private readonly afterWrite = (): void => {
+    if (this.socket === undefined || this.socket.writableLength === 0) this.waker()
+  }
+
+  sendEnd(): void {
+    if (this.endRequested) return
+    this.endRequested = true
+    // close_notify after the pending writes; fused: then the TCP FIN.
+    this.socket?.end()
+  }
+
+  takeCiphertext(): Uint8Array | undefined {
+    if (this.outboxHead === this.outbox.length) return undefined
+    const chunk = this.outbox[this.outboxHead] as Uint8Array
+    this.outbox[this.outboxHead] = EMPTY
+    this.outboxHead++
+    if (this.outboxHead === this.outbox.length) {
+      this.outbox = []
+      this.outboxHead = 0
+    }
+    const write = this.held[this.heldHead]
+    if (write !== undefined && --write.remaining === 0) {
+      this.heldHead++
+      if (this.heldHead === this.held.length) {
+        this.held = []
+        this.heldHead = 0
+      }
+      // May synchronously hand over more ciphertext; the caller loops until undefined.
+      write.callback()
+    }
+    return chunk
+  }
+
+  /** Duplex `_write`: the ciphertext waits for the IO fiber, and so does Node's callback. */
+  holdWrite(chunks: ReadonlyArray<Buffer>, callback: (error?: Error | null) => void): void {
+    let count = 0
+    for (const chunk of chunks) {
+      if (chunk.length === 0) continue
+      this.outbox.push(chunk)
+      count++
+    }
+    if (count === 0) {
+      callback()
+      return
+    }
+    this.held.push({ remaining: count, callback })
+    this.waker()
+  }
+
+  onDuplexFinal(): void {
+    this.duplexFinal = true
+    this.waker()
+  }
+
+  outboundPending(): boolean {
+    const socket = this.socket
+    if (socket === undefined) return false
+    if (socket.writableLength > 0) return true
+    if (this.fused) return false
+    // Duplex: close_notify is handed on once the TLSSocket ended the duplex,
+    // which happens only after its ciphertext was taken.
+    return this.outboxHead < this.outbox.length || (this.endRequested && !this.duplexFinal)
+  }
+
+  outboundEnded(): boolean {
+    return this.finished
+  }
+
+  takeEvents(): ReadonlyArray<TlsEvent> {
+    if (this.events.length === 0) return NO_EVENTS
+    const events = this.events
+    this.events = []
+    return events
+  }
+
+  destroy(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.socket?.destroy()
+    this.duplex?.destroy()
+    this.tcp?.destroy()
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+const NO_EVENTS: ReadonlyArray<TlsEvent> = []
