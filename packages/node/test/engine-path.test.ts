@@ -1,0 +1,175 @@
+import { assert, describe, it } from "@effect/vitest"
+import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
+import type { TlsConnection } from "@effect-tls/core/TlsConnection"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as NodeTransport from "../src/NodeTransport.ts"
+import * as Starttls from "../src/Starttls.ts"
+import { concat, credentials, listen, pattern } from "./engine-path-support.ts"
+
+const readAll = (conn: TlsConnection) =>
+  Stream.runCollect(conn.reader.stream).pipe(Effect.map((chunks) => concat(Array.from(chunks))))
+
+describe("engine path over TCP", () => {
+  it.live("transfers 1 MiB each way and closes cleanly with close_notify on both sides", () =>
+    Effect.gen(function* () {
+      const creds = yield* credentials
+      const listener = yield* listen
+      const serverFiber = yield* Effect.gen(function* () {
+        const socket = yield* listener.accept
+        const transport = yield* NodeTransport.fromSocket(socket)
+        const conn = yield* Starttls.server(transport, creds.server)
+        const received = yield* readAll(conn)
+        yield* conn.writer.write(received)
+        yield* conn.writer.end
+        return { received, outcome: yield* conn.closed, session: conn.session }
+      }).pipe(Effect.scoped, Effect.forkChild)
+
+      const data = pattern(1024 * 1024)
+      const result = yield* Effect.gen(function* () {
+        const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
+        const conn = yield* Starttls.client(transport, creds.client)
+        assert.strictEqual(conn.session.protocol, "TLSv1.3")
+        assert.isTrue(conn.session.peerVerified)
+        const echoed = yield* Effect.forkChild(readAll(conn))
+        yield* conn.writer.write(data)
+        yield* conn.writer.end
+        const back = yield* Fiber.join(echoed)
+        return { back, outcome: yield* conn.closed }
+      }).pipe(Effect.scoped)
+
+      const server = yield* Fiber.join(serverFiber)
+      assert.deepStrictEqual(server.received, data)
+      assert.deepStrictEqual(result.back, data)
+      assert.deepStrictEqual(result.outcome, CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true }))
+      assert.deepStrictEqual(server.outcome, CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true }))
+      assert.strictEqual(server.session.role, "server")
+      assert.strictEqual(listener.openSockets(), 0)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a TCP FIN without close_notify is truncation, in the read half and in the outcome", () =>
+    Effect.gen(function* () {
+      const creds = yield* credentials
+      const listener = yield* listen
+      const serverFiber = yield* Effect.gen(function* () {
+        const socket = yield* listener.accept
+        const transport = yield* NodeTransport.fromSocket(socket)
+        yield* Starttls.server(transport, creds.server)
+        // The server's TCP side ends without a TLS close_notify.
+        socket.end()
+        yield* Effect.never
+      }).pipe(Effect.scoped, Effect.forkChild)
+      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
+      const conn = yield* Starttls.client(transport, creds.client)
+      const read = yield* Effect.flip(conn.reader.read)
+      assert.strictEqual(read._tag, "TlsTruncationError")
+      // The write half is independent (TLS 1.3): the outcome is known once it ends too.
+      yield* conn.writer.end
+      const outcome = yield* conn.closed
+      assert.strictEqual(outcome._tag, "Truncated")
+      yield* Fiber.interrupt(serverFiber)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("connect to a closed port fails with ConnectionRefused", () =>
+    Effect.gen(function* () {
+      const listener = yield* Effect.scoped(listen)
+      const error = yield* Effect.flip(Effect.scoped(NodeTransport.connect({ host: "127.0.0.1", port: listener.port })))
+      assert.strictEqual(error.reason, "ConnectionRefused")
+    })
+  )
+
+  it.live("an unknown host fails with HostNotFound", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.scoped(NodeTransport.connect({ host: "no-such-host.invalid", port: 443 }))
+      )
+      assert.strictEqual(error.reason, "HostNotFound")
+    })
+  )
+
+  it.live("STARTTLS: a client that pipelines plaintext after STARTTLS fails the server's upgrade", () =>
+    Effect.gen(function* () {
+      const creds = yield* credentials
+      const listener = yield* listen
+      const serverFiber = yield* Effect.gen(function* () {
+        const socket = yield* listener.accept
+        const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
+        const command = yield* plain.readLine
+        assert.strictEqual(command, "STARTTLS")
+        yield* plain.write("220 go ahead\r\n")
+        return yield* Effect.flip(Starttls.server(plain, creds.server))
+      }).pipe(Effect.scoped, Effect.forkChild)
+
+      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
+      const plain = Starttls.plaintext(transport)
+      // One write: the command and the injected one arrive together.
+      yield* plain.write("STARTTLS\r\nMAIL FROM:<attacker@example>\r\n")
+      const error = yield* Fiber.join(serverFiber)
+      assert.strictEqual(error._tag, "TlsHandshakeError")
+      assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason : undefined, "PlaintextInjection")
+      // The server destroyed the transport: the client sees the end, never a TLS byte.
+      const rest = yield* plain.read.pipe(Effect.orElseSucceed(() => Option.none<Uint8Array>()))
+      const reply = yield* Option.match(rest, {
+        onNone: () => Effect.succeed(""),
+        onSome: (bytes) => Effect.succeed(new TextDecoder().decode(bytes))
+      })
+      assert.isFalse(reply.includes("\u0016"), "no TLS record reached the client")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("STARTTLS: a server that injects plaintext after its 220 fails the client's upgrade", () =>
+    Effect.gen(function* () {
+      const creds = yield* credentials
+      const listener = yield* listen
+      yield* Effect.gen(function* () {
+        const socket = yield* listener.accept
+        const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
+        yield* plain.readLine
+        yield* plain.write("220 go ahead\r\n250 injected\r\n")
+        yield* Effect.never
+      }).pipe(Effect.scoped, Effect.forkChild)
+      const plain = Starttls.plaintext(yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }))
+      yield* plain.write("STARTTLS\r\n")
+      assert.strictEqual(yield* plain.readLine, "220 go ahead")
+      const error = yield* Effect.flip(Starttls.client(plain, creds.client))
+      assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason : error._tag, "PlaintextInjection")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("STARTTLS: a clean prologue upgrades both sides and the prologue bytes stay out of TLS", () =>
+    Effect.gen(function* () {
+      const creds = yield* credentials
+      const listener = yield* listen
+      const serverFiber = yield* Effect.gen(function* () {
+        const socket = yield* listener.accept
+        const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
+        yield* plain.write("220 ready\r\n")
+        assert.strictEqual(yield* plain.readLine, "STARTTLS")
+        yield* plain.write("220 go ahead\r\n")
+        const conn = yield* Starttls.server(plain, creds.server)
+        const line = yield* conn.reader.readUntil("\r\n")
+        yield* conn.writer.write(concat([new TextEncoder().encode("echo "), line]))
+        yield* conn.writer.end
+        return yield* conn.closed
+      }).pipe(Effect.scoped, Effect.forkChild)
+      const plain = Starttls.plaintext(yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }))
+      assert.strictEqual(yield* plain.readLine, "220 ready")
+      yield* plain.write("STARTTLS\r\n")
+      assert.strictEqual(yield* plain.readLine, "220 go ahead")
+      const conn = yield* Starttls.client(plain, creds.client)
+      yield* conn.writer.write("hello\r\n")
+      const reply = yield* readAll(conn)
+      assert.strictEqual(new TextDecoder().decode(reply), "echo hello")
+      yield* conn.writer.end
+      const outcome = yield* Fiber.join(serverFiber)
+      assert.strictEqual(outcome._tag, "Clean")
+      // The plaintext channel is spent.
+      const after = yield* Effect.flip(plain.write("late"))
+      assert.strictEqual(after._tag, "TlsStateError")
+    }).pipe(Effect.scoped)
+  )
+})
