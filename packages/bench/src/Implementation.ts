@@ -1,0 +1,97 @@
+/**
+ * What the benchmarks measure: an implementation of a TLS client and server.
+ *
+ * Raw `node:tls` is the reference and is driven with callbacks, as a Node
+ * program would use it. Every Effect-based implementation (Effect's own
+ * `NodeSocket`, effect-tls's native path and engine path) is adapted to one
+ * small Effect-level interface, {@link Conn}, so that each workload is written
+ * once for all of them; the adapters add one `Effect.map` per read at most.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { Credentials } from "./Credentials.ts"
+
+/**
+ * One established TLS connection, seen from an Effect program.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Conn {
+  /** The next plaintext chunks, or `undefined` at the end of the stream. */
+  readonly read: Effect.Effect<ReadonlyArray<Uint8Array> | undefined, unknown>
+  /** Writes one chunk, suspending while the implementation applies backpressure. */
+  readonly write: (chunk: Uint8Array) => Effect.Effect<void, unknown>
+  /** Ends the write side (close_notify, FIN); the read side stays open. */
+  readonly end: Effect.Effect<void, unknown>
+  /** Whether the handshake resumed a session, when the implementation tells. */
+  readonly resumed: boolean | undefined
+}
+
+/**
+ * A client: its shared state (secure context, session cache) lives as long
+ * as the scope it was made in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Client {
+  readonly connect: (port: number) => Effect.Effect<Conn, unknown, Scope.Scope>
+}
+
+/**
+ * An Effect-based implementation under test.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EffectImplementation {
+  readonly _tag: "Effect"
+  readonly id: Exclude<ImplementationId, "raw">
+  readonly label: string
+  /** Whether clients can resume sessions (the resumed-handshake case is skipped otherwise). */
+  readonly resumption: boolean
+  /** Listens on 127.0.0.1 (port chosen by the system) and runs `handler` for every connection. */
+  readonly serve: (
+    credentials: Credentials,
+    handler: (conn: Conn) => Effect.Effect<void, unknown>
+  ) => Effect.Effect<number, unknown, Scope.Scope>
+  readonly client: (
+    credentials: Credentials,
+    options: { readonly resume: boolean }
+  ) => Effect.Effect<Client, unknown, Scope.Scope>
+}
+
+/**
+ * Raw `node:tls`, the reference (see `internal/raw.ts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawImplementation {
+  readonly _tag: "Raw"
+  readonly id: "raw"
+  readonly label: string
+  readonly resumption: true
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Implementation = RawImplementation | EffectImplementation
+
+/**
+ * The implementations, in the order of the table's columns.
+ *
+ * - `raw`: `node:tls` with a shared `SecureContext`.
+ * - `effect`: Effect 4.1's `NodeSocket.makeTls` / `NodeSocketServer.makeTls`.
+ * - `native`: effect-tls over a native TLSSocket.
+ * - `engine`: effect-tls with the node:tls engine over a TCP transport.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ImplementationId = "raw" | "effect" | "native" | "engine"
