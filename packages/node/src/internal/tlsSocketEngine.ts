@@ -39,6 +39,8 @@ export interface EngineExtras {
   readonly onSession?: ((session: Buffer) => void) | undefined
   /** The server name the client asked for, reported in the session (client side). */
   readonly servername?: string | undefined
+  /** Milliseconds without plaintext traffic after which the connection fails with a `Timeout`. */
+  readonly idleTimeout?: number | undefined
 }
 
 /**
@@ -49,7 +51,7 @@ export interface EngineExtras {
  * @since 0.1.0
  * @category models
  */
-export type EngineTlsOptions = Omit<tls.ConnectionOptions, "socket" | "host" | "port" | "path"> &
+export type EngineTlsOptions = Omit<tls.ConnectionOptions, "socket" | "port" | "path"> &
   Omit<tls.TLSSocketOptions, "isServer">
 
 /**
@@ -308,6 +310,12 @@ class SocketEngine implements Engine {
     } else {
       socket.on("secure", () => this.onSecure(socket))
     }
+    const idle = this.extras.idleTimeout
+    if (idle !== undefined && idle > 0) {
+      socket.setTimeout(idle, () =>
+        this.onError(new TlsTransportError({ reason: "Timeout", detail: `no traffic for ${idle} ms` }))
+      )
+    }
     if (this.extras.keylog === true || this.extras.onKeylog !== undefined) {
       const onKeylog = this.extras.onKeylog
       const events = this.extras.keylog === true
@@ -371,8 +379,8 @@ class SocketEngine implements Engine {
       servername: this.role === "client" ? this.extras.servername : undefined,
       peerVerified
     })
+    // The connection publishes HandshakeDone itself when it sees handshakeDone().
     this.secure = true
-    this.events.push(TlsEvent.HandshakeDone({ session: this.sessionInfo }))
     this.waker()
   }
 

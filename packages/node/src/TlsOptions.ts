@@ -1,0 +1,143 @@
+/**
+ * The options of the Node TLS client and server.
+ *
+ * The defaults are the safe ones: the system trust store, hostname
+ * verification, TLS 1.2 at least, renegotiation refused. Anything weaker is
+ * an explicitly named option (`insecureSkipVerify`, `insecureMinVersion`).
+ * Private keys and passphrases are `Redacted`, so they never reach a log.
+ *
+ * @since 0.1.0
+ */
+import type { ConnectionOptions } from "@effect-tls/core/TlsConnection"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+
+/**
+ * A TLS protocol version, as Node names it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TlsVersion = "TLSv1.3" | "TLSv1.2" | "TLSv1.1" | "TLSv1"
+
+/**
+ * A certificate chain (leaf first, PEM) and its private key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Credential {
+  readonly cert: string
+  readonly key: Redacted.Redacted<string>
+  /** The passphrase of an encrypted key. */
+  readonly passphrase?: Redacted.Redacted<string> | undefined
+}
+
+/**
+ * Where key log lines (SSLKEYLOGFILE format) go: appended to a file, and/or
+ * published as `Keylog` events on the connection. Anyone with these lines can
+ * decrypt the traffic: for debugging only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeylogOptions {
+  readonly file?: string | undefined
+  readonly events?: boolean | undefined
+}
+
+/**
+ * What both sides configure.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommonOptions {
+  /** Default `TLSv1.2`. Lower versions need `insecureMinVersion`. */
+  readonly minVersion?: TlsVersion | undefined
+  readonly maxVersion?: TlsVersion | undefined
+  /** Allows a `minVersion` below TLS 1.2. */
+  readonly insecureMinVersion?: boolean | undefined
+  /** TLS 1.2 cipher list and TLS 1.3 suites, in OpenSSL syntax (Node's `ciphers`). */
+  readonly ciphers?: string | undefined
+  /** Key exchange groups, colon-separated (Node's `ecdhCurve`), e.g. `X25519MLKEM768:X25519`. */
+  readonly groups?: string | undefined
+  /** ALPN protocols: offered (client) or accepted in order of preference (server). */
+  readonly alpn?: ReadonlyArray<string> | undefined
+  readonly keylog?: KeylogOptions | undefined
+  /** Buffer limits and timeouts of each connection (handshake timeout included). */
+  readonly connection?: ConnectionOptions | undefined
+}
+
+/**
+ * The client's options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions extends CommonOptions {
+  /**
+   * Trust anchors, PEM. Default: the system store (Node's bundled and system
+   * CAs). With `ca` given, only these are trusted unless `systemCa` is true.
+   */
+  readonly ca?: string | ReadonlyArray<string> | undefined
+  readonly systemCa?: boolean | undefined
+  /** The SNI name and the name the certificate must match. Default: the host, unless it is an IP address. */
+  readonly servername?: string | undefined
+  /** The client certificate for mutual TLS. */
+  readonly credential?: Credential | undefined
+  /** Extra check after verification: the leaf's SPKI SHA-256, base64 (as in HPKP and `curl --pinnedpubkey`). */
+  readonly pinnedSpkiSha256?: ReadonlyArray<string> | undefined
+  /** Skips certificate and hostname verification. Never in production. */
+  readonly insecureSkipVerify?: boolean | undefined
+  /** Skips the hostname check only (the chain is still verified). */
+  readonly insecureSkipHostnameCheck?: boolean | undefined
+  /** Request a stapled OCSP response (delivered as an `OcspResponse` event). */
+  readonly requestOcsp?: boolean | undefined
+  /** Bound on the TCP connect (DNS included). Default 10 seconds. */
+  readonly connectTimeout?: Duration.Input | undefined
+  /** Resume sessions with tickets from earlier connections (client service only). Default true. */
+  readonly sessionCache?: boolean | undefined
+}
+
+/**
+ * Whether and how the server asks for a client certificate, and what it trusts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientAuthOptions {
+  /** `request`: ask, accept none; `require`: a verified certificate or no connection. */
+  readonly mode: "request" | "require"
+  /** Trust anchors for client certificates, PEM. */
+  readonly ca: string | ReadonlyArray<string>
+}
+
+/**
+ * The server's options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerOptions extends CommonOptions {
+  /** Where to listen. Default `127.0.0.1`. */
+  readonly host?: string | undefined
+  /** Default 0 (any free port; see the server's `address`). */
+  readonly port?: number | undefined
+  /** One or more certificates (for example ECDSA and RSA); OpenSSL picks one per client. */
+  readonly credentials: ReadonlyArray<Credential>
+  /** Certificates per server name (SNI), exact names or `*.example.com`. */
+  readonly sni?: Readonly<Record<string, ReadonlyArray<Credential>>> | undefined
+  /** Certificates for a name not in `sni`, looked up when a client asks for it; `undefined`: the defaults. */
+  readonly resolveSni?: ((servername: string) => Effect.Effect<ReadonlyArray<Credential> | undefined>) | undefined
+  readonly clientAuth?: ClientAuthOptions | undefined
+  /** Session tickets (resumption). Default true. */
+  readonly tickets?: boolean | undefined
+  /** Connections served at once; more are refused at accept. Default 1024. */
+  readonly maxConnections?: number | undefined
+  /** A connection with no traffic for this long is closed. Default 5 minutes. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** On shutdown, how long open connections may go on before they are closed. Default 10 seconds. */
+  readonly shutdownTimeout?: Duration.Input | undefined
+}

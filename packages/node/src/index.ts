@@ -1,0 +1,42 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * One-call connect and serve on the native path.
+ *
+ * @since 0.1.0
+ */
+export * as NodeTls from "./NodeTls.ts"
+
+/**
+ * The TLS client service: shared SecureContext, session resumption.
+ *
+ * @since 0.1.0
+ */
+export * as NodeTlsClient from "./NodeTlsClient.ts"
+
+/**
+ * The TLS server: supervised connections, graceful shutdown, reload.
+ *
+ * @since 0.1.0
+ */
+export * as NodeTlsServer from "./NodeTlsServer.ts"
+/**
+ * Transports for the engine path (TCP, TLS in TLS).
+ *
+ * @since 0.1.0
+ */
+export * as NodeTransport from "./NodeTransport.ts"
+/**
+ * STARTTLS: upgrading a plaintext connection.
+ *
+ * @since 0.1.0
+ */
+export * as Starttls from "./Starttls.ts"
+/**
+ * Options of the client and the server.
+ *
+ * @since 0.1.0
+ */
+export * as TlsOptions from "./TlsOptions.ts"

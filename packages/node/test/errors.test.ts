@@ -1,0 +1,193 @@
+import { createHash, X509Certificate } from "node:crypto"
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import type * as TlsOptions from "@effect-tls/node/TlsOptions"
+import { CertificateAuthority } from "@effect-tls/test"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import { closedPort, failure, proxy, silentServer, testServer } from "./helpers.ts"
+
+const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
+  cert: issued.chain,
+  key: Redacted.make(issued.key)
+})
+
+/** Connects a default client (trusting the test CA) to a server with `issued` and the given options. */
+const handshakeFailure = (
+  issued: CertificateAuthority.Issued,
+  server: Partial<TlsOptions.ServerOptions> = {},
+  client: Partial<NodeTls.ConnectOptions> = {}
+) =>
+  Effect.gen(function* () {
+    const { port } = yield* testServer({ credentials: [credential(issued)], ...server })
+    return yield* failure(
+      NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca, servername: "localhost", ...client })
+    )
+  }).pipe(Effect.scoped)
+
+describe("error classification (native path)", () => {
+  it.live("UnknownCa: a certificate from an untrusted CA", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(yield* CertificateAuthority.issueUnknownCa())
+      assert.strictEqual(error._tag, "TlsHandshakeError")
+      if (error._tag === "TlsHandshakeError") {
+        assert.strictEqual(error.reason, "UnknownCa")
+        assert.isDefined(error.code)
+        assert.isDefined(error.cause)
+      }
+    })
+  )
+
+  it.live("CertificateExpired", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(yield* CertificateAuthority.issueExpired())
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "CertificateExpired", code: "CERT_HAS_EXPIRED" })
+    })
+  )
+
+  it.live("CertificateNotYetValid", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(yield* CertificateAuthority.issueNotYetValid())
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "CertificateNotYetValid" })
+    })
+  )
+
+  it.live("HostnameMismatch", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(yield* CertificateAuthority.issueWrongHost())
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "HostnameMismatch" })
+    })
+  )
+
+  it.live("SelfSigned", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(yield* CertificateAuthority.issueSelfSigned())
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "SelfSigned" })
+    })
+  )
+
+  it.live("BadCertificate: a server certificate without serverAuth", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(yield* CertificateAuthority.issueWrongUsage())
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "BadCertificate" })
+    })
+  )
+
+  it.live("PinMismatch: a verified server whose key is not pinned; the right pin passes", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const wrong = createHash("sha256").update("not the key").digest("base64")
+      const error = yield* handshakeFailure(issued, {}, { pinnedSpkiSha256: [wrong] })
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "PinMismatch" })
+      const spki = new X509Certificate(issued.cert).publicKey.export({ type: "spki", format: "der" })
+      const right = createHash("sha256").update(spki).digest("base64")
+      const { port } = yield* testServer({ credentials: [credential(issued)] })
+      const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca, pinnedSpkiSha256: [right] })
+      assert.isTrue(connection.session.peerVerified)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("ProtocolVersion: TLS 1.3 only against TLS 1.2 only", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(
+        yield* CertificateAuthority.issueServer(),
+        { maxVersion: "TLSv1.2" },
+        { minVersion: "TLSv1.3" }
+      )
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "ProtocolVersion" })
+    })
+  )
+
+  it.live("NoApplicationProtocol: no common ALPN protocol", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(
+        yield* CertificateAuthority.issueServer(),
+        { alpn: ["h2"] },
+        { alpn: ["x"] }
+      )
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "NoApplicationProtocol", alert: 120 })
+    })
+  )
+
+  it.live("AlertReceived: the server's handshake_failure alert (no shared cipher), with its code", () =>
+    Effect.gen(function* () {
+      const error = yield* handshakeFailure(
+        yield* CertificateAuthority.issueServer(),
+        { maxVersion: "TLSv1.2", ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256" },
+        { maxVersion: "TLSv1.2", ciphers: "ECDHE-ECDSA-CHACHA20-POLY1305" }
+      )
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "AlertReceived", alert: 40 })
+    })
+  )
+
+  it.live("PeerCertificateRequired: the server requires a client certificate", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const { port, accepted } = yield* testServer({
+        credentials: [credential(issued)],
+        clientAuth: { mode: "require", ca: issued.ca },
+        maxVersion: "TLSv1.2"
+      })
+      const error = yield* failure(NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca }))
+      // TLS 1.2: the client learns it from the server's alert (handshake_failure or certificate_required).
+      assert.strictEqual(error._tag, "TlsHandshakeError")
+      assert.strictEqual(yield* Queue.size(accepted), 0)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("Timeout: a server that never answers the ClientHello", () =>
+    Effect.gen(function* () {
+      const { port } = yield* silentServer
+      const error = yield* failure(
+        NodeTls.connect({ host: "127.0.0.1", port, ca: "", connection: { handshakeTimeout: "200 millis" } })
+      )
+      assert.deepInclude(error, { _tag: "TlsHandshakeError", reason: "Timeout" })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("ConnectionRefused: nobody listens", () =>
+    Effect.gen(function* () {
+      const port = yield* closedPort
+      const error = yield* failure(NodeTls.connect({ host: "127.0.0.1", port }))
+      assert.deepInclude(error, { _tag: "TlsTransportError", reason: "ConnectionRefused", code: "ECONNREFUSED" })
+    })
+  )
+
+  it.live("HostNotFound: a name that cannot resolve", () =>
+    Effect.gen(function* () {
+      const error = yield* failure(NodeTls.connect({ host: "no-such-host.invalid", port: 443 }))
+      assert.deepInclude(error, { _tag: "TlsTransportError", reason: "HostNotFound" })
+    })
+  )
+
+  it.live("BadRecordMac: a corrupted record after the handshake; the socket is closed", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const { port, accepted } = yield* testServer({ credentials: [credential(issued)] })
+      const relay = yield* proxy(port)
+      const client = yield* NodeTls.connect({ host: "127.0.0.1", port: relay.port, ca: issued.ca })
+      const server = yield* Queue.take(accepted)
+      relay.state.corruptNextToClient = true
+      yield* server.writer.write(Buffer.alloc(1000, 1))
+      const error = yield* Effect.flip(client.reader.read)
+      assert.deepInclude(error, { _tag: "TlsProtocolError", reason: "BadRecordMac" })
+      const outcome = yield* client.closed
+      assert.strictEqual(outcome._tag, "Failed")
+      // Fatal means closed: the server sees its peer go away.
+      const serverOutcome = yield* server.closed.pipe(Effect.timeout("5 seconds"))
+      assert.notStrictEqual(serverOutcome._tag, "Clean")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("TlsConfigError: invalid options are refused before connecting", () =>
+    Effect.gen(function* () {
+      const weak = yield* failure(NodeTls.connect({ host: "127.0.0.1", port: 1, minVersion: "TLSv1" }))
+      assert.deepInclude(weak, { _tag: "TlsConfigError", reason: "InvalidOption" })
+      const badKey = yield* failure(
+        NodeTls.connect({ host: "127.0.0.1", port: 1, credential: { cert: "x", key: Redacted.make("y") } })
+      )
+      assert.strictEqual(badKey._tag, "TlsConfigError")
+    })
+  )
+})
