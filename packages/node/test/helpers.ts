@@ -60,41 +60,51 @@ export const silentServer: Effect.Effect<{ readonly port: number }, never, Scope
   return { port: (server.address() as net.AddressInfo).port }
 })
 
+/** A direction through the proxy. */
+export type ProxyDirection = "toServer" | "toClient"
+
 /**
- * A TCP proxy on 127.0.0.1 to `port`: one connection at a time, each direction
- * can be paused, and the next chunk towards the client can be corrupted.
+ * A TCP proxy on 127.0.0.1 to `port` for one connection at a time. Each
+ * direction can be paused (the source is no longer read, so TCP backpressure
+ * reaches the sender), ended with a bare FIN, or the whole pair reset; the next
+ * chunk towards the client can be corrupted.
  */
 export const proxy = (port: number) =>
   Effect.gen(function* () {
-    const pairs = new Set<net.Socket>()
-    const state = {
-      corruptNextToClient: false,
-      upstream: undefined as net.Socket | undefined,
-      downstream: undefined as net.Socket | undefined
+    const sockets = new Set<net.Socket>()
+    const paused = new Set<ProxyDirection>()
+    const links = new Map<ProxyDirection, { readonly from: net.Socket; readonly to: net.Socket }>()
+    const state = { corruptNextToClient: false }
+    const connected = yield* Deferred.make<void>()
+    const link = (direction: ProxyDirection, from: net.Socket, to: net.Socket) => {
+      links.set(direction, { from, to })
+      if (paused.has(direction)) from.pause()
+      from.on("data", (chunk: Buffer) => {
+        if (direction === "toClient" && state.corruptNextToClient && chunk.length > 10) {
+          state.corruptNextToClient = false
+          chunk[chunk.length - 5] = (chunk[chunk.length - 5] ?? 0) ^ 0xff
+        }
+        if (!to.write(chunk)) {
+          from.pause()
+          to.once("drain", () => {
+            if (!paused.has(direction)) from.resume()
+          })
+        }
+      })
+      from.on("end", () => to.end())
     }
     const server = net.createServer({ allowHalfOpen: true }, (downstream) => {
       const upstream = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true })
-      state.upstream = upstream
-      state.downstream = downstream
       for (const socket of [downstream, upstream]) {
-        pairs.add(socket)
+        sockets.add(socket)
         socket.on("error", () => {
           downstream.destroy()
           upstream.destroy()
         })
       }
-      downstream.pipe(upstream)
-      upstream.on("data", (chunk: Buffer) => {
-        if (state.corruptNextToClient && chunk.length > 10) {
-          state.corruptNextToClient = false
-          chunk[chunk.length - 5] = (chunk[chunk.length - 5] ?? 0) ^ 0xff
-        }
-        if (!downstream.write(chunk)) {
-          upstream.pause()
-          downstream.once("drain", () => upstream.resume())
-        }
-      })
-      upstream.on("end", () => downstream.end())
+      link("toServer", downstream, upstream)
+      link("toClient", upstream, downstream)
+      Deferred.doneUnsafe(connected, Effect.void)
     })
     yield* Effect.acquireRelease(
       Effect.callback<void>((resume) => {
@@ -102,11 +112,36 @@ export const proxy = (port: number) =>
       }),
       () =>
         Effect.callback<void>((resume) => {
-          for (const socket of pairs) socket.destroy()
+          for (const socket of sockets) socket.destroy()
           server.close(() => resume(Effect.void))
         })
     )
-    return { port: (server.address() as net.AddressInfo).port, state }
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      state,
+      connected: Deferred.await(connected),
+      pause: (direction: ProxyDirection) =>
+        Effect.sync(() => {
+          paused.add(direction)
+          links.get(direction)?.from.pause()
+        }),
+      resume: (direction: ProxyDirection) =>
+        Effect.sync(() => {
+          paused.delete(direction)
+          links.get(direction)?.from.resume()
+        }),
+      end: (direction: ProxyDirection) =>
+        Effect.sync(() => {
+          const found = links.get(direction)
+          if (found === undefined) return
+          found.from.removeAllListeners("data")
+          found.from.pause()
+          found.to.end()
+        }),
+      reset: Effect.sync(() => {
+        for (const socket of sockets) socket.resetAndDestroy()
+      })
+    }
   })
 
 /** The failure of an effect that must fail. */
