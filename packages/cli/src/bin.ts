@@ -1,0 +1,25 @@
+/**
+ * The process entry point of `effect-tls`: runs {@link Cli.run} with Node's
+ * services and turns its end into the exit code.
+ *
+ * @since 0.1.0
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import * as Cli from "./Cli.ts"
+
+Cli.run.pipe(
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain({
+    // `runMain` leaves a successful process to end by itself once nothing is
+    // pending; stdin (paused, but still a handle) can keep it alive, so every
+    // end is an explicit exit.
+    teardown: (exit, onExit) =>
+      Runtime.defaultTeardown(exit, (code) => {
+        onExit(code)
+        process.exit(Cli.exitCodeOverride(code))
+      })
+  })
+)

@@ -1,0 +1,23 @@
+/**
+ * The command's own failures, besides the library's `TlsError`s.
+ */
+import * as Data from "effect/Data"
+
+/**
+ * The command line is valid word by word but not as a whole (`--cert`
+ * without `--key`), or a file it names cannot be used. Exit code 2.
+ */
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly detail: string
+}> {
+  readonly reason = "InvalidArguments"
+}
+
+/**
+ * A feature the library does not provide (yet). Exit code 1.
+ */
+export class UnavailableError extends Data.TaggedError("UnavailableError")<{
+  readonly detail: string
+}> {
+  readonly reason = "NotAvailable"
+}

@@ -1,0 +1,157 @@
+/**
+ * `effect-tls serve`: a TLS server that echoes, sinks or sources bytes.
+ *
+ * The library accepts the connections, runs one fiber per connection and
+ * shuts down gracefully when the scope closes; this module decides what each
+ * connection does and what the user sees: exactly one `listening` line on
+ * stdout, everything else on stderr.
+ */
+import type { TlsConnection } from "@effect-tls/core/TlsConnection"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { formatAddress, type Mode } from "./args.ts"
+import * as EphemeralCa from "./ephemeralCa.ts"
+import * as Library from "./library.ts"
+import * as Report from "./report.ts"
+import * as Signals from "./signals.ts"
+
+/** The parsed command line of `serve`. */
+export interface Settings {
+  readonly host: string
+  readonly port: number
+  readonly credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>
+  readonly ca: string | undefined
+  readonly clientCert: "none" | "verify" | "require"
+  readonly alpn: ReadonlyArray<string> | undefined
+  readonly engine: "native" | "duplex"
+  readonly maxConnections: number | undefined
+  readonly handshakeTimeout: Duration.Duration | undefined
+  readonly idleTimeout: Duration.Duration | undefined
+  readonly mode: Mode
+  readonly verbose: boolean
+}
+
+/** Runs the command until interrupted (SIGINT, SIGTERM). */
+export const run = (settings: Settings) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      let credentials = settings.credentials
+      let caPath: string | undefined
+      if (credentials.length === 0) {
+        const ephemeral = yield* EphemeralCa.make()
+        credentials = [{ cert: ephemeral.chain, key: ephemeral.key }]
+        caPath = ephemeral.caPath
+        yield* Report.line(`ephemeral CA: ${ephemeral.caPath} (removed when the server stops)`)
+        yield* Report.line(`certificate: ${ephemeral.names.join(", ")} SHA-256 ${ephemeral.fingerprint}`)
+      }
+      let sequence = 0
+      const address = yield* Library.serve(settings, credentials, (connection) =>
+        handle(settings, ++sequence, connection)
+      )
+      yield* Effect.acquireRelease(Effect.sync(armShutdownBound), (disarm) => Effect.sync(disarm))
+      Signals.markSignalIsSuccess()
+      const listening = formatAddress(address.host, address.port)
+      yield* Effect.sync(() => process.stdout.write(`listening ${listening}\n`))
+      if (caPath !== undefined) {
+        yield* Report.line(`try: effect-tls connect ${listening} --ca ${caPath}`)
+      }
+      return yield* Effect.never
+    })
+  )
+
+/**
+ * The library bounds the graceful shutdown (its shutdown timeout, then each
+ * connection's close timeout). Should it still not end, the process does not
+ * hang: after a signal, this timer exits with code 1.
+ */
+const SHUTDOWN_BOUND_MS = 30_000
+
+const armShutdownBound = (): (() => void) => {
+  let timer: NodeJS.Timeout | undefined
+  const onSignal = () => {
+    timer ??= setTimeout(() => {
+      process.stderr.write("error: ShutdownTimeout: the server did not stop within 30s of the signal\n")
+      process.exit(1)
+    }, SHUTDOWN_BOUND_MS).unref()
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  return () => {
+    if (timer !== undefined) clearTimeout(timer)
+    process.removeListener("SIGINT", onSignal)
+    process.removeListener("SIGTERM", onSignal)
+  }
+}
+
+/** Total bytes of a connection, for the summary line. */
+interface Counters {
+  received: number
+  sent: number
+}
+
+/**
+ * One connection: the mode, then (with -v) the summary line. The outcome is
+ * the mode's: it ends after the client's close_notify and ours, or with the
+ * error that broke the connection. The connection is closed by the library
+ * when this returns.
+ */
+const handle = (settings: Settings, id: number, connection: TlsConnection) =>
+  Effect.gen(function* () {
+    const counters: Counters = { received: 0, sent: 0 }
+    const result = yield* Effect.exit(serveMode(settings, connection, counters))
+    if (!settings.verbose) return
+    const ended =
+      result._tag === "Success" ? "clean (close_notify received and sent)" : Report.formatCauseShort(result.cause)
+    yield* Report.line(
+      `connection #${id}: ${Report.formatSession(connection.session).slice("session: ".length)} received=${counters.received} sent=${counters.sent} ended=${ended}`
+    )
+  })
+
+const SOURCE_CHUNK = 16 * 1024
+/** Never mutated: the write half does not copy chunks, and every write of source mode shares it. */
+const sourceBlock = new Uint8Array(SOURCE_CHUNK).fill(0x61)
+
+/**
+ * The data of one connection in the chosen mode. The library bounds every
+ * wait with the idle timeout.
+ */
+const serveMode = (settings: Settings, connection: TlsConnection, counters: Counters) => {
+  const incoming = Stream.fromEffectRepeat(connection.reader.read).pipe(
+    Stream.takeWhile(Option.isSome),
+    Stream.map((chunk) => chunk.value),
+    Stream.tap((chunk) =>
+      Effect.sync(() => {
+        counters.received += chunk.length
+      })
+    )
+  )
+  const write = (chunk: Uint8Array) =>
+    Effect.tap(connection.writer.write(chunk), () =>
+      Effect.sync(() => {
+        counters.sent += chunk.length
+      })
+    )
+  const end = connection.writer.end
+  switch (settings.mode._tag) {
+    case "Echo":
+      // After the client's close_notify, everything read was written: end
+      // flushes it and sends our close_notify.
+      return Effect.andThen(Stream.runForEach(incoming, write), end)
+    case "Sink":
+      return Effect.andThen(Stream.runDrain(incoming), end)
+    case "Source": {
+      const total = settings.mode.bytes
+      const send = Effect.gen(function* () {
+        for (let sent = 0; sent < total; sent += SOURCE_CHUNK) {
+          yield* write(total - sent >= SOURCE_CHUNK ? sourceBlock : sourceBlock.subarray(0, total - sent))
+        }
+        yield* end
+      })
+      // What the client sends meanwhile is read and dropped, so that it never
+      // blocks on a full window, until its close_notify.
+      return Effect.andThen(Effect.all([send, Stream.runDrain(incoming)], { concurrency: 2 }), Effect.void)
+    }
+  }
+}
