@@ -141,30 +141,34 @@ export class ReadBuffer {
    * stream ends first; both consume nothing.
    */
   readUntil(delimiter: Uint8Array, maxBytes: number): Effect.Effect<Uint8Array, TlsError> {
-    let searched = 0
     const bound = maxBytes + delimiter.length
-    return this.withDemand(
-      bound,
-      this.loop(() => {
-        const at = this.chunks.indexOf(delimiter, searched)
-        if (at >= 0 && at <= maxBytes) {
-          const wasFull = !this.hasSpace()
-          const frame = this.chunks.take(at)
-          this.chunks.take(delimiter.length)
-          this.freed(wasFull)
-          return Effect.succeed(frame)
-        }
-        if (at > maxBytes || this.chunks.bytes >= bound) {
-          return Effect.fail(
-            new TlsStateError({ reason: "FrameTooLong", detail: `no delimiter within ${maxBytes} bytes` })
+    // Suspended so that `searched` is per run: the returned effect can be run
+    // again (after an interruption, or repeated) without skipping unseen bytes.
+    return Effect.suspend(() => {
+      let searched = 0
+      return this.withDemand(
+        bound,
+        this.loop(() => {
+          const at = this.chunks.indexOf(delimiter, searched)
+          if (at >= 0 && at <= maxBytes) {
+            const wasFull = !this.hasSpace()
+            const frame = this.chunks.take(at)
+            this.chunks.take(delimiter.length)
+            this.freed(wasFull)
+            return Effect.succeed(frame)
+          }
+          if (at > maxBytes || this.chunks.bytes >= bound) {
+            return Effect.fail(
+              new TlsStateError({ reason: "FrameTooLong", detail: `no delimiter within ${maxBytes} bytes` })
+            )
+          }
+          searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
+          return this.endOrFail(() =>
+            Effect.fail(new TlsStateError({ reason: "EndOfStream", detail: "the stream ended before the delimiter" }))
           )
-        }
-        searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
-        return this.endOrFail(() =>
-          Effect.fail(new TlsStateError({ reason: "EndOfStream", detail: "the stream ended before the delimiter" }))
-        )
-      })
-    )
+        })
+      )
+    })
   }
 
   private withDemand<A>(bytes: number, effect: Effect.Effect<A, TlsError>): Effect.Effect<A, TlsError> {

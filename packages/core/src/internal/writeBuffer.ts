@@ -69,8 +69,10 @@ export class WriteBuffer {
 
   /** Accepts `chunks[from..]` one whole chunk at a time, waiting while full. */
   write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TlsError> {
-    let next = 0
+    // `next` is per run, so the returned effect can be run again (repeated, retried)
+    // and writes its chunks again each time.
     return Effect.uninterruptibleMask((restore) => {
+      let next = 0
       const go: Effect.Effect<void, TlsError> = Effect.suspend(() => {
         const refused = this.refusal()
         if (refused !== undefined) return Effect.fail(refused)
