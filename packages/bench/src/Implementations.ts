@@ -5,6 +5,7 @@
  */
 import type { Implementation, ImplementationId, RawImplementation } from "./Implementation.ts"
 import * as EffectSocket from "./implementations/effectSocket.ts"
+import * as EffectTls from "./implementations/effectTls.ts"
 
 /**
  * Raw `node:tls` with a shared `SecureContext`: the reference of every ratio.
@@ -20,7 +21,7 @@ export const raw: RawImplementation = { _tag: "Raw", id: "raw", label: "node:tls
  * @since 0.1.0
  * @category implementations
  */
-export const all: ReadonlyArray<Implementation> = [raw, EffectSocket.implementation]
+export const all: ReadonlyArray<Implementation> = [raw, EffectSocket.implementation, EffectTls.native, EffectTls.engine]
 
 /**
  * @since 0.1.0

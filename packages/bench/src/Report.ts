@@ -71,7 +71,6 @@ export interface MetricResult extends MetricSpec {
 export const ratioPairs: ReadonlyArray<readonly [ImplementationId, ImplementationId]> = [
   ["native", "raw"],
   ["engine", "native"],
-  ["engine", "raw"],
   ["effect", "raw"],
   ["native", "effect"]
 ]
