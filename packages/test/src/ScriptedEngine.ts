@@ -347,7 +347,7 @@ class Scripted implements ScriptedEngine {
     }
   }
 
-  private handle(type: number, payload: Uint8Array): void {
+  private handle(type: number, payload: Uint8Array): undefined {
     switch (type) {
       case RecordType.handshake:
         return this.handleHandshake(payload)
@@ -412,7 +412,7 @@ class Scripted implements ScriptedEngine {
     }
   }
 
-  private handleHandshake(payload: Uint8Array): void {
+  private handleHandshake(payload: Uint8Array): undefined {
     const step = payload.length === 1 ? payload[0] : undefined
     if (this.handshakeComplete) return this.unexpectedHandshake()
     if (this.role === "client") {
@@ -440,12 +440,12 @@ class Scripted implements ScriptedEngine {
 
   private sawHello = false
 
-  private complete(): void {
+  private complete(): undefined {
     // The connection publishes HandshakeDone itself when it sees handshakeDone().
     this.handshakeComplete = true
   }
 
-  private unexpectedHandshake(): void {
+  private unexpectedHandshake(): undefined {
     const detail = "unexpected handshake message"
     this.fatal(
       Alert.unexpectedMessage,
@@ -455,12 +455,12 @@ class Scripted implements ScriptedEngine {
     )
   }
 
-  private decodeError(detail: string): void {
+  private decodeError(detail: string): undefined {
     this.fatal(Alert.decodeError, new TlsProtocolError({ reason: "DecodeError", alert: Alert.decodeError, detail }))
   }
 
   /** A fatal error found while reading: the alert is produced first, then the engine fails. */
-  private fatal(description: number, error: TlsError): void {
+  private fatal(description: number, error: TlsError): undefined {
     this.emit(RecordType.alert, Uint8Array.of(2, description))
     this.events.push(TlsEvent.AlertSent({ level: "fatal", description }))
     this.error = error

@@ -19,3 +19,31 @@ export * as CertificateAuthority from "./CertificateAuthority.ts"
  * @since 0.1.0
  */
 export * as FaultTransport from "./FaultTransport.ts"
+
+/**
+ * The conformance suite of the connection contract, run against any implementation.
+ *
+ * @since 0.1.0
+ */
+export * as Conformance from "./Conformance.ts"
+
+/**
+ * An engine without framing or cryptography (plaintext == ciphertext), for overhead measurements.
+ *
+ * @since 0.1.0
+ */
+export * as IdentityEngine from "./IdentityEngine.ts"
+
+/**
+ * An in-memory pair of bounded transports with manual control of the wire.
+ *
+ * @since 0.1.0
+ */
+export * as MemoryTransport from "./MemoryTransport.ts"
+
+/**
+ * A deterministic fake TLS engine with test hooks.
+ *
+ * @since 0.1.0
+ */
+export * as ScriptedEngine from "./ScriptedEngine.ts"
