@@ -1,0 +1,277 @@
+import * as net from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import * as TlsSession from "@effect-tls/core/TlsSession"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
+import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import type * as TlsOptions from "@effect-tls/node/TlsOptions"
+import { CertificateAuthority } from "@effect-tls/test"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import { readAll, testServer } from "./helpers.ts"
+
+const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
+  cert: issued.chain,
+  key: Redacted.make(issued.key)
+})
+
+describe("NodeTls client and server", () => {
+  it.live("session info on both sides: protocol, cipher, group, ALPN, SNI, chain, exporter", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const { port, accepted } = yield* testServer({ credentials: [credential(issued)], alpn: ["h2", "http/1.1"] })
+      const client = yield* NodeTls.connect({
+        host: "127.0.0.1",
+        port,
+        ca: issued.ca,
+        servername: "localhost",
+        alpn: ["http/1.1"]
+      })
+      const server = yield* Queue.take(accepted)
+      const s = client.session
+      assert.strictEqual(s.protocol, "TLSv1.3")
+      assert.strictEqual(s.alpn, "http/1.1")
+      assert.strictEqual(server.session.alpn, "http/1.1")
+      assert.strictEqual(s.servername, "localhost")
+      assert.strictEqual(server.session.servername, "localhost")
+      assert.isString(s.cipher)
+      assert.isString(s.group)
+      assert.isTrue(s.peerVerified)
+      assert.isFalse(s.resumed)
+      const leaf = s.peerCertificates[0]
+      assert.isDefined(leaf)
+      assert.include(leaf?.subjectAltNames ?? [], "IP:127.0.0.1")
+      assert.match(leaf?.fingerprint256 ?? "", /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+      assert.isTrue((leaf?.validTo.getTime() ?? 0) > Date.now())
+      const a = yield* TlsSession.tlsExporterChannelBinding(s)
+      const b = yield* TlsSession.tlsExporterChannelBinding(server.session)
+      assert.strictEqual(a.length, 32)
+      assert.deepStrictEqual(Buffer.from(a), Buffer.from(b))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("mutual TLS: the verified client chain is in the server's session", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const clientCert = yield* CertificateAuthority.issueClient({ commonName: "alice" })
+      const { port, accepted } = yield* testServer({
+        credentials: [credential(issued)],
+        clientAuth: { mode: "require", ca: issued.ca }
+      })
+      const client = yield* NodeTls.connect({
+        host: "127.0.0.1",
+        port,
+        ca: issued.ca,
+        credential: { cert: clientCert.chain, key: clientCert.redactedKey }
+      })
+      const server = yield* Queue.take(accepted)
+      assert.isTrue(server.session.peerVerified)
+      assert.include(server.session.peerCertificates[0]?.subject ?? "", "CN=alice")
+      yield* client.writer.write("ping")
+      assert.strictEqual(Buffer.from(Option.getOrThrow(yield* server.reader.read)).toString(), "ping")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("client service: one configuration, repeated connections resume with TLS 1.3 tickets", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* NodeTlsServer.serve(
+        { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
+        (connection) => Effect.andThen(connection.writer.write("hello"), connection.writer.end)
+      )
+      const client = yield* NodeTlsClient.make({ ca: issued.ca })
+      const once = Effect.scoped(
+        Effect.gen(function* () {
+          const connection = yield* client.connect({ host: "127.0.0.1", port: server.address.port })
+          const text = (yield* readAll(connection)).toString()
+          assert.strictEqual(text, "hello")
+          return connection.session.resumed
+        })
+      )
+      const first = yield* once
+      assert.isFalse(first)
+      assert.isAtLeast(yield* client.cachedSessions, 1)
+      const second = yield* once
+      assert.isTrue(second)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("server: tickets off means no resumption", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* NodeTlsServer.serve(
+        { credentials: [credential(issued)], tickets: false, shutdownTimeout: "100 millis" },
+        (connection) => Effect.andThen(connection.writer.write("x"), connection.writer.end)
+      )
+      const client = yield* NodeTlsClient.make({ ca: issued.ca })
+      const once = Effect.scoped(
+        Effect.gen(function* () {
+          const connection = yield* client.connect({ host: "127.0.0.1", port: server.address.port })
+          yield* readAll(connection)
+          return connection.session.resumed
+        })
+      )
+      assert.isFalse(yield* once)
+      assert.isFalse(yield* once)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("server: SNI picks per-name certificates, the resolver is an Effect, reload swaps credentials", () =>
+    Effect.gen(function* () {
+      const pki = yield* CertificateAuthority.make()
+      const main = yield* pki.issueServer({ commonName: "main" })
+      const api = yield* pki.issueServer({ commonName: "api", dnsNames: ["api.example"] })
+      const dynamic = yield* pki.issueServer({ commonName: "dynamic", dnsNames: ["dyn.example"] })
+      const next = yield* pki.issueServer({ commonName: "next" })
+      const server = yield* NodeTlsServer.serve(
+        {
+          credentials: [credential(main)],
+          sni: { "api.example": [credential(api)] },
+          resolveSni: (name) => Effect.succeed(name === "dyn.example" ? [credential(dynamic)] : undefined),
+          shutdownTimeout: "100 millis"
+        },
+        (connection) => connection.writer.end
+      )
+      const subject = (servername: string) =>
+        Effect.scoped(
+          Effect.map(
+            NodeTls.connect({ host: "127.0.0.1", port: server.address.port, ca: pki.root, servername }),
+            (connection) => connection.session.peerCertificates[0]?.subject ?? ""
+          )
+        )
+      assert.include(yield* subject("localhost"), "CN=main")
+      assert.include(yield* subject("api.example"), "CN=api")
+      assert.include(yield* subject("dyn.example"), "CN=dynamic")
+      yield* server.reload([credential(next)])
+      assert.include(yield* subject("localhost"), "CN=next")
+      const bad = yield* Effect.flip(server.reload([{ cert: "nope", key: Redacted.make("nope") }]))
+      assert.strictEqual(bad._tag, "TlsConfigError")
+      assert.include(yield* subject("localhost"), "CN=next")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("server: a failing or defecting handler closes only its own connection", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* NodeTlsServer.serve(
+        { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
+        (connection) =>
+          Effect.gen(function* () {
+            const line = Buffer.from(yield* connection.reader.readUntil("\n")).toString()
+            if (line === "fail") return yield* Effect.fail("handler failed")
+            if (line === "die") return yield* Effect.die("handler died")
+            yield* connection.writer.write(`echo ${line}`)
+            yield* connection.writer.end
+          })
+      )
+      const call = (line: string) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const connection = yield* NodeTls.connect({ host: "127.0.0.1", port: server.address.port, ca: issued.ca })
+            yield* connection.writer.write(`${line}\n`)
+            return yield* Effect.result(readAll(connection))
+          })
+        )
+      const [failed, died, fine] = yield* Effect.all([call("fail"), call("die"), call("ok")], { concurrency: 3 })
+      assert.strictEqual(failed._tag === "Success" ? failed.success.length : 0, 0)
+      assert.strictEqual(died._tag === "Success" ? died.success.length : 0, 0)
+      assert.strictEqual(fine._tag === "Success" ? fine.success.toString() : "", "echo ok")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "server: graceful shutdown waits until the deadline, then closes an unfinished connection with close_notify",
+    () =>
+      Effect.gen(function* () {
+        const issued = yield* CertificateAuthority.issueServer()
+        const holder = yield* Deferred.make<number>()
+        const release = yield* Deferred.make<void>()
+        const server = yield* Effect.forkChild(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const s = yield* NodeTlsServer.serve(
+                { credentials: [credential(issued)], shutdownTimeout: "300 millis" },
+                (connection) => Effect.andThen(connection.writer.write("working"), Effect.never)
+              )
+              yield* Deferred.succeed(holder, s.address.port)
+              yield* Deferred.await(release)
+            })
+          )
+        )
+        const port = yield* Deferred.await(holder)
+        const client = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca })
+        assert.strictEqual(Buffer.from(Option.getOrThrow(yield* client.reader.read)).toString(), "working")
+        const start = Date.now()
+        yield* Deferred.succeed(release, undefined)
+        // The handler never ends: after the deadline the server closes it with close_notify.
+        const end = yield* client.reader.read
+        assert.isTrue(Option.isNone(end))
+        yield* Fiber.join(server)
+        assert.isAtLeast(Date.now() - start, 250)
+        const refused = yield* Effect.flip(Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca })))
+        assert.strictEqual(refused._tag, "TlsTransportError")
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("server: a client that never sends a ClientHello is dropped at the handshake timeout", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const { port } = yield* testServer({
+        credentials: [credential(issued)],
+        connection: { handshakeTimeout: "200 millis" }
+      })
+      const closed = yield* Effect.callback<number>((resume) => {
+        const start = Date.now()
+        const socket = net.connect({ host: "127.0.0.1", port })
+        socket.on("error", () => {})
+        socket.on("close", () => resume(Effect.succeed(Date.now() - start)))
+        return Effect.sync(() => socket.destroy())
+      }).pipe(Effect.timeout("5 seconds"))
+      assert.isAtLeast(closed, 150)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("client: interruption during the handshake releases the socket at once", () =>
+    Effect.gen(function* () {
+      const sockets: Array<net.Socket> = []
+      const server = net.createServer((socket) => {
+        socket.on("error", () => {})
+        sockets.push(socket)
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () =>
+          Effect.callback<void>((resume) => {
+            for (const socket of sockets) socket.destroy()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const port = (server.address() as net.AddressInfo).port
+      const fiber = yield* Effect.forkChild(Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port })))
+      const peer = yield* Effect.callback<net.Socket>((resume) => {
+        const poll = setInterval(() => {
+          const socket = sockets[0]
+          if (socket !== undefined) {
+            clearInterval(poll)
+            resume(Effect.succeed(socket))
+          }
+        }, 5)
+        return Effect.sync(() => clearInterval(poll))
+      }).pipe(Effect.timeout("5 seconds"))
+      const peerClosed = Effect.callback<void>((resume) => {
+        if (peer.readableEnded || peer.destroyed) return resume(Effect.void)
+        peer.once("end", () => resume(Effect.void))
+        peer.once("close", () => resume(Effect.void))
+        peer.resume()
+      })
+      yield* Fiber.interrupt(fiber)
+      yield* peerClosed.pipe(Effect.timeout("1 second"))
+    }).pipe(Effect.scoped)
+  )
+})
