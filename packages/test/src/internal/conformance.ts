@@ -287,8 +287,22 @@ export const conformance = (options: ConformanceOptions): void => {
           Effect.gen(function* () {
             const rng = new Prng(scale.seed + 2)
             const data = rng.bytes(Math.min(scale.transferBytes, 2 * 1024 * 1024))
+            // The server trickles the data (yielding between writes) so that the
+            // interrupts land while a transfer is in progress, not after it.
+            const pace = new Prng(scale.seed + 20)
             const writer = yield* Effect.forkChild(
-              Effect.andThen(writeChunks(server.writer, randomChunks(data, rng, 20_000)), server.writer.end)
+              Effect.andThen(
+                Effect.forEach(
+                  randomChunks(data, pace, 2000),
+                  (chunk) =>
+                    Effect.andThen(
+                      server.writer.write(chunk),
+                      Effect.repeat(Effect.yieldNow, { times: pace.int(0, 10) })
+                    ),
+                  { discard: true }
+                ),
+                server.writer.end
+              )
             )
             const received = new Collected()
             let ended = false
@@ -319,13 +333,17 @@ export const conformance = (options: ConformanceOptions): void => {
                   )
             )
             const readLoop = Effect.whileLoop({ while: () => !ended, body: () => readOnce, step: () => {} })
+            let interrupted = 0
             for (let i = 0; i < scale.interruptIterations && !ended; i++) {
               const fiber = yield* Effect.forkChild(readLoop)
               const pause = rng.int(0, 3)
               if (pause === 0) yield* Effect.sleep(Duration.micros(BigInt(rng.int(0, 500))))
               else for (let y = rng.int(0, 20); y > 0; y--) yield* Effect.yieldNow
               yield* Fiber.interrupt(fiber)
+              if (!ended) interrupted++
             }
+            // Most interrupts must have hit a transfer in progress, or the test proves little.
+            assert.isAtLeast(interrupted, Math.min(100, scale.interruptIterations / 2), "the transfer ended too early")
             yield* readLoop.pipe(within(10_000, "the final reader did not reach the end"))
             yield* Fiber.join(writer)
             assertBytes(received.concat(), data, "bytes received across interrupted reads")
@@ -341,7 +359,19 @@ export const conformance = (options: ConformanceOptions): void => {
         withPair({ client: { writeBufferBytes: 8 * 1024 } }, ({ client, server }) =>
           Effect.gen(function* () {
             const rng = new Prng(scale.seed + 3)
-            const reader = yield* Effect.forkChild(readAll(server.reader))
+            // The server reads slowly, so that writers often wait for buffer space
+            // and interrupts land inside a blocked write.
+            const pace = new Prng(scale.seed + 30)
+            const slowReader = Effect.suspend(() => {
+              const collected = new Collected()
+              const loop: Effect.Effect<Uint8Array, TlsError> = Effect.flatMap(server.reader.read, (chunk) => {
+                if (Option.isNone(chunk)) return Effect.succeed(collected.concat())
+                collected.push(chunk.value)
+                return Effect.andThen(Effect.repeat(Effect.yieldNow, { times: pace.int(0, 20) }), loop)
+              })
+              return loop
+            })
+            const reader = yield* Effect.forkChild(slowReader)
             const completed: Array<number> = []
             let seq = 0
             // Chunk: [seq:4][length:4][length bytes of (seq & 0xff)], unique by seq.
@@ -384,6 +414,12 @@ export const conformance = (options: ConformanceOptions): void => {
               at += 8 + length
             }
             assert.deepStrictEqual(seen, completed, "the peer's chunks differ from the completed writes")
+            // Some writes must have been interrupted while waiting, or the test proves little.
+            assert.isAtLeast(
+              seq - completed.length,
+              Math.min(50, scale.interruptIterations / 10),
+              "no write was interrupted"
+            )
             assert.isAbove(completed.length, 0)
           })
         ),
