@@ -84,6 +84,10 @@ export class WriteBuffer {
         }
         if (accepted) this.onData()
         if (next >= chunks.length) return Effect.void
+        // `onData()` can run the IO fiber synchronously, which may drain the
+        // buffer before this writer waits; its wake-up then found no waiter
+        // and would be lost (a multi-chunk write hung at one buffer's worth).
+        if (this.chunks.bytes < this.limit) return go
         return Effect.flatMap(restore(this.waiters.await), () => go)
       })
       return go
