@@ -1,0 +1,113 @@
+/**
+ * The conformance suite on the engine path: node:tls over an in-memory duplex,
+ * driven by the IO fiber, over the memory transport pair (with manual control
+ * of the wire) and over TCP on 127.0.0.1.
+ */
+import type { Transport } from "@effect-tls/core/Transport"
+import { conformance } from "@effect-tls/test/Conformance"
+import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as NodeTransport from "../src/NodeTransport.ts"
+import * as Starttls from "../src/Starttls.ts"
+import { credentials, listen } from "./engine-path-support.ts"
+
+/** Transports made by this file and not destroyed yet. */
+let open = 0
+
+const counted = (transport: Transport): Transport => {
+  open++
+  let destroyed = false
+  return {
+    setWaker: (wake) => transport.setWaker(wake),
+    read: () => transport.read(),
+    readEnded: () => transport.readEnded(),
+    write: (chunk) => transport.write(chunk),
+    writable: () => transport.writable(),
+    end: () => transport.end(),
+    endFinished: () => transport.endFinished(),
+    failure: () => transport.failure(),
+    destroy: () => {
+      if (!destroyed) open--
+      destroyed = true
+      transport.destroy()
+    }
+  }
+}
+
+const toDirection = (direction: "clientToServer" | "serverToClient"): MemoryTransport.Direction =>
+  direction === "clientToServer" ? "aToB" : "bToA"
+
+const scale = { interruptIterations: 200, floodBytes: 16 * 1024 * 1024, transferBytes: 2 * 1024 * 1024 }
+
+conformance({
+  name: "engine path (node:tls over a duplex) over the memory transport pair",
+  truncationDetectable: true,
+  capabilities: ["wire"],
+  openResources: Effect.sync(() => open),
+  scale,
+  makePair: (options) =>
+    Effect.gen(function* () {
+      const creds = yield* Effect.orDie(credentials)
+      const pair = MemoryTransport.makePair()
+      const [client, server] = yield* Effect.all(
+        [
+          Starttls.client(counted(pair.a), { ...creds.client, connection: options.client }),
+          Starttls.server(counted(pair.b), { ...creds.server, connection: options.server })
+        ],
+        { concurrency: 2 }
+      )
+      const control = pair.control
+      return {
+        client,
+        server,
+        wire: {
+          pause: (direction) => Effect.sync(() => control.pause(toDirection(direction))),
+          resume: (direction) => Effect.sync(() => control.resume(toDirection(direction))),
+          endWithoutCloseNotify: (direction) => Effect.sync(() => control.end(toDirection(direction))),
+          reset: Effect.sync(() => control.reset())
+        }
+      }
+    }),
+  makeSilentServerPair: (options) =>
+    Effect.gen(function* () {
+      const creds = yield* Effect.orDie(credentials)
+      const pair = MemoryTransport.makePair()
+      // Nobody reads side b: the ClientHello is never answered.
+      yield* Effect.addFinalizer(() => Effect.sync(() => pair.b.destroy()))
+      return yield* Starttls.client(counted(pair.a), { ...creds.client, connection: options.client })
+    }),
+  makeFailingHandshakePair: () => ({
+    reason: "UnknownCa",
+    connect: Effect.gen(function* () {
+      const creds = yield* Effect.orDie(credentials)
+      const pair = MemoryTransport.makePair()
+      const server = yield* Effect.forkScoped(Starttls.server(counted(pair.b), creds.server))
+      return yield* Starttls.client(counted(pair.a), { servername: "localhost" }).pipe(
+        Effect.onError(() => Effect.asVoid(Fiber.await(server)))
+      )
+    })
+  })
+})
+
+conformance({
+  name: "engine path (node:tls over a duplex) over TCP",
+  truncationDetectable: true,
+  openResources: Effect.sync(() => open),
+  scale,
+  makePair: (options) =>
+    Effect.gen(function* () {
+      const creds = yield* Effect.orDie(credentials)
+      const listener = yield* Effect.orDie(listen)
+      const serverFiber = yield* Effect.forkScoped(
+        Effect.gen(function* () {
+          const transport = yield* NodeTransport.fromSocket(yield* listener.accept)
+          return yield* Starttls.server(counted(transport), { ...creds.server, connection: options.server })
+        })
+      )
+      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
+      const client = yield* Starttls.client(counted(transport), { ...creds.client, connection: options.client })
+      const server = yield* Fiber.join(serverFiber)
+      return { client, server }
+    })
+})
