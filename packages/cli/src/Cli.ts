@@ -233,6 +233,10 @@ export const serve = Command.make(
     ),
     handshakeTimeout: durationFlag("handshake-timeout", "bound on each TLS handshake (default 10s)"),
     idleTimeout: durationFlag("idle-timeout", "close a connection with no traffic for this long (default 5m)"),
+    shutdownTimeout: durationFlag(
+      "shutdown-timeout",
+      "after SIGINT or SIGTERM, how long open connections may go on before they are closed with close_notify (default 10s)"
+    ),
     mode: Flag.String("mode").pipe(
       Flag.withMetavar("echo|sink|source=BYTES"),
       Flag.filterMap(
@@ -274,6 +278,7 @@ export const serve = Command.make(
         maxConnections: optionalValue(input.maxConnections),
         handshakeTimeout: optionalValue(input.handshakeTimeout),
         idleTimeout: optionalValue(input.idleTimeout),
+        shutdownTimeout: optionalValue(input.shutdownTimeout),
         mode: input.mode,
         verbose: input.verbose
       })

@@ -18,8 +18,9 @@ Cli.run.pipe(
     // end is an explicit exit.
     teardown: (exit, onExit) =>
       Runtime.defaultTeardown(exit, (code) => {
-        onExit(code)
-        process.exit(Cli.exitCodeOverride(code))
+        const final = Cli.exitCodeOverride(code)
+        onExit(final)
+        process.exit(final)
       })
   })
 )

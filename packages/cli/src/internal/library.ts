@@ -76,6 +76,7 @@ export const serverOptions = (
   ...(settings.alpn === undefined ? {} : { alpn: settings.alpn }),
   ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),
   ...(settings.idleTimeout === undefined ? {} : { idleTimeout: settings.idleTimeout }),
+  ...(settings.shutdownTimeout === undefined ? {} : { shutdownTimeout: settings.shutdownTimeout }),
   ...(settings.handshakeTimeout === undefined ? {} : { connection: { handshakeTimeout: settings.handshakeTimeout } })
 })
 

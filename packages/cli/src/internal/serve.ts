@@ -7,7 +7,8 @@
  * stdout, everything else on stderr.
  */
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
-import type * as Duration from "effect/Duration"
+import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -29,6 +30,7 @@ export interface Settings {
   readonly maxConnections: number | undefined
   readonly handshakeTimeout: Duration.Duration | undefined
   readonly idleTimeout: Duration.Duration | undefined
+  readonly shutdownTimeout: Duration.Duration | undefined
   readonly mode: Mode
   readonly verbose: boolean
 }
@@ -50,7 +52,11 @@ export const run = (settings: Settings) =>
       const address = yield* Library.serve(settings, credentials, (connection) =>
         handle(settings, ++sequence, connection)
       )
-      yield* Effect.acquireRelease(Effect.sync(armShutdownBound), (disarm) => Effect.sync(disarm))
+      const bound = Duration.sum(settings.shutdownTimeout ?? NodeTlsServer.defaults.shutdownTimeout, SHUTDOWN_MARGIN)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => armShutdownBound(bound)),
+        (disarm) => Effect.sync(disarm)
+      )
       Signals.markSignalIsSuccess()
       const listening = formatAddress(address.host, address.port)
       yield* Effect.sync(() => process.stdout.write(`listening ${listening}\n`))
@@ -62,19 +68,22 @@ export const run = (settings: Settings) =>
   )
 
 /**
- * The library bounds the graceful shutdown (its shutdown timeout, then each
- * connection's close timeout). Should it still not end, the process does not
- * hang: after a signal, this timer exits with code 1.
+ * The library bounds the graceful shutdown: the shutdown timeout, then each
+ * connection's close timeout (default 5 seconds). Should it still not end,
+ * the process does not hang: this margin after the shutdown timeout, a timer
+ * armed by the signal exits with code 1.
  */
-const SHUTDOWN_BOUND_MS = 30_000
+const SHUTDOWN_MARGIN = Duration.seconds(10)
 
-const armShutdownBound = (): (() => void) => {
+const armShutdownBound = (bound: Duration.Duration): (() => void) => {
   let timer: NodeJS.Timeout | undefined
   const onSignal = () => {
     timer ??= setTimeout(() => {
-      process.stderr.write("error: ShutdownTimeout: the server did not stop within 30s of the signal\n")
+      process.stderr.write(
+        `error: ShutdownTimeout: the server did not stop within ${Duration.format(bound)} of the signal\n`
+      )
       process.exit(1)
-    }, SHUTDOWN_BOUND_MS).unref()
+    }, Duration.toMillis(bound)).unref()
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
