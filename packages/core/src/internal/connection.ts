@@ -339,8 +339,10 @@ class Driver {
       // The engine is already broken; its last events are lost, the error is not.
     }
     this.release()
-    this.readBuffer.finish({ _tag: "Fail", error })
+    // The write half is failed first: waking a reader resumes its fiber
+    // synchronously, and it must not find the write half still accepting.
     this.writeBuffer.fail(error)
+    this.readBuffer.finish({ _tag: "Fail", error })
     this.finish(CloseOutcome.Failed({ error }))
   }
 
@@ -387,8 +389,9 @@ class Driver {
   abort(outcome: CloseOutcome): void {
     this.release()
     const closed = new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" })
-    this.readBuffer.finish({ _tag: "Fail", error: closed })
+    // Write half first, as in `fail`: a woken reader runs at once.
     this.writeBuffer.fail(closed)
+    this.readBuffer.finish({ _tag: "Fail", error: closed })
     this.finish(outcome)
   }
 
