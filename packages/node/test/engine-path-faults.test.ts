@@ -1,0 +1,243 @@
+/**
+ * The fault matrix of the engine path: every fault of `FaultTransport`, in
+ * each direction of the client's transport, at three places (inside the
+ * handshake, at a record boundary, inside a record). Each case must end
+ * within its bound with the typed outcome expected for it, leave no transport
+ * open, and deliver to each side a prefix of what the other sent (no byte
+ * twice, none out of order).
+ */
+
+import { assert, describe, it } from "@effect/vitest"
+import type { TlsConnection } from "@effect-tls/core/TlsConnection"
+import type { TlsError } from "@effect-tls/core/TlsError"
+import type { Transport } from "@effect-tls/core/Transport"
+import { FaultTransport } from "@effect-tls/test"
+import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Starttls from "../src/Starttls.ts"
+import { concat, credentials, pattern } from "./engine-path-support.ts"
+
+const payload = { client: pattern(40 * 1024, 11), server: pattern(40 * 1024, 13) }
+const connection = { handshakeTimeout: "1 second", closeTimeout: "300 millis" } as const
+/** Bound on one side's whole run (handshake, transfer, close): a stall ends here. */
+const sideBound = "2 seconds"
+
+type Side = "client" | "server"
+/** How one side's run ended: `ok` (all data, clean close), `stalled` (hit its bound) or the error's tag. */
+type Result = "ok" | "stalled" | TlsError["_tag"]
+
+interface SideRun {
+  readonly result: Result
+  readonly reason: string | undefined
+  readonly received: Uint8Array
+}
+
+/** Records every byte a transport reads, to locate records in a clean run. */
+const recording = (inner: Transport, into: Array<Uint8Array>): Transport => ({
+  ...inner,
+  setWaker: (wake) => inner.setWaker(wake),
+  read: () => {
+    const chunk = inner.read()
+    if (chunk !== undefined) into.push(Uint8Array.from(chunk))
+    return chunk
+  },
+  readEnded: () => inner.readEnded(),
+  write: (chunk) => {
+    return inner.write(chunk)
+  },
+  writable: () => inner.writable(),
+  end: () => inner.end(),
+  endFinished: () => inner.endFinished(),
+  destroy: () => inner.destroy(),
+  failure: () => inner.failure()
+})
+
+/** One side: handshake, write its payload and end, read everything; all within `sideBound`. */
+const runSide = (side: Side, connect: Effect.Effect<TlsConnection, TlsError, import("effect/Scope").Scope>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const received: Array<Uint8Array> = []
+      const work = Effect.gen(function* () {
+        const conn = yield* connect
+        const writer = yield* Effect.forkChild(
+          Effect.andThen(conn.writer.write(payload[side]), conn.writer.end).pipe(Effect.ignore)
+        )
+        for (;;) {
+          const chunk = yield* conn.reader.read
+          if (Option.isNone(chunk)) break
+          received.push(chunk.value)
+        }
+        yield* Fiber.join(writer)
+      })
+      const exit = yield* work.pipe(Effect.timeoutOption(sideBound), Effect.exit)
+      const run: SideRun =
+        exit._tag === "Success"
+          ? { result: exit.value._tag === "None" ? "stalled" : "ok", reason: undefined, received: concat(received) }
+          : (() => {
+              const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+              const error = failure?._tag === "Fail" ? failure.error : undefined
+              return {
+                result: error?._tag ?? "stalled",
+                reason: error !== undefined && "reason" in error ? error.reason : undefined,
+                received: concat(received)
+              }
+            })()
+      return run
+    })
+  )
+
+const isPrefix = (got: Uint8Array, sent: Uint8Array) =>
+  got.length <= sent.length && got.every((byte, i) => byte === sent[i])
+
+/** Start offsets and lengths of the TLS records in a byte stream. */
+const records = (stream: Uint8Array) => {
+  const out: Array<{ start: number; length: number }> = []
+  let at = 0
+  while (at + 5 <= stream.length) {
+    const length = ((stream[at + 3] ?? 0) << 8) | (stream[at + 4] ?? 0)
+    out.push({ start: at, length: 5 + length })
+    at += 5 + length
+  }
+  return out
+}
+
+type Direction = "inbound" | "outbound"
+type Place = "handshake" | "boundary" | "inside"
+
+/**
+ * Where the places are in each direction of the client's transport, from a
+ * clean run: the middle of the first record (the ClientHello or ServerHello),
+ * the start of the first full-size application record, and 1000 bytes into it.
+ */
+const locate = Effect.gen(function* () {
+  const creds = yield* credentials
+  const pair = MemoryTransport.makePair()
+  const inbound: Array<Uint8Array> = []
+  const outbound: Array<Uint8Array> = []
+  const serverSide = recording(pair.b, outbound)
+  yield* Effect.all(
+    [
+      runSide("client", Starttls.client(recording(pair.a, inbound), { ...creds.client, connection })),
+      runSide("server", Starttls.server(serverSide, { ...creds.server, connection }))
+    ],
+    { concurrency: 2 }
+  )
+  const places = (stream: Uint8Array): Record<Place, number> => {
+    const all = records(stream)
+    const first = all[0]
+    const full = all.find((r) => r.length >= 16 * 1024)
+    if (first === undefined || full === undefined) throw new Error("no full-size record in the clean run")
+    return { handshake: Math.floor(first.length / 2), boundary: full.start, inside: full.start + 1000 }
+  }
+  return { inbound: places(concat(inbound)), outbound: places(concat(outbound)) }
+})
+
+type Kind = "Chunk" | "Delay" | "StallAfter" | "ResetAfter" | "EndAfter" | "FlipByte" | "Inject"
+
+const faultAt = (kind: Kind, offset: number): FaultTransport.Fault => {
+  switch (kind) {
+    case "Chunk":
+      return FaultTransport.Fault.Chunk({ size: Math.max(1, offset % 97) })
+    case "Delay":
+      return FaultTransport.Fault.Delay({ millis: 20 })
+    case "StallAfter":
+      return FaultTransport.Fault.StallAfter({ bytes: offset })
+    case "ResetAfter":
+      return FaultTransport.Fault.ResetAfter({ bytes: offset })
+    case "EndAfter":
+      return FaultTransport.Fault.EndAfter({ bytes: offset })
+    case "FlipByte":
+      return FaultTransport.Fault.FlipByte({ offset })
+    case "Inject":
+      return FaultTransport.Fault.Inject({ offset, bytes: new Uint8Array([0x17, 0x03, 0x03, 0x00, 0x10, 1, 2, 3]) })
+  }
+}
+
+/**
+ * What the client and the server may end with. A fault that changes bytes is
+ * caught by the side that decrypts them (a handshake or protocol error); the
+ * other side then sees an alert, a reset or a truncation. Stalls hit the bound.
+ */
+const expected = (kind: Kind, direction: Direction, place: Place): Record<Side, ReadonlyArray<Result>> => {
+  const affected: Side = direction === "inbound" ? "client" : "server"
+  const other: Side = affected === "client" ? "server" : "client"
+  const consequence: ReadonlyArray<Result> = [
+    "TlsHandshakeError",
+    "TlsProtocolError",
+    "TlsTransportError",
+    "TlsTruncationError",
+    "stalled",
+    "ok"
+  ]
+  const both = (mine: ReadonlyArray<Result>): Record<Side, ReadonlyArray<Result>> =>
+    ({ [affected]: mine, [other]: consequence }) as Record<Side, ReadonlyArray<Result>>
+  switch (kind) {
+    case "Chunk":
+    case "Delay":
+      return { client: ["ok"], server: ["ok"] }
+    case "StallAfter":
+      return place === "handshake"
+        ? // The first side to time out destroys its transport: the other sees a reset.
+          {
+            client: ["TlsHandshakeError", "TlsTransportError"],
+            server: ["TlsHandshakeError", "TlsTransportError"]
+          }
+        : both(["stalled"])
+    case "ResetAfter":
+      // The fault transport is the client's, so the reset is the client's in both directions.
+      return { client: ["TlsTransportError"], server: consequence }
+    case "EndAfter":
+      return both(place === "handshake" ? ["TlsTransportError", "TlsHandshakeError"] : ["TlsTruncationError"])
+    case "FlipByte":
+    case "Inject":
+      return both(place === "handshake" ? ["TlsHandshakeError", "TlsTransportError"] : ["TlsProtocolError"])
+  }
+}
+
+const kinds: ReadonlyArray<Kind> = ["Chunk", "Delay", "StallAfter", "ResetAfter", "EndAfter", "FlipByte", "Inject"]
+const directions: ReadonlyArray<Direction> = ["inbound", "outbound"]
+const places: ReadonlyArray<Place> = ["handshake", "boundary", "inside"]
+
+describe("engine path fault matrix (memory pair, client transport faulted)", () => {
+  it.live(
+    "every fault, both directions, three places: typed outcome within the bound, prefixes only, nothing open",
+    () =>
+      Effect.gen(function* () {
+        const creds = yield* credentials
+        const offsets = yield* locate
+        const failures: Array<string> = []
+        for (const kind of kinds) {
+          for (const direction of directions) {
+            for (const place of places) {
+              const offset = offsets[direction][place]
+              const pair = MemoryTransport.makePair()
+              const faulty = FaultTransport.make(pair.a, { [direction]: [faultAt(kind, offset)] })
+              const started = Date.now()
+              const [client, server] = yield* Effect.all(
+                [
+                  runSide("client", Starttls.client(faulty, { ...creds.client, connection })),
+                  runSide("server", Starttls.server(pair.b, { ...creds.server, connection }))
+                ],
+                { concurrency: 2 }
+              )
+              const elapsed = Date.now() - started
+              const name = `${kind} ${direction} @${place} (offset ${offset})`
+              const allowed = expected(kind, direction, place)
+              if (!allowed.client.includes(client.result))
+                failures.push(`${name}: client ${client.result} ${client.reason}`)
+              if (!allowed.server.includes(server.result))
+                failures.push(`${name}: server ${server.result} ${server.reason}`)
+              if (!isPrefix(client.received, payload.server)) failures.push(`${name}: client got a non-prefix`)
+              if (!isPrefix(server.received, payload.client)) failures.push(`${name}: server got a non-prefix`)
+              if (elapsed > 4_000) failures.push(`${name}: took ${elapsed} ms`)
+              if (pair.control.open() !== 0) failures.push(`${name}: ${pair.control.open()} transports left open`)
+            }
+          }
+        }
+        assert.deepStrictEqual(failures, [])
+      }),
+    120_000
+  )
+})
