@@ -172,4 +172,38 @@ describe("engine path over TCP", () => {
       assert.strictEqual(after._tag, "TlsStateError")
     }).pipe(Effect.scoped)
   )
+
+  it.live("TLS inside TLS: an inner session runs over an outer TLS connection (as through a CONNECT tunnel)", () =>
+    Effect.gen(function* () {
+      const creds = yield* credentials
+      const listener = yield* listen
+      // The server speaks TLS, then TLS again inside it.
+      const serverFiber = yield* Effect.gen(function* () {
+        const outer = yield* Starttls.server(yield* NodeTransport.fromSocket(yield* listener.accept), creds.server)
+        const inner = yield* Starttls.server(yield* NodeTransport.fromTlsConnection(outer), creds.server)
+        const line = yield* inner.reader.readUntil("\n")
+        yield* inner.writer.write(concat([new TextEncoder().encode("inner:"), line]))
+        yield* inner.writer.end
+        return yield* inner.closed
+      }).pipe(Effect.scoped, Effect.forkChild)
+      const outer = yield* Starttls.client(
+        yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }),
+        creds.client
+      )
+      const inner = yield* Starttls.client(yield* NodeTransport.fromTlsConnection(outer), creds.client)
+      assert.strictEqual(inner.session.protocol, "TLSv1.3")
+      yield* inner.writer.write("hello\n")
+      const reply = yield* readAll(inner)
+      assert.strictEqual(new TextDecoder().decode(reply), "inner:hello")
+      yield* inner.writer.end
+      assert.deepStrictEqual(
+        yield* inner.closed,
+        CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true })
+      )
+      assert.strictEqual((yield* Fiber.join(serverFiber))._tag, "Clean")
+      const stats = yield* outer.stats
+      // The inner session's records travelled as the outer's plaintext.
+      assert.isAbove(stats.bytesWritten, 1000)
+    }).pipe(Effect.scoped)
+  )
 })
