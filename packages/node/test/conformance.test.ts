@@ -45,5 +45,5 @@ conformance({
       const { port } = yield* silentServer
       return yield* NodeTls.connect({ host: "127.0.0.1", port, connection: options.client })
     }),
-  scale: { interruptIterations: 200, floodBytes: 16 * 1024 * 1024 }
+  scale: { floodBytes: 16 * 1024 * 1024 }
 })
