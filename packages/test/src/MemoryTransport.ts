@@ -31,6 +31,8 @@ export interface Options {
   readonly capacity?: number | undefined
   /** Deliver at most this many bytes per `read` (both directions). Default: chunks as written. */
   readonly chunkSize?: number | undefined
+  /** Record which fiber calls each method, for {@link Control.callers}. Default false (it costs time). */
+  readonly recordCallers?: boolean | undefined
 }
 
 /**
@@ -58,7 +60,8 @@ export interface Control {
   readonly open: () => number
   /**
    * The fibers (by id, `"none"` outside any fiber) that called each side's
-   * transport methods other than `setWaker` and `destroy`.
+   * transport methods other than `setWaker` and `destroy`; empty unless the
+   * pair was made with `recordCallers`.
    */
   readonly callers: (side: "a" | "b") => ReadonlyArray<number | "none">
 }
@@ -91,8 +94,9 @@ export const makePair = (options?: Options): Pair => {
   aToB.chunkSize = options?.chunkSize
   bToA.chunkSize = options?.chunkSize
   const state: Shared = { reset: undefined, open: 2 }
-  const a = new Endpoint(wakerA, aToB, bToA, state)
-  const b = new Endpoint(wakerB, bToA, aToB, state)
+  const recordCallers = options?.recordCallers ?? false
+  const a = new Endpoint(wakerA, aToB, bToA, state, recordCallers)
+  const b = new Endpoint(wakerB, bToA, aToB, state, recordCallers)
   const pipe = (direction: Direction): Pipe => (direction === "aToB" ? aToB : bToA)
   const control: Control = {
     pause: (direction) => pipe(direction).setPaused(true),
@@ -129,6 +133,7 @@ interface Shared {
 
 class Endpoint implements Transport {
   readonly log = new CallerLog()
+  private readonly recordCallers: boolean
   private destroyed = false
   private ended = false
   private readonly waker: AsyncWaker
@@ -136,7 +141,8 @@ class Endpoint implements Transport {
   private readonly in: Pipe
   private readonly shared: Shared
 
-  constructor(waker: AsyncWaker, out: Pipe, input: Pipe, shared: Shared) {
+  constructor(waker: AsyncWaker, out: Pipe, input: Pipe, shared: Shared, recordCallers: boolean) {
+    this.recordCallers = recordCallers
     this.waker = waker
     this.out = out
     this.in = input
@@ -144,36 +150,36 @@ class Endpoint implements Transport {
   }
 
   readonly setWaker = (wake: () => void): void => {
-    this.log.record("setWaker")
+    if (this.recordCallers) this.log.record("setWaker")
     this.waker.set(wake)
   }
 
   readonly read = (): Uint8Array | undefined => {
-    this.log.record("read")
+    if (this.recordCallers) this.log.record("read")
     if (this.destroyed || this.shared.reset !== undefined) return undefined
     return this.in.take()
   }
 
   readonly readEnded = (): boolean => {
-    this.log.record("readEnded")
+    if (this.recordCallers) this.log.record("readEnded")
     return this.destroyed || this.in.ended()
   }
 
   readonly write = (chunk: Uint8Array): boolean => {
-    this.log.record("write")
+    if (this.recordCallers) this.log.record("write")
     if (this.destroyed || this.shared.reset !== undefined || this.ended) return true
     this.out.push(chunk)
     return !this.out.full
   }
 
   readonly writable = (): boolean => {
-    this.log.record("writable")
+    if (this.recordCallers) this.log.record("writable")
     if (this.destroyed || this.shared.reset !== undefined || this.out.fin) return true
     return !this.out.full
   }
 
   readonly end = (): void => {
-    this.log.record("end")
+    if (this.recordCallers) this.log.record("end")
     if (this.ended || this.destroyed) return
     this.ended = true
     this.out.fin = true
@@ -181,13 +187,13 @@ class Endpoint implements Transport {
   }
 
   readonly endFinished = (): boolean => {
-    this.log.record("endFinished")
+    if (this.recordCallers) this.log.record("endFinished")
     // Bytes below the capacity are "in the kernel": handed on, like a socket's 'finish'.
     return this.ended && (!this.out.full || this.out.receiverGone || this.shared.reset !== undefined)
   }
 
   readonly destroy = (): void => {
-    this.log.record("destroy")
+    if (this.recordCallers) this.log.record("destroy")
     if (this.destroyed) return
     this.destroyed = true
     this.shared.open--
@@ -200,7 +206,7 @@ class Endpoint implements Transport {
   }
 
   readonly failure = (): TlsTransportError | undefined => {
-    this.log.record("failure")
+    if (this.recordCallers) this.log.record("failure")
     return this.shared.reset
   }
 }
