@@ -176,7 +176,7 @@ class Driver {
     const { engine, transport, readBuffer } = this
     let moved = false
     this.plaintextDrained = false
-    while (readBuffer.hasSpace()) {
+    while (readBuffer.ioHasSpace()) {
       const chunk = engine.takePlaintext()
       if (chunk === undefined) {
         this.plaintextDrained = true
@@ -296,6 +296,8 @@ class Driver {
       this.finish(this.endedOutcome())
       return false
     }
+    this.writeBuffer.wakeWriters()
+    this.readBuffer.wakeReaders()
     this.progress.wakeAll()
     return true
   }

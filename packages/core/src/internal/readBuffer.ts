@@ -15,7 +15,7 @@ type Wait = typeof WAIT
  *
  * Invariants of the read direction:
  * - Only the IO fiber calls `push` and `finish`; it pushes only while
- *   `hasSpace()`, so the buffer holds at most `capacity()` bytes plus one chunk
+ *   `ioHasSpace()`, so the buffer holds at most `capacity()` bytes plus one chunk
  *   (one TLS record). `capacity()` is the configured limit, raised while a
  *   reader waits for a frame larger than it (an exact or delimited read).
  * - A reader removes bytes in one synchronous step inside an uninterruptible
@@ -29,6 +29,7 @@ export class ReadBuffer {
   private readonly waiters = new Waiters()
   private ending: Ending | undefined = undefined
   private demand = 0
+  private starved = false
 
   readonly limit: number
   /** Called when a reader freed space or raised the demand, to wake the IO fiber. */
@@ -55,9 +56,25 @@ export class ReadBuffer {
     return this.chunks.bytes < this.capacity()
   }
 
+  /**
+   * IO fiber: whether it may push. A `false` is remembered, so that readers
+   * wake the IO fiber once they have drained the buffer to half its capacity
+   * (waking it for every chunk taken would move one chunk per wake-up).
+   */
+  ioHasSpace(): boolean {
+    if (this.chunks.bytes < this.capacity()) return true
+    this.starved = true
+    return false
+  }
+
+  /** IO fiber: adds a chunk. Readers are woken by `wakeReaders`, once per step. */
   push(chunk: Uint8Array): void {
     this.chunks.push(chunk)
-    this.waiters.wakeAll()
+  }
+
+  /** IO fiber, at the end of a step: wakes the readers if there is anything for them. */
+  wakeReaders(): void {
+    if (!this.chunks.isEmpty) this.waiters.wakeAll()
   }
 
   finish(ending: Ending): void {
@@ -66,8 +83,11 @@ export class ReadBuffer {
     this.waiters.wakeAll()
   }
 
-  private freed(wasFull: boolean): void {
-    if (wasFull && this.hasSpace()) this.onSpace()
+  private freed(): void {
+    if (this.starved && this.chunks.bytes <= this.capacity() / 2) {
+      this.starved = false
+      this.onSpace()
+    }
   }
 
   private endOrFail<A>(onEnd: () => Effect.Effect<A, TlsError>): Effect.Effect<A, TlsError> | Wait {
@@ -89,10 +109,9 @@ export class ReadBuffer {
 
   /** One chunk, or `None` at a clean end. */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, TlsError> = this.loop(() => {
-    const wasFull = !this.hasSpace()
     const chunk = this.chunks.shift()
     if (chunk !== undefined) {
-      this.freed(wasFull)
+      this.freed()
       return Effect.succeed(Option.some(chunk))
     }
     return this.endOrFail(() => Effect.succeedNone)
@@ -103,9 +122,8 @@ export class ReadBuffer {
     readonly [Uint8Array, ...Array<Uint8Array>]
   >(() => {
     if (!this.chunks.isEmpty) {
-      const wasFull = !this.hasSpace()
       const all = this.chunks.shiftAll() as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
-      this.freed(wasFull)
+      this.freed()
       return Effect.succeed(all)
     }
     return this.endOrFail(() => Cause.done() as unknown as Effect.Effect<never, TlsError>)
@@ -118,9 +136,8 @@ export class ReadBuffer {
       n,
       this.loop(() => {
         if (this.chunks.bytes >= n) {
-          const wasFull = !this.hasSpace()
           const bytes = this.chunks.take(n)
-          this.freed(wasFull)
+          this.freed()
           return Effect.succeed(bytes)
         }
         return this.endOrFail(() =>
@@ -151,10 +168,9 @@ export class ReadBuffer {
         this.loop(() => {
           const at = this.chunks.indexOf(delimiter, searched)
           if (at >= 0 && at <= maxBytes) {
-            const wasFull = !this.hasSpace()
             const frame = this.chunks.take(at)
             this.chunks.take(delimiter.length)
-            this.freed(wasFull)
+            this.freed()
             return Effect.succeed(frame)
           }
           if (at > maxBytes || this.chunks.bytes >= bound) {

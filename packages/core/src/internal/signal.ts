@@ -38,24 +38,26 @@ export class Signal {
  * state after waking, so waking too many is harmless and waking none is a bug.
  */
 export class Waiters {
-  private readonly waiting = new Set<() => void>()
+  private waiting: Array<() => void> = []
 
   readonly await: Effect.Effect<void> = Effect.callback<void>((resume) => {
     const waiter = () => resume(Effect.void)
-    this.waiting.add(waiter)
+    this.waiting.push(waiter)
     return Effect.sync(() => {
-      this.waiting.delete(waiter)
+      const index = this.waiting.indexOf(waiter)
+      if (index >= 0) this.waiting.splice(index, 1)
     })
   })
 
   get size(): number {
-    return this.waiting.size
+    return this.waiting.length
   }
 
   wakeAll(): void {
-    if (this.waiting.size === 0) return
-    const waiting = Array.from(this.waiting)
-    this.waiting.clear()
-    for (const waiter of waiting) waiter()
+    if (this.waiting.length === 0) return
+    // Swapped out first: a woken fiber runs synchronously and may wait again.
+    const waiting = this.waiting
+    this.waiting = []
+    for (let i = 0; i < waiting.length; i++) (waiting[i] as () => void)()
   }
 }

@@ -42,8 +42,16 @@ export class WriteBuffer {
   /** IO fiber: the next chunk to encrypt. */
   take(): Uint8Array | undefined {
     const chunk = this.chunks.shift()
-    if (chunk !== undefined && this.waiters.size > 0 && this.chunks.bytes < this.limit) this.waiters.wakeAll()
     return chunk
+  }
+
+  /**
+   * IO fiber, at the end of a step: wakes the writers if there is room. Not
+   * done in `take`, which would resume a writer (synchronously) for every
+   * chunk taken and move one chunk per wake-up.
+   */
+  wakeWriters(): void {
+    if (this.chunks.bytes < this.limit) this.waiters.wakeAll()
   }
 
   fail(error: TlsError): void {
