@@ -279,6 +279,43 @@ export const conformance = (options: ConformanceOptions): void => {
         )
     )
 
+    test(
+      "control data never waits on the application: a KeyUpdate answer goes out although the application never writes again",
+      [has("wire"), has("requestKeyUpdate")],
+      () =>
+        withPair({}, (pair) =>
+          Effect.gen(function* () {
+            const { client, server } = pair
+            const wire = need(pair.wire, "wire")
+            const requestKeyUpdate = need(pair.requestKeyUpdate, "requestKeyUpdate")
+            // The client's last application write is taken by the transport (but held on
+            // the paused wire) before the KeyUpdate arrives: no later write can carry the answer.
+            yield* wire.pause("clientToServer")
+            const last = new TextEncoder().encode("the client's last write")
+            yield* client.writer.write(last)
+            yield* client.writer.flush.pipe(within(5_000, "a small write was not taken by the paused transport"))
+            const answered = yield* Effect.forkChild(
+              server.events.pipe(
+                Stream.filter(
+                  (event) => event._tag === "KeyUpdate" && event.direction === "received" && !event.requested
+                ),
+                Stream.take(1),
+                Stream.runCollect
+              )
+            )
+            yield* requestKeyUpdate("server")
+            const data = new Prng(scale.seed + 1).bytes(64 * 1024)
+            yield* Effect.forkChild(server.writer.write(data))
+            assertBytes(yield* readBytes(client.reader, data.length), data, "server -> client after the request")
+            yield* wire.resume("clientToServer")
+            assertBytes(yield* readBytes(server.reader, last.length), last, "the client's last write")
+            yield* Fiber.join(answered).pipe(
+              within(5_000, "the KeyUpdate answer was not sent (is it waiting for an application write?)")
+            )
+          })
+        )
+    )
+
     // 2 -------------------------------------------------------------------------
     it.live(
       "read interrupted at random points loses and duplicates nothing",
