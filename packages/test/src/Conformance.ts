@@ -8,6 +8,20 @@
  * optional; the tests that need them are registered as skipped, with the
  * missing capability in their name, never silently left out.
  *
+ * @example
+ * ```ts
+ * // packages/<pkg>/test/conformance.test.ts
+ * import { conformance } from "@effect-tls/test/Conformance"
+ *
+ * conformance({
+ *   name: "my implementation",
+ *   truncationDetectable: true,
+ *   capabilities: ["wire"],
+ *   makePair: (options) => makeMyPair(options), // both handshakes done, in the given scope
+ *   scale: { floodBytes: 16 * 1024 * 1024 }
+ * })
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
