@@ -57,7 +57,9 @@ const engineFlag = Flag.Literals("engine", ["native", "duplex"]).pipe(
 const verboseFlag = Flag.Boolean("verbose").pipe(
   Flag.withDefault(false),
   Flag.withAlias("v"),
-  Flag.withDescription("also print events on stderr: key updates, session tickets, alerts, close_notify")
+  Flag.withDescription(
+    "also print events on stderr: session tickets, alerts, close_notify, and key updates where the engine reports them"
+  )
 )
 
 const optionalValue = <A>(option: Option.Option<A>): A | undefined => Option.getOrUndefined(option)
