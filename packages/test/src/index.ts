@@ -13,19 +13,19 @@
 export * as CertificateAuthority from "./CertificateAuthority.ts"
 
 /**
+ * The conformance suite of the connection contract, run against any implementation.
+ *
+ * @since 0.1.0
+ */
+export * as Conformance from "./Conformance.ts"
+
+/**
  * A transport wrapper that injects faults (chunking, delay, stall, reset,
  * truncation, flipped and injected bytes) in either direction.
  *
  * @since 0.1.0
  */
 export * as FaultTransport from "./FaultTransport.ts"
-
-/**
- * The conformance suite of the connection contract, run against any implementation.
- *
- * @since 0.1.0
- */
-export * as Conformance from "./Conformance.ts"
 
 /**
  * An engine without framing or cryptography (plaintext == ciphertext), for overhead measurements.
