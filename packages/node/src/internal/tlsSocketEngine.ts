@@ -153,6 +153,8 @@ class SocketEngine implements Engine {
   private readonly tlsOptions: EngineTlsOptions
   private readonly extras: EngineExtras
   private waker: () => void = noop
+  /** Set when the IO fiber found writes pending and waits for them to reach the socket. */
+  private drainWanted = false
   private socket: tls.TLSSocket | undefined = undefined
 
   // Inbound invariant: plaintext the TLSSocket emitted waits in `inbox` until
@@ -461,9 +463,16 @@ class SocketEngine implements Engine {
     this.socket?.write(chunk, this.afterWrite)
   }
 
-  /** A write's callback: the IO fiber waits for `outboundPending` to clear. */
+  /**
+   * A write's callback. The IO fiber is woken only if it asked (an
+   * `outboundPending()` that answered true: a flush or close_notify waits);
+   * waking it after every write would cost a step per write.
+   */
   private readonly afterWrite = (): void => {
-    if (this.socket === undefined || this.socket.writableLength === 0) this.waker()
+    if (this.drainWanted && (this.socket === undefined || this.socket.writableLength === 0)) {
+      this.drainWanted = false
+      this.waker()
+    }
   }
 
   sendEnd(): void {
@@ -519,7 +528,10 @@ class SocketEngine implements Engine {
   outboundPending(): boolean {
     const socket = this.socket
     if (socket === undefined) return false
-    if (socket.writableLength > 0) return true
+    if (socket.writableLength > 0) {
+      this.drainWanted = true
+      return true
+    }
     if (this.fused) return false
     // Duplex: close_notify is handed on once the TLSSocket ended the duplex,
     // which happens only after its ciphertext was taken.
