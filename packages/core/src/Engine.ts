@@ -5,7 +5,9 @@
  * gives ciphertext. It never reads or writes a transport: output it produces
  * while reading (an alert, a KeyUpdate answer, close_notify) waits in the
  * engine until the connection's IO fiber takes it and sends it. Only the IO
- * fiber calls these methods (contract point 1).
+ * fiber calls these methods (contract point 1), with one exception: once the
+ * IO fiber has stopped, the connection's scope calls `destroy` (and, after a
+ * fatal error, drains the last events and the fatal alert).
  *
  * A *fused* engine (Node's native TLSSocket on a TCP handle) performs its own
  * socket IO in native code; it produces no ciphertext for the IO fiber and

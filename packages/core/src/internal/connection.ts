@@ -19,6 +19,7 @@ import {
   TlsTruncationError
 } from "../TlsError.ts"
 import { TlsEvent } from "../TlsEvent.ts"
+import type { TlsSession } from "../TlsSession.ts"
 import type { Transport } from "../Transport.ts"
 import { ChunkList } from "./chunks.ts"
 import { EventHub } from "./eventHub.ts"
@@ -105,6 +106,8 @@ class Driver {
   inboundEnd: InboundState | undefined = undefined
   failure: TlsError | undefined = undefined
   outcome: CloseOutcome | undefined = undefined
+  /** Read from the engine by the IO fiber when the handshake completes. */
+  session: TlsSession | undefined = undefined
   bytesRead = 0
   bytesWritten = 0
 
@@ -304,7 +307,8 @@ class Driver {
 
   private reportHandshake(): void {
     this.handshakeReported = true
-    this.hub.publish(TlsEvent.HandshakeDone({ session: this.engine.session() }))
+    this.session = this.engine.session()
+    this.hub.publish(TlsEvent.HandshakeDone({ session: this.session }))
   }
 
   private endedOutcome(): CloseOutcome {
@@ -337,8 +341,17 @@ class Driver {
     this.failure = error
     try {
       for (const event of this.engine.takeEvents()) this.hub.publish(event)
+      // Best effort, never waiting: the fatal alert the engine produced goes
+      // out if the transport takes it now, so the peer learns why.
+      if (!this.engine.fused) {
+        for (let chunk = this.engine.takeCiphertext(); chunk !== undefined; chunk = this.engine.takeCiphertext()) {
+          this.outbox.push(chunk)
+        }
+        while (!this.outbox.isEmpty && this.transport.writable())
+          this.transport.write(this.outbox.shift() as Uint8Array)
+      }
     } catch {
-      // The engine is already broken; its last events are lost, the error is not.
+      // The engine or transport is already broken; its last output is lost, the error is not.
     }
     this.release()
     // The write half is failed first: waking a reader resumes its fiber
@@ -483,23 +496,31 @@ export const make = Effect.fnUntraced(function* (params: {
           })
         )
     }),
+    // On failure, timeout or interruption the IO fiber is stopped first, so
+    // that it is not running when the engine and transport are released here.
     Effect.onExit((exit) =>
       exit._tag === "Success"
         ? Effect.void
-        : Effect.sync(() => {
-            const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-            if (failure !== undefined && failure._tag === "Fail") {
-              driver.fail(failure.error)
-            } else {
-              driver.abort(CloseOutcome.Forced({ detail: "interrupted during the handshake" }))
-            }
-          })
+        : Effect.flatMap(Fiber.interrupt(fiber), () =>
+            Effect.sync(() => {
+              const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+              if (failure !== undefined && failure._tag === "Fail") {
+                driver.fail(failure.error)
+              } else {
+                driver.abort(CloseOutcome.Forced({ detail: "interrupted during the handshake" }))
+              }
+            })
+          )
     ),
     Effect.tapError(Metrics.recordError),
     Effect.withSpan("TlsConnection.handshake", { attributes: { "tls.role": params.engine.role } })
   )
 
-  const session = params.engine.session()
+  const session = driver.session
+  if (session === undefined) {
+    // The IO fiber records the session in the same step that reports the handshake.
+    return yield* Effect.die(new Error("effect-tls: handshake reported without a session"))
+  }
   const elapsed = (yield* Clock.currentTimeMillis) - started
   yield* Metric.update(
     Metric.withAttributes(Metrics.handshakes, { role: session.role, resumed: String(session.resumed) }),
