@@ -1,28 +1,53 @@
 /**
- * A TLS client on Node's native path: a node:tls TLSSocket over a TCP socket,
- * driven by the core connection's IO fiber.
+ * A TLS client on Node, on both paths, from one configuration:
  *
- * A client made from one configuration shares one SecureContext across its
- * connections (a context per connection costs about a fifth of the handshake
- * rate) and keeps the latest session ticket per server, so that repeated
- * connections resume (TLS 1.3 tickets).
+ * - `connect`: TCP to a host and port, then TLS on Node's native path (a
+ *   node:tls TLSSocket on the TCP handle), or on the engine path with
+ *   `engine: "duplex"`;
+ * - `upgrade`: TLS over a transport you bring (an Effect `Socket`, another TLS
+ *   connection, a STARTTLS prologue's `Starttls.Plaintext`), on the engine path.
+ *
+ * Every connection of a client shares one SecureContext (a context per
+ * connection costs about a fifth of the handshake rate) and one session cache
+ * (the latest ticket per server), so repeated connections resume (TLS 1.3
+ * tickets), whichever path they take.
  *
  * @since 0.1.0
  */
-import * as net from "node:net"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
-import { type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { type TlsError, TlsHandshakeError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
-import { fromNodeError } from "./internal/errors.ts"
-import { makeFusedEngine } from "./internal/tlsSocketEngine.ts"
+import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
+import * as Net from "./internal/transports/net.ts"
+import { handOver } from "./internal/transports/plaintext.ts"
+import type { Plaintext } from "./Starttls.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
+
+/**
+ * Whom a connection over a transport is for, with per-call overrides of the
+ * client's configuration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UpgradeTarget {
+  /**
+   * The name the transport leads to: the default SNI name and the name the
+   * certificate must match. Default: the configured `servername`, else `localhost`.
+   */
+  readonly host?: string | undefined
+  /** Overrides the configured SNI name and the name the certificate must match. */
+  readonly servername?: string | undefined
+  /** Overrides the configured ALPN offer. */
+  readonly alpn?: ReadonlyArray<string> | undefined
+}
 
 /**
  * Where to connect, with per-call overrides of the client's configuration.
@@ -30,14 +55,10 @@ import type * as TlsOptions from "./TlsOptions.ts"
  * @since 0.1.0
  * @category models
  */
-export interface Target {
+export interface Target extends UpgradeTarget {
   /** A host name, an IPv4 or an IPv6 address. */
   readonly host: string
   readonly port: number
-  /** Overrides the configured SNI name and the name the certificate must match. */
-  readonly servername?: string | undefined
-  /** Overrides the configured ALPN offer. */
-  readonly alpn?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -53,7 +74,18 @@ export interface Client {
    * any moment (DNS, TCP connect, handshake) releases the socket at once.
    */
   readonly connect: (target: Target) => Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope>
-  /** Session tickets held for resumption (one per server, latest first out). */
+  /**
+   * Runs TLS in the client role over a transport that is already open, on the
+   * engine path, with this client's SecureContext and session cache. Given a
+   * `Starttls.Plaintext` after its prologue, unconsumed plaintext fails the
+   * upgrade with `TlsHandshakeError` `PlaintextInjection` before any TLS byte
+   * is sent. The transport belongs to the connection from now on.
+   */
+  readonly upgrade: (
+    over: Transport.Transport | Plaintext,
+    target?: UpgradeTarget
+  ) => Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope>
+  /** Session tickets held for resumption (one per server, the least recently updated evicted first). */
   readonly cachedSessions: Effect.Effect<number>
 }
 
@@ -71,9 +103,7 @@ export class NodeTlsClient extends Context.Service<NodeTlsClient, Client>()("@ef
  * @since 0.1.0
  * @category constants
  */
-export const defaultConnectTimeout: Duration.Duration = Duration.seconds(10)
-
-const SESSION_CACHE_SIZE = 256
+export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeout
 
 /**
  * Makes a client: validates the options and builds the shared SecureContext.
@@ -83,7 +113,7 @@ const SESSION_CACHE_SIZE = 256
  * @category constructors
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
-  Effect.map(clientContext(options), (context) => fromContext(context, options.sessionCache !== false))
+  Effect.map(clientContext(options), fromContext)
 
 /**
  * A client layer from options.
@@ -95,7 +125,8 @@ export const layer = (options: TlsOptions.ClientOptions = {}): Layer.Layer<NodeT
   Layer.effect(NodeTlsClient, make(options))
 
 /**
- * A client layer from a `Config` (environment, files, any `ConfigProvider`).
+ * A client layer from a `Config` (environment, files, any `ConfigProvider`);
+ * see `TlsConfig.client` for one read from configuration keys.
  *
  * @since 0.1.0
  * @category layers
@@ -125,94 +156,71 @@ export const connect = (
     return yield* client.connect(target)
   })
 
+/**
+ * Runs TLS over `over` with the client service (see `Client.upgrade`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const upgrade = (
+  over: Transport.Transport | Plaintext,
+  target?: UpgradeTarget
+): Effect.Effect<TlsConnection.TlsConnection, TlsError, NodeTlsClient | Scope.Scope> =>
+  Effect.gen(function* () {
+    const client = yield* NodeTlsClient
+    return yield* client.upgrade(over, target)
+  })
+
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
 
-const fromContext = (context: ClientContext, cacheSessions: boolean): Client => {
-  // Invariant: at most SESSION_CACHE_SIZE entries; Map order is insertion
-  // order, so re-inserting on every update keeps the oldest first.
-  const sessions = new Map<string, Buffer>()
-  const connectTimeout = Duration.fromInputUnsafe(context.options.connectTimeout ?? defaultConnectTimeout)
+const fromContext = (context: ClientContext): Client => {
+  const options = context.options
+  const connectTimeout = options.connectTimeout ?? defaultConnectTimeout
+  const duplex = options.engine === "duplex"
   return {
-    cachedSessions: Effect.sync(() => sessions.size),
+    cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>
       Effect.gen(function* () {
-        const key = `${target.host}|${target.port}|${target.servername ?? ""}|${(target.alpn ?? []).join(",")}`
-        const session = cacheSessions ? sessions.get(key) : undefined
-        const tcp = yield* tcpConnect(target.host, target.port, connectTimeout)
-        const { tls, extras } = context.engineOptions({
-          host: target.host,
-          servername: target.servername,
-          alpn: target.alpn,
-          session,
-          onSession: cacheSessions
-            ? (ticket) => {
-                sessions.delete(key)
-                sessions.set(key, ticket)
-                if (sessions.size > SESSION_CACHE_SIZE) {
-                  const oldest = sessions.keys().next()
-                  if (oldest.done !== true) sessions.delete(oldest.value)
-                }
-              }
-            : undefined
-        })
-        const engine = makeFusedEngine("client", tcp, tls, extras)
+        const tcp = { host: target.host, port: target.port, connectTimeout }
+        const { tls, extras } = context.engineOptions(target)
+        if (duplex) {
+          const transport = yield* Net.connect(tcp)
+          return yield* TlsConnection.make({
+            engine: makeDuplexEngine("client", tls, extras),
+            transport,
+            options: options.connection
+          })
+        }
+        const socket = yield* Net.connectSocket(tcp)
+        // Errors before the TLSSocket takes the socket over reach it through the wrap; this keeps them from throwing.
+        socket.on("error", () => {})
         return yield* TlsConnection.make({
-          engine,
+          engine: makeFusedEngine("client", socket, tls, extras),
           transport: Transport.fused,
-          options: context.options.connection
+          options: options.connection
         })
       }).pipe(
         Effect.withSpan("NodeTlsClient.connect", {
-          attributes: { "server.address": target.host, "server.port": target.port }
+          attributes: {
+            "server.address": target.host,
+            "server.port": target.port,
+            "tls.engine": options.engine ?? "native"
+          }
         })
-      )
+      ),
+    upgrade: (over, target) =>
+      Effect.suspend(() => {
+        const transport = handOver(over)
+        if (transport instanceof TlsHandshakeError) return Effect.fail(transport)
+        const host = target?.host ?? target?.servername ?? options.servername ?? "localhost"
+        const { tls, extras } = context.engineOptions({ ...target, host })
+        return TlsConnection.make({
+          engine: makeDuplexEngine("client", tls, extras),
+          transport,
+          options: options.connection
+        })
+      }).pipe(Effect.withSpan("NodeTlsClient.upgrade"))
   }
 }
-
-/**
- * A TCP connection in the current scope. Interruption or the timeout destroys
- * the socket at once; so does closing the scope.
- */
-export const tcpConnect = (
-  host: string,
-  port: number,
-  timeout: Duration.Duration
-): Effect.Effect<net.Socket, TlsError, Scope.Scope> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(
-      restore(
-        Effect.callback<net.Socket, TlsError>((resume) => {
-          const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true })
-          socket.once("connect", () => {
-            socket.removeAllListeners("error")
-            // Errors before the TLSSocket takes over reach it through the wrap; this keeps them from throwing.
-            socket.on("error", () => {})
-            resume(Effect.succeed(socket))
-          })
-          socket.once("error", (error) => {
-            socket.destroy()
-            resume(Effect.fail(fromNodeError(error, false)))
-          })
-          return Effect.sync(() => socket.destroy())
-        }).pipe(
-          Effect.timeoutOrElse({
-            duration: timeout,
-            orElse: () =>
-              Effect.fail(
-                new TlsTransportError({
-                  reason: "Timeout",
-                  detail: `no TCP connection to ${host}:${port} within ${Duration.format(timeout)}`
-                })
-              )
-          })
-        )
-      ),
-      (socket) =>
-        Effect.as(
-          Effect.addFinalizer(() => Effect.sync(() => socket.destroy())),
-          socket
-        )
-    )
-  )

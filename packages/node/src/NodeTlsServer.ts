@@ -1,20 +1,26 @@
 /**
- * A TLS server on Node's native path. Each accepted TCP socket is wrapped in a
- * server TLSSocket at once, so the connection's IO fiber owns it from the first
- * byte and the core handshake timeout applies (a client that never sends a
- * ClientHello is dropped). Every connection runs in its own fiber of a
- * supervised set: a handler that fails or dies closes only its connection.
+ * A TLS server on Node, on both paths, from one configuration.
  *
- * Closing the server's scope shuts it down gracefully: it stops accepting,
- * lets open connections finish until `shutdownTimeout`, then closes the rest
- * (each with close_notify, within the connection's close timeout).
+ * `serve` listens on TCP. Each accepted socket is wrapped in a server TLSSocket
+ * at once (on the native path, or on the engine path with `engine: "duplex"`),
+ * so the connection's IO fiber owns it from the first byte and the core
+ * handshake timeout applies (a client that never sends a ClientHello is
+ * dropped). Every connection runs in its own fiber of a supervised set: a
+ * handler that fails or dies closes only its connection. Closing the server's
+ * scope shuts it down gracefully: it stops accepting, lets open connections
+ * finish until `shutdownTimeout`, then closes the rest (each with
+ * close_notify, within the connection's close timeout).
+ *
+ * `makeAcceptor` (and a running server's `upgrade`) runs TLS in the server
+ * role over transports you bring (STARTTLS, an Effect `Socket`, TLS in TLS).
+ * All connections of one configuration share its SecureContexts, so session
+ * tickets issued on one are accepted on the next, and `reload` reaches them all.
  *
  * @since 0.1.0
  */
 import * as net from "node:net"
-import type * as tls from "node:tls"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
-import { type TlsConfigError, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { type TlsConfigError, type TlsError, TlsHandshakeError, TlsTransportError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -24,20 +30,32 @@ import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { lookupSni, type ServerContexts, serverContext, serverContexts, serverKeylog } from "./internal/context.ts"
+import { type ServerContext, serverContext, serverDefaults } from "./internal/context.ts"
 import { errorCode } from "./internal/errors.ts"
-import { makeFusedEngine } from "./internal/tlsSocketEngine.ts"
+import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
+import { NetTransport } from "./internal/transports/net.ts"
+import { handOver } from "./internal/transports/plaintext.ts"
+import type { Plaintext } from "./Starttls.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
 /**
- * A running server.
+ * A server configuration made once, for TLS in the server role over
+ * transports you bring.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Server {
-  /** The bound address (the real port when 0 was asked for). */
-  readonly address: { readonly host: string; readonly port: number; readonly family: string }
+export interface Acceptor {
+  /**
+   * Runs TLS in the server role over a transport that is already open, on the
+   * engine path, with the shared contexts (tickets from earlier connections
+   * resume). Given a `Starttls.Plaintext` after its prologue, unconsumed
+   * plaintext fails the upgrade with `TlsHandshakeError` `PlaintextInjection`
+   * before any TLS byte is sent. The transport belongs to the connection.
+   */
+  readonly upgrade: (
+    over: Transport.Transport | Plaintext
+  ) => Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope>
   /**
    * Swaps the credentials without a restart: new handshakes use the new ones,
    * open connections go on. Fails with `TlsConfigError`, keeping the old ones.
@@ -46,7 +64,20 @@ export interface Server {
     credentials: ReadonlyArray<TlsOptions.Credential>,
     sni?: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
   ) => Effect.Effect<void, TlsConfigError>
-  /** Connections being served now. */
+}
+
+/**
+ * A running server. Its `upgrade` serves transports from elsewhere with the
+ * listener's contexts (a STARTTLS port next to an implicit-TLS one, sharing
+ * tickets and reloads).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Server extends Acceptor {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly address: { readonly host: string; readonly port: number; readonly family: string }
+  /** Connections being served now (by the listener; not those of `upgrade`). */
   readonly connections: Effect.Effect<number>
 }
 
@@ -64,11 +95,21 @@ export class NodeTlsServer extends Context.Service<NodeTlsServer, Server>()("@ef
  * @since 0.1.0
  * @category constants
  */
-export const defaults = {
-  maxConnections: 1024,
-  idleTimeout: Duration.minutes(5),
-  shutdownTimeout: Duration.seconds(10)
-} as const
+export const defaults: {
+  readonly maxConnections: number
+  readonly idleTimeout: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
+} = serverDefaults
+
+/**
+ * Validates the options and builds the shared contexts. Invalid options or
+ * credentials fail with `TlsConfigError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeAcceptor = (options: TlsOptions.ServerConnectionOptions): Effect.Effect<Acceptor, TlsConfigError> =>
+  Effect.map(serverContext(options), acceptorOf)
 
 /**
  * Listens and serves every connection with `handler` in its own fiber, until
@@ -83,62 +124,29 @@ export const serve = <E, R>(
   handler: (connection: TlsConnection.TlsConnection) => Effect.Effect<void, E, R>
 ): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
   Effect.gen(function* () {
-    let contexts = yield* serverContexts(options)
-    const idleTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? defaults.idleTimeout))
+    const context = yield* serverContext(options)
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
-    const keylog = serverKeylog(options.keylog)
-    const clientAuth = options.clientAuth
-
-    const sniCallback = (servername: string, callback: (error: Error | null, context?: tls.SecureContext) => void) => {
-      const current = contexts
-      const known = lookupSni(current, servername)
-      if (known !== undefined) return callback(null, known)
-      const resolve = options.resolveSni
-      if (resolve === undefined) return callback(null, current.default)
-      const name = servername.toLowerCase()
-      if (current.resolved.has(name)) return callback(null, current.resolved.get(name) ?? current.default)
-      void Effect.runPromiseExit(
-        resolve(name).pipe(
-          Effect.flatMap((credentials) =>
-            credentials === undefined
-              ? Effect.succeed(undefined)
-              : serverContext(options, credentials, `credentials for ${name}`)
-          )
-        )
-      ).then((exit) => {
-        if (Exit.isSuccess(exit)) {
-          current.resolved.set(name, exit.value)
-          callback(null, exit.value ?? current.default)
-        } else {
-          callback(new Error(`the SNI resolver failed for ${name}: ${Cause.pretty(exit.cause)}`))
-        }
-      })
-    }
+    const duplex = options.engine === "duplex"
 
     const set = yield* FiberSet.make<void, never>()
     const run = yield* FiberSet.runtime(set)<R>()
 
-    const serveSocket = (socket: net.Socket, current: ServerContexts) =>
+    const serveSocket = (socket: net.Socket) =>
       Effect.scoped(
         Effect.gen(function* () {
-          const engine = makeFusedEngine(
-            "server",
-            socket,
-            {
-              secureContext: current.default,
-              ...(clientAuth === undefined
-                ? {}
-                : { requestCert: true, rejectUnauthorized: clientAuth.mode === "require" }),
-              ...(options.alpn === undefined ? {} : { ALPNProtocols: [...options.alpn] }),
-              ...(current.byName.size > 0 || options.resolveSni !== undefined ? { SNICallback: sniCallback } : {})
-            },
-            { ...keylog, idleTimeout }
-          )
-          const connection = yield* TlsConnection.make({
-            engine,
-            transport: Transport.fused,
-            options: options.connection
-          })
+          // The contexts current at accept time serve the whole handshake, even across a reload.
+          const { tls, extras } = context.engineOptions()
+          const connection = yield* duplex
+            ? TlsConnection.make({
+                engine: makeDuplexEngine("server", tls, extras),
+                transport: new NetTransport(socket),
+                options: options.connection
+              })
+            : TlsConnection.make({
+                engine: makeFusedEngine("server", socket, tls, extras),
+                transport: Transport.fused,
+                options: options.connection
+              })
           yield* handler(connection)
         })
       ).pipe(
@@ -157,7 +165,7 @@ export const serve = <E, R>(
     server.on("connection", (socket) => {
       // Errors before the TLSSocket takes over reach it through the wrap; this keeps them from throwing.
       socket.on("error", () => {})
-      run(serveSocket(socket, contexts))
+      run(serveSocket(socket))
     })
 
     const host = options.host ?? "127.0.0.1"
@@ -193,11 +201,8 @@ export const serve = <E, R>(
 
     const bound = server.address() as net.AddressInfo
     const result: Server = {
+      ...acceptorOf(context),
       address: { host: bound.address, port: bound.port, family: bound.family },
-      reload: (credentials, sni) =>
-        Effect.map(serverContexts(options, credentials, sni ?? options.sni), (next) => {
-          contexts = next
-        }),
       connections: FiberSet.size(set)
     }
     return result
@@ -213,3 +218,22 @@ export const layer = <E, R>(
   options: TlsOptions.ServerOptions,
   handler: (connection: TlsConnection.TlsConnection) => Effect.Effect<void, E, R>
 ): Layer.Layer<NodeTlsServer, TlsError, R> => Layer.effect(NodeTlsServer, serve(options, handler))
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+const acceptorOf = (context: ServerContext): Acceptor => ({
+  reload: context.reload,
+  upgrade: (over) =>
+    Effect.suspend(() => {
+      const transport = handOver(over)
+      if (transport instanceof TlsHandshakeError) return Effect.fail(transport)
+      const { tls, extras } = context.engineOptions()
+      return TlsConnection.make({
+        engine: makeDuplexEngine("server", tls, extras),
+        transport,
+        options: context.options.connection
+      })
+    }).pipe(Effect.withSpan("NodeTlsServer.upgrade"))
+})

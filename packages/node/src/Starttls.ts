@@ -25,26 +25,23 @@
  * @since 0.1.0
  */
 
-import type * as tls from "node:tls"
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
-import * as Connection from "@effect-tls/core/TlsConnection"
-import { type TlsError, TlsHandshakeError } from "@effect-tls/core/TlsError"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import { clientContext, lookupSni, serverContexts, serverKeylog } from "./internal/context.ts"
-import { makeDuplexEngine } from "./internal/tlsSocketEngine.ts"
-import { PlaintextChannel } from "./internal/transports/plaintext.ts"
+import * as Internal from "./internal/transports/plaintext.ts"
+import * as NodeTlsClient from "./NodeTlsClient.ts"
+import * as NodeTlsServer from "./NodeTlsServer.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
 /**
  * @since 0.1.0
  * @category type ids
  */
-export const PlaintextTypeId: "~@effect-tls/node/Starttls/Plaintext" = "~@effect-tls/node/Starttls/Plaintext"
+export const PlaintextTypeId: "~@effect-tls/node/Starttls/Plaintext" = Internal.PlaintextTypeId
 
 /**
  * The plaintext side of a transport, for the prologue before the upgrade.
@@ -56,7 +53,10 @@ export const PlaintextTypeId: "~@effect-tls/node/Starttls/Plaintext" = "~@effect
  */
 export interface Plaintext {
   readonly [PlaintextTypeId]: typeof PlaintextTypeId
-  /** The transport under it, handed to TLS by {@link client} or {@link server}. */
+  /**
+   * The transport under it, handed to TLS by {@link client}, {@link server},
+   * or a client's or server's `upgrade`.
+   */
   readonly transport: Transport
   /** The next bytes, or `None` at the end of the stream. */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, TlsError>
@@ -109,7 +109,7 @@ export interface ClientOptions extends TlsOptions.ClientOptions {
  * @since 0.1.0
  * @category models
  */
-export type ServerOptions = Omit<TlsOptions.ServerOptions, "host" | "port" | "maxConnections" | "shutdownTimeout">
+export type ServerOptions = TlsOptions.ServerConnectionOptions
 
 const decoder = new TextDecoder()
 
@@ -121,8 +121,11 @@ const decoder = new TextDecoder()
  * @category constructors
  */
 export const plaintext = (transport: Transport, options?: PlaintextOptions): Plaintext => {
-  const channel = new PlaintextChannel(transport, Duration.fromInputUnsafe(options?.idleTimeout ?? "30 seconds"))
-  const handle: Plaintext & { readonly channel: PlaintextChannel } = {
+  const channel = new Internal.PlaintextChannel(
+    transport,
+    Duration.fromInputUnsafe(options?.idleTimeout ?? "30 seconds")
+  )
+  const handle: Plaintext & { readonly channel: Internal.PlaintextChannel } = {
     [PlaintextTypeId]: PlaintextTypeId,
     channel,
     transport,
@@ -143,10 +146,7 @@ export const plaintext = (transport: Transport, options?: PlaintextOptions): Pla
  * @since 0.1.0
  * @category refinements
  */
-export const isPlaintext = (u: unknown): u is Plaintext => Predicate.hasProperty(u, PlaintextTypeId)
-
-const channelOf = (self: Plaintext): PlaintextChannel | undefined =>
-  "channel" in self && self.channel instanceof PlaintextChannel ? self.channel : undefined
+export const isPlaintext: (u: unknown) => u is Plaintext = Internal.isPlaintext
 
 /**
  * Runs TLS in the client role over `over` and returns the established
@@ -157,8 +157,12 @@ const channelOf = (self: Plaintext): PlaintextChannel | undefined =>
  * first byte (an Effect `Socket`, another TLS connection).
  *
  * Handshake failures are typed (`TlsHandshakeError` by reason); the handshake
- * and the graceful close are bounded by the connection's timeouts. Each call
- * builds its own SecureContext from `options`.
+ * and the graceful close are bounded by the connection's timeouts.
+ *
+ * This builds a SecureContext from `options` for this one connection and
+ * keeps no session. For many connections with one configuration, make a
+ * client once (`NodeTlsClient.make`, or its layer) and call its `upgrade`
+ * with the same `over`: the context is shared and sessions resume.
  *
  * @since 0.1.0
  * @category constructors
@@ -167,28 +171,20 @@ export const client = (
   over: Transport | Plaintext,
   options: ClientOptions
 ): Effect.Effect<TlsConnection, TlsError, Scope.Scope> =>
-  Effect.suspend(() => {
-    const transport = handOver(over)
-    if (transport instanceof TlsHandshakeError) return Effect.fail(transport)
-    return clientContext(options).pipe(
-      Effect.tapError(() => Effect.sync(() => transport.destroy())),
-      Effect.flatMap((context) => {
-        const host = options.host ?? options.servername ?? "localhost"
-        const { tls, extras } = context.engineOptions({ host })
-        return Connection.make({
-          engine: makeDuplexEngine("client", tls, extras),
-          transport: transport,
-          options: options.connection
-        })
-      }),
-      Effect.withSpan("Starttls.client")
-    )
-  })
+  NodeTlsClient.make({ ...options, sessionCache: false }).pipe(
+    Effect.tapError(() => Effect.sync(() => Internal.transportOf(over).destroy())),
+    Effect.flatMap((tlsClient) => tlsClient.upgrade(over, { host: options.host })),
+    Effect.withSpan("Starttls.client")
+  )
 
 /**
  * Runs TLS in the server role over `over` (see {@link client} for the
  * injection check and the bounds). Certificates per SNI name (`sni`) are
- * served; `resolveSni` is not consulted on this path.
+ * served, and `resolveSni` is consulted for other names.
+ *
+ * This builds the SecureContexts from `options` for this one connection, so
+ * no ticket it issues can be resumed. For many connections, make an acceptor
+ * once (`NodeTlsServer.makeAcceptor`) and call its `upgrade`.
  *
  * @since 0.1.0
  * @category constructors
@@ -197,40 +193,11 @@ export const server = (
   over: Transport | Plaintext,
   options: ServerOptions
 ): Effect.Effect<TlsConnection, TlsError, Scope.Scope> =>
-  Effect.suspend(() => {
-    const transport = handOver(over)
-    if (transport instanceof TlsHandshakeError) return Effect.fail(transport)
-    const listenerOptions: TlsOptions.ServerOptions = options
-    return serverContexts(listenerOptions).pipe(
-      Effect.tapError(() => Effect.sync(() => transport.destroy())),
-      Effect.flatMap((contexts) => {
-        const clientAuth = options.clientAuth
-        const idleTimeout =
-          options.idleTimeout === undefined
-            ? undefined
-            : Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout))
-        const engine = makeDuplexEngine(
-          "server",
-          {
-            secureContext: contexts.default,
-            ...(clientAuth === undefined
-              ? {}
-              : { requestCert: true, rejectUnauthorized: clientAuth.mode === "require" }),
-            ...(options.alpn === undefined ? {} : { ALPNProtocols: [...options.alpn] }),
-            ...(contexts.byName.size > 0
-              ? {
-                  SNICallback: (name: string, callback: (error: Error | null, context?: tls.SecureContext) => void) =>
-                    callback(null, lookupSni(contexts, name) ?? contexts.default)
-                }
-              : {})
-          },
-          { ...serverKeylog(options.keylog), ...(idleTimeout === undefined ? {} : { idleTimeout }) }
-        )
-        return Connection.make({ engine, transport: transport, options: options.connection })
-      }),
-      Effect.withSpan("Starttls.server")
-    )
-  })
+  NodeTlsServer.makeAcceptor(options).pipe(
+    Effect.tapError(() => Effect.sync(() => Internal.transportOf(over).destroy())),
+    Effect.flatMap((acceptor) => acceptor.upgrade(over)),
+    Effect.withSpan("Starttls.server")
+  )
 
 /**
  * Options of {@link upgrade}: those of {@link client} or {@link server},
@@ -259,19 +226,4 @@ export const upgrade = (
   }
   const { role: _, ...rest } = options
   return server(over, rest)
-}
-
-/** The transport to run TLS over, or the injection error (the transport is then destroyed). */
-const handOver = (over: Transport | Plaintext): Transport | TlsHandshakeError => {
-  if (!isPlaintext(over)) return over
-  const channel = channelOf(over)
-  const leftover = channel === undefined ? 0 : channel.handOver()
-  if (leftover > 0) {
-    over.transport.destroy()
-    return new TlsHandshakeError({
-      reason: "PlaintextInjection",
-      detail: `${leftover} bytes of plaintext arrived after the STARTTLS point and were not consumed by the prologue`
-    })
-  }
-  return over.transport
 }

@@ -99,7 +99,25 @@ export interface ClientOptions extends CommonOptions {
   readonly connectTimeout?: Duration.Input | undefined
   /** Resume sessions with tickets from earlier connections (client service only). Default true. */
   readonly sessionCache?: boolean | undefined
+  /**
+   * How `connect` runs TLS over its TCP socket: `native` (default) lets Node
+   * do the socket IO in C++; `duplex` is the engine path, where the IO fiber
+   * moves every ciphertext byte and a FIN without close_notify is reported as
+   * truncation. `upgrade` always runs the engine path.
+   */
+  readonly engine?: Engine | undefined
 }
+
+/**
+ * Which of the two Node paths runs TLS over a TCP socket (DESIGN.md section 5):
+ * `native`, a TLSSocket on the TCP handle (fastest); `duplex`, a TLSSocket over
+ * an in-memory duplex driven by the IO fiber (sees every byte: truncation is
+ * told from close_notify).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Engine = "native" | "duplex"
 
 /**
  * Whether and how the server asks for a client certificate, and what it trusts.
@@ -115,29 +133,45 @@ export interface ClientAuthOptions {
 }
 
 /**
- * The server's options.
+ * What every server-side connection is made with: credentials, client
+ * authentication, tickets, ALPN, the idle bound. The options of a server
+ * without a listener (TLS over a transport you bring, STARTTLS).
  *
  * @since 0.1.0
  * @category models
  */
-export interface ServerOptions extends CommonOptions {
-  /** Where to listen. Default `127.0.0.1`. */
-  readonly host?: string | undefined
-  /** Default 0 (any free port; see the server's `address`). */
-  readonly port?: number | undefined
+export interface ServerConnectionOptions extends CommonOptions {
   /** One or more certificates (for example ECDSA and RSA); OpenSSL picks one per client. */
   readonly credentials: ReadonlyArray<Credential>
   /** Certificates per server name (SNI), exact names or `*.example.com`. */
   readonly sni?: Readonly<Record<string, ReadonlyArray<Credential>>> | undefined
-  /** Certificates for a name not in `sni`, looked up when a client asks for it; `undefined`: the defaults. */
+  /**
+   * Certificates for a name not in `sni`, looked up when a client asks for it
+   * and kept until the next reload; `undefined`: the defaults.
+   */
   readonly resolveSni?: ((servername: string) => Effect.Effect<ReadonlyArray<Credential> | undefined>) | undefined
   readonly clientAuth?: ClientAuthOptions | undefined
   /** Session tickets (resumption). Default true. */
   readonly tickets?: boolean | undefined
-  /** Connections served at once; more are refused at accept. Default 1024. */
-  readonly maxConnections?: number | undefined
   /** A connection with no traffic for this long is closed. Default 5 minutes. */
   readonly idleTimeout?: Duration.Input | undefined
+}
+
+/**
+ * The server's options: those of its connections and those of its TCP listener.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerOptions extends ServerConnectionOptions {
+  /** Where to listen. Default `127.0.0.1`. */
+  readonly host?: string | undefined
+  /** Default 0 (any free port; see the server's `address`). */
+  readonly port?: number | undefined
+  /** Connections served at once; more are refused at accept. Default 1024. */
+  readonly maxConnections?: number | undefined
   /** On shutdown, how long open connections may go on before they are closed. Default 10 seconds. */
   readonly shutdownTimeout?: Duration.Input | undefined
+  /** How TLS runs over each accepted socket. Default `native`. */
+  readonly engine?: Engine | undefined
 }

@@ -1,13 +1,20 @@
 /**
- * From the public options to Node's: validation, the shared SecureContexts,
- * and the per-connection options of the engines.
+ * From the public options to Node's, for both paths: validation, the shared
+ * SecureContexts, the client's session cache, the server's SNI selection
+ * (per-name contexts and the resolver), and the per-connection options of the
+ * engines. The native path (`makeFusedEngine`) and the engine path
+ * (`makeDuplexEngine`) take the same `EngineOptions` from here, so a
+ * configuration behaves the same on both.
  */
 import { constants } from "node:crypto"
 import { appendFile } from "node:fs"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import { TlsConfigError } from "@effect-tls/core/TlsError"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import type * as TlsOptions from "../TlsOptions.ts"
 import type { EngineExtras, EngineTlsOptions } from "./tlsSocketEngine.ts"
@@ -81,22 +88,76 @@ const keylogExtras = (keylog: TlsOptions.KeylogOptions | undefined): EngineExtra
   }
 }
 
-/** A client configuration resolved once: its SecureContext is shared by every connection. */
+/**
+ * The defaults of the server's limits.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const serverDefaults = {
+  maxConnections: 1024,
+  idleTimeout: Duration.minutes(5),
+  shutdownTimeout: Duration.seconds(10)
+} as const
+
+/** What one engine is made with: Node's TLS options and the engine's own. */
+export interface EngineOptions {
+  readonly tls: EngineTlsOptions
+  readonly extras: EngineExtras
+}
+
+// -----------------------------------------------------------------------------
+// client
+// -----------------------------------------------------------------------------
+
+/** Whom a client connection is for. */
+export interface ClientTarget {
+  /** The default SNI name (unless an IP address) and the name the certificate must match. */
+  readonly host: string
+  /** Part of the session cache key; absent for a transport the caller brought. */
+  readonly port?: number | undefined
+  readonly servername?: string | undefined
+  readonly alpn?: ReadonlyArray<string> | undefined
+}
+
+/** A client configuration resolved once: its SecureContext and session cache serve every connection. */
 export interface ClientContext {
   readonly options: TlsOptions.ClientOptions
   readonly secureContext: tls.SecureContext
-  readonly engineOptions: (params: {
-    readonly host: string
-    readonly servername?: string | undefined
-    readonly alpn?: ReadonlyArray<string> | undefined
-    readonly session?: Buffer | undefined
-    readonly onSession?: ((session: Buffer) => void) | undefined
-  }) => { readonly tls: EngineTlsOptions; readonly extras: EngineExtras }
+  /** The options of one client engine towards `target`, with a cached ticket for it when there is one. */
+  readonly engineOptions: (target: ClientTarget) => EngineOptions
+  /** Tickets held for resumption. */
+  readonly cachedSessions: () => number
+}
+
+const SESSION_CACHE_SIZE = 256
+
+/**
+ * The latest session ticket per server. Invariant: at most
+ * SESSION_CACHE_SIZE entries; Map order is insertion order and every update
+ * re-inserts, so the least recently updated entry is evicted first.
+ */
+class SessionCache {
+  private readonly sessions = new Map<string, Buffer>()
+  get size(): number {
+    return this.sessions.size
+  }
+  get(key: string): Buffer | undefined {
+    return this.sessions.get(key)
+  }
+  set(key: string, session: Buffer): void {
+    this.sessions.delete(key)
+    this.sessions.set(key, session)
+    if (this.sessions.size > SESSION_CACHE_SIZE) {
+      const oldest = this.sessions.keys().next()
+      if (oldest.done !== true) this.sessions.delete(oldest.value)
+    }
+  }
 }
 
 const spkiPin = /^[A-Za-z0-9+/]{43}=$/
 
-/** Validates client options and builds their SecureContext. */
+/** Validates client options and builds their SecureContext (and session cache, unless `sessionCache` is false). */
 export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<ClientContext, TlsConfigError> =>
   Effect.gen(function* () {
     const error = checkCommon(options)
@@ -118,29 +179,35 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     const keylog = keylogExtras(options.keylog)
     const verify = options.insecureSkipVerify !== true
     const skipHostname = options.insecureSkipHostnameCheck === true
+    const pins = options.pinnedSpkiSha256 === undefined ? {} : { pinnedSpkiSha256: options.pinnedSpkiSha256 }
+    const cache = options.sessionCache === false ? undefined : new SessionCache()
     const context: ClientContext = {
       options,
       secureContext,
-      engineOptions: (params) => {
+      cachedSessions: () => cache?.size ?? 0,
+      engineOptions: (target) => {
         const servername =
-          params.servername ?? options.servername ?? (net.isIP(params.host) === 0 ? params.host : undefined)
-        const alpn = params.alpn ?? options.alpn
+          target.servername ?? options.servername ?? (net.isIP(target.host) === 0 ? target.host : undefined)
+        const alpn = target.alpn ?? options.alpn
+        // A ticket is only offered to the server identity it came from.
+        const key = `${target.host}|${target.port ?? ""}|${servername ?? ""}|${(alpn ?? []).join(",")}`
+        const session = cache?.get(key)
         return {
           tls: {
             secureContext,
-            host: params.host,
+            host: target.host,
             rejectUnauthorized: verify,
             ...(servername === undefined ? {} : { servername }),
             ...(alpn === undefined || alpn.length === 0 ? {} : { ALPNProtocols: [...alpn] }),
             ...(skipHostname ? { checkServerIdentity: () => undefined } : {}),
-            ...(params.session === undefined ? {} : { session: params.session }),
+            ...(session === undefined ? {} : { session }),
             ...(options.requestOcsp === true ? { requestOCSP: true } : {})
           },
           extras: {
             ...keylog,
             servername,
-            ...(options.pinnedSpkiSha256 === undefined ? {} : { pinnedSpkiSha256: options.pinnedSpkiSha256 }),
-            ...(params.onSession === undefined ? {} : { onSession: params.onSession })
+            ...pins,
+            ...(cache === undefined ? {} : { onSession: (ticket: Buffer) => cache.set(key, ticket) })
           }
         }
       }
@@ -148,37 +215,107 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     return context
   })
 
-/** The server's contexts of one generation of credentials (a reload makes a new one). */
-export interface ServerContexts {
-  readonly default: tls.SecureContext
-  /** Exact names and `*.suffix` wildcards. */
-  readonly byName: ReadonlyMap<string, tls.SecureContext>
-  /** Contexts made for names the resolver answered, kept until the next reload. */
-  readonly resolved: Map<string, tls.SecureContext | undefined>
+// -----------------------------------------------------------------------------
+// server
+// -----------------------------------------------------------------------------
+
+/** A server configuration resolved once; `reload` swaps its credentials for new connections. */
+export interface ServerContext {
+  readonly options: TlsOptions.ServerConnectionOptions
+  /** The options of one server engine, with the credentials current now. */
+  readonly engineOptions: () => EngineOptions
+  /** Builds the contexts of new credentials; on failure the current ones stay. */
+  readonly reload: (
+    credentials: ReadonlyArray<TlsOptions.Credential>,
+    sni?: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
+  ) => Effect.Effect<void, TlsConfigError>
 }
 
-/** Validates the server's options and credentials and builds the contexts. */
-export const serverContexts = (
-  options: TlsOptions.ServerOptions,
-  credentials: ReadonlyArray<TlsOptions.Credential> = options.credentials,
-  sni: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>> = options.sni ?? {}
-): Effect.Effect<ServerContexts, TlsConfigError> =>
+type SniCallback = (servername: string, callback: (error: Error | null, context?: tls.SecureContext) => void) => void
+
+/** The contexts of one generation of credentials (a reload makes a new one). */
+interface Generation {
+  readonly default: tls.SecureContext
+  /** Exact names (lower case) and `*.suffix` wildcards. */
+  readonly byName: ReadonlyMap<string, tls.SecureContext>
+  /**
+   * Contexts made for names the resolver answered (`undefined`: use the
+   * default), kept until the next reload. Invariant: at most
+   * RESOLVED_CACHE_SIZE names, so clients inventing names cannot grow it
+   * without bound; past that, answers are used without being kept.
+   */
+  readonly resolved: Map<string, tls.SecureContext | undefined>
+  /** Absent when there is nothing to choose between. */
+  readonly sniCallback: SniCallback | undefined
+}
+
+const RESOLVED_CACHE_SIZE = 1024
+
+/** Validates the server's options and credentials and builds the shared contexts. */
+export const serverContext = (
+  options: TlsOptions.ServerConnectionOptions
+): Effect.Effect<ServerContext, TlsConfigError> =>
   Effect.gen(function* () {
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
+    let current = yield* generation(options, options.credentials, options.sni ?? {})
+    const keylog = keylogExtras(options.keylog)
+    const idleTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? serverDefaults.idleTimeout))
+    const clientAuth =
+      options.clientAuth === undefined
+        ? {}
+        : { requestCert: true, rejectUnauthorized: options.clientAuth.mode === "require" }
+    const alpn = options.alpn === undefined ? {} : { ALPNProtocols: [...options.alpn] }
+    const extras: EngineExtras = { ...keylog, idleTimeout }
+    const context: ServerContext = {
+      options,
+      engineOptions: () => {
+        const sni = current.sniCallback
+        return {
+          tls: {
+            secureContext: current.default,
+            ...clientAuth,
+            ...alpn,
+            ...(sni === undefined ? {} : { SNICallback: sni })
+          },
+          extras
+        }
+      },
+      reload: (credentials, sni) =>
+        Effect.map(generation(options, credentials, sni ?? options.sni ?? {}), (next) => {
+          current = next
+        })
+    }
+    return context
+  })
+
+const generation = (
+  options: TlsOptions.ServerConnectionOptions,
+  credentials: ReadonlyArray<TlsOptions.Credential>,
+  sni: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
+): Effect.Effect<Generation, TlsConfigError> =>
+  Effect.gen(function* () {
     if (credentials.length === 0) return yield* invalid("the server needs at least one certificate and key")
-    const build = (creds: ReadonlyArray<TlsOptions.Credential>, what: string) => serverContext(options, creds, what)
-    const defaultContext = yield* build(credentials, "server credentials")
+    const defaultContext = yield* credentialsContext(options, credentials, "server credentials")
     const byName = new Map<string, tls.SecureContext>()
     for (const [name, creds] of Object.entries(sni)) {
-      byName.set(name.toLowerCase(), yield* build(creds, `credentials for ${name}`))
+      byName.set(name.toLowerCase(), yield* credentialsContext(options, creds, `credentials for ${name}`))
     }
-    return { default: defaultContext, byName, resolved: new Map() }
+    const self: Generation = {
+      default: defaultContext,
+      byName,
+      resolved: new Map(),
+      sniCallback:
+        byName.size === 0 && options.resolveSni === undefined
+          ? undefined
+          : (servername, callback) => selectContext(options, self, servername, callback)
+    }
+    return self
   })
 
 /** One server SecureContext: credentials, client-certificate trust, tickets. */
-export const serverContext = (
-  options: TlsOptions.ServerOptions,
+const credentialsContext = (
+  options: TlsOptions.ServerConnectionOptions,
   credentials: ReadonlyArray<TlsOptions.Credential>,
   what: string
 ): Effect.Effect<tls.SecureContext, TlsConfigError> => {
@@ -193,13 +330,37 @@ export const serverContext = (
   )
 }
 
-/** The context for `servername`: exact name, then `*.` wildcard of its parent. */
-export const lookupSni = (contexts: ServerContexts, servername: string): tls.SecureContext | undefined => {
+/**
+ * Node's SNICallback: the exact name, then the `*.` wildcard of its parent,
+ * then what the resolver answered before, then the resolver (an Effect, run
+ * outside the IO fiber: Node waits for the callback, the IO fiber does not).
+ */
+const selectContext = (
+  options: TlsOptions.ServerConnectionOptions,
+  current: Generation,
+  servername: string,
+  callback: (error: Error | null, context?: tls.SecureContext) => void
+): void => {
   const name = servername.toLowerCase()
-  const exact = contexts.byName.get(name)
-  if (exact !== undefined) return exact
   const dot = name.indexOf(".")
-  return dot < 0 ? undefined : contexts.byName.get(`*${name.slice(dot)}`)
+  const known = current.byName.get(name) ?? (dot < 0 ? undefined : current.byName.get(`*${name.slice(dot)}`))
+  const resolve = options.resolveSni
+  if (known !== undefined || resolve === undefined || current.resolved.has(name)) {
+    callback(null, known ?? current.resolved.get(name) ?? current.default)
+    return
+  }
+  void Effect.runPromiseExit(
+    Effect.flatMap(resolve(name), (credentials) =>
+      credentials === undefined
+        ? Effect.succeed(undefined)
+        : credentialsContext(options, credentials, `credentials for ${name}`)
+    )
+  ).then((exit) => {
+    if (Exit.isFailure(exit)) {
+      callback(new Error(`the SNI resolver failed for ${name}: ${Cause.pretty(exit.cause)}`))
+      return
+    }
+    if (current.resolved.size < RESOLVED_CACHE_SIZE) current.resolved.set(name, exit.value)
+    callback(null, exit.value ?? current.default)
+  })
 }
-
-export const serverKeylog = keylogExtras

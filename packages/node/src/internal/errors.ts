@@ -75,6 +75,7 @@ export const receivedAlert = (code: string | undefined, message: string): number
   return inMessage === null ? undefined : Number(inMessage[1])
 }
 
+/** Socket and resolver error codes (errno names, Node's own), by transport failure. */
 const transportReasons: Record<string, TransportFailureReason> = {
   ECONNREFUSED: "ConnectionRefused",
   ECONNRESET: "ConnectionReset",
@@ -84,6 +85,7 @@ const transportReasons: Record<string, TransportFailureReason> = {
   ENOTFOUND: "HostNotFound",
   EAI_AGAIN: "HostNotFound",
   EAI_NONAME: "HostNotFound",
+  EAI_FAIL: "HostNotFound",
   EHOSTUNREACH: "Other",
   ENETUNREACH: "Other",
   EADDRNOTAVAIL: "Other",
@@ -163,6 +165,22 @@ const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : String(error)
 
 /**
+ * Classifies an error of a plain socket (no TLS on it): any code not known as
+ * a transport failure is `Other`. `during` prefixes the detail (`connect to
+ * host:port`).
+ */
+export const transportError = (error: unknown, during?: string): TlsTransportError => {
+  const code = errorCode(error)
+  const message = errorMessage(error)
+  return new TlsTransportError({
+    reason: (code === undefined ? undefined : transportReasons[code]) ?? "Other",
+    code,
+    detail: during === undefined ? message : `${during}: ${message}`,
+    cause: error
+  })
+}
+
+/**
  * Classifies an error raised by a TLSSocket or its transport.
  *
  * `established` says whether the handshake had completed: the same OpenSSL
@@ -173,10 +191,7 @@ const errorMessage = (error: unknown): string =>
 export const fromNodeError = (error: unknown, established: boolean): TlsError => {
   const code = errorCode(error)
   const detail = errorMessage(error)
-  const transportReason = code === undefined ? undefined : transportReasons[code]
-  if (transportReason !== undefined) {
-    return new TlsTransportError({ reason: transportReason, code, detail, cause: error })
-  }
+  if (code !== undefined && transportReasons[code] !== undefined) return transportError(error)
   const alert = receivedAlert(code, detail)
   if (!established) {
     const reason = (code === undefined ? undefined : certificateReasons[code]) ?? alertReason(alert)

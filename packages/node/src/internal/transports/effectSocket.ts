@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
-import { fromNodeError } from "./errors.ts"
+import { transportError } from "../errors.ts"
 import * as Pulled from "./pulled.ts"
 
 /**
@@ -27,11 +27,11 @@ export const fromSocketError = (error: Socket.SocketError): TlsTransportError | 
     case "SocketOpenError":
       return reason.kind === "Timeout"
         ? new TlsTransportError({ reason: "Timeout", detail: "the socket did not open in time", cause: error })
-        : fromNodeError(reason.cause, "open")
+        : transportError(reason.cause, "open")
     case "SocketReadError":
-      return fromNodeError(reason.cause, "read")
+      return transportError(reason.cause, "read")
     case "SocketWriteError":
-      return fromNodeError(reason.cause, "write")
+      return transportError(reason.cause, "write")
     case "SocketUpgradeError":
       return new TlsTransportError({ reason: "Other", detail: "socket upgrade failed", cause: error })
   }

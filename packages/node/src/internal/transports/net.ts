@@ -5,7 +5,7 @@ import type { Transport } from "@effect-tls/core/Transport"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { fromNodeError } from "./errors.ts"
+import { transportError } from "../errors.ts"
 
 /**
  * A `node:net` socket as a readiness-driven transport.
@@ -54,7 +54,7 @@ export class NetTransport implements Transport {
     this.wake()
   }
   private readonly onError = (cause: Error): void => {
-    if (!this.destroyed) this.error ??= fromNodeError(cause)
+    if (!this.destroyed) this.error ??= transportError(cause)
     this.wake()
   }
   private readonly onClose = (): void => {
@@ -125,49 +125,63 @@ export interface ConnectOptions {
 /** @internal */
 export const defaultConnectTimeout = Duration.seconds(10)
 
-/** Opens a TCP connection within the connect timeout; the socket is destroyed with the scope. */
-export const connect = (options: ConnectOptions): Effect.Effect<NetTransport, TlsTransportError, Scope.Scope> => {
+/**
+ * Opens a TCP socket within the connect timeout (DNS included). Interruption
+ * or the timeout destroys it at once; on success the caller owns it, with no
+ * listener left behind.
+ */
+export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError> => {
   const timeout = options.connectTimeout ?? defaultConnectTimeout
   const host = options.host ?? "localhost"
-  return Effect.acquireRelease(
-    Effect.callback<net.Socket, TlsTransportError>((resume) => {
-      const socket = net.connect({
-        host,
-        port: options.port,
-        allowHalfOpen: true,
-        noDelay: options.noDelay ?? true,
-        ...(options.family === undefined ? {} : { family: options.family }),
-        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
-      })
-      const onConnect = () => {
-        socket.off("error", onError)
-        resume(Effect.succeed(socket))
-      }
-      const onError = (cause: Error) => {
-        socket.off("connect", onConnect)
-        socket.destroy()
-        resume(Effect.fail(fromNodeError(cause, `connect to ${host}:${options.port}`)))
-      }
-      socket.once("connect", onConnect)
-      socket.once("error", onError)
-      return Effect.sync(() => {
-        socket.off("connect", onConnect)
-        socket.off("error", onError)
-        socket.destroy()
-      })
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: timeout,
-        orElse: () =>
-          Effect.fail(
-            new TransportError({
-              reason: "Timeout",
-              detail: `no connection to ${host}:${options.port} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
-            })
-          )
-      }),
-      Effect.map((socket) => new NetTransport(socket))
-    ),
-    (transport) => Effect.sync(() => transport.destroy())
+  return Effect.callback<net.Socket, TlsTransportError>((resume) => {
+    const socket = net.connect({
+      host,
+      port: options.port,
+      allowHalfOpen: true,
+      noDelay: options.noDelay ?? true,
+      ...(options.family === undefined ? {} : { family: options.family }),
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
+    })
+    const onConnect = () => {
+      socket.off("error", onError)
+      resume(Effect.succeed(socket))
+    }
+    const onError = (cause: Error) => {
+      socket.off("connect", onConnect)
+      socket.destroy()
+      resume(Effect.fail(transportError(cause, `connect to ${host}:${options.port}`)))
+    }
+    socket.once("connect", onConnect)
+    socket.once("error", onError)
+    return Effect.sync(() => {
+      socket.off("connect", onConnect)
+      socket.off("error", onError)
+      socket.destroy()
+    })
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(
+          new TransportError({
+            reason: "Timeout",
+            detail: `no connection to ${host}:${options.port} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+          })
+        )
+    })
   )
 }
+
+/**
+ * {@link openSocket} in the current scope: the socket is destroyed when the
+ * scope closes. Only the wait for the connection is interruptible, so a
+ * socket is never left without its finalizer.
+ */
+export const connectSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError, Scope.Scope> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.tap(restore(openSocket(options)), (socket) => Effect.addFinalizer(() => Effect.sync(() => socket.destroy())))
+  )
+
+/** Opens a TCP connection as a transport; it is destroyed with the scope. */
+export const connect = (options: ConnectOptions): Effect.Effect<NetTransport, TlsTransportError, Scope.Scope> =>
+  Effect.map(connectSocket(options), (socket) => new NetTransport(socket))

@@ -1,9 +1,11 @@
 import type { TlsError } from "@effect-tls/core/TlsError"
-import { TlsStateError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { TlsHandshakeError, TlsStateError, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type { Plaintext } from "../../Starttls.ts"
 
 const encoder = new TextEncoder()
 const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
@@ -185,4 +187,34 @@ export class PlaintextChannel {
     this.upgraded = true
     return this.buffer.length
   }
+}
+
+/** The type id of `Starttls.Plaintext` handles. */
+export const PlaintextTypeId: "~@effect-tls/node/Starttls/Plaintext" = "~@effect-tls/node/Starttls/Plaintext"
+
+export const isPlaintext = (u: unknown): u is Plaintext => Predicate.hasProperty(u, PlaintextTypeId)
+
+const channelOf = (self: Plaintext): PlaintextChannel | undefined =>
+  "channel" in self && self.channel instanceof PlaintextChannel ? self.channel : undefined
+
+/** The transport under what an upgrade runs over. */
+export const transportOf = (over: Transport | Plaintext): Transport => (isPlaintext(over) ? over.transport : over)
+
+/**
+ * Ends the prologue: the transport to run TLS over, or the injection error
+ * when the prologue left bytes unconsumed (the transport is then destroyed
+ * before any TLS byte is sent).
+ */
+export const handOver = (over: Transport | Plaintext): Transport | TlsHandshakeError => {
+  if (!isPlaintext(over)) return over
+  const channel = channelOf(over)
+  const leftover = channel === undefined ? 0 : channel.handOver()
+  if (leftover > 0) {
+    over.transport.destroy()
+    return new TlsHandshakeError({
+      reason: "PlaintextInjection",
+      detail: `${leftover} bytes of plaintext arrived after the STARTTLS point and were not consumed by the prologue`
+    })
+  }
+  return over.transport
 }
