@@ -11,6 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as NodeTransport from "../src/NodeTransport.ts"
 import * as Starttls from "../src/Starttls.ts"
 import { credentials, listen } from "./engine-path-support.ts"
+import { proxy } from "./helpers.ts"
 
 /** Transports made by this file and not destroyed yet. */
 let open = 0
@@ -90,24 +91,40 @@ conformance({
   })
 })
 
+// Over TCP through a pausable relay: loopback kernel buffers absorb megabytes,
+// so without the relay no write would ever block (and the interrupted-write
+// test could not interrupt one while it waits).
 conformance({
   name: "engine path (node:tls over a duplex) over TCP",
   truncationDetectable: true,
+  capabilities: ["wire"],
   openResources: Effect.sync(() => open),
-  scale,
+  scale: { floodBytes: scale.floodBytes, transferBytes: scale.transferBytes },
   makePair: (options) =>
     Effect.gen(function* () {
       const creds = yield* Effect.orDie(credentials)
       const listener = yield* Effect.orDie(listen)
+      const relay = yield* proxy(listener.port)
       const serverFiber = yield* Effect.forkScoped(
         Effect.gen(function* () {
           const transport = yield* NodeTransport.fromSocket(yield* listener.accept)
           return yield* Starttls.server(counted(transport), { ...creds.server, connection: options.server })
         })
       )
-      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
+      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: relay.port })
       const client = yield* Starttls.client(counted(transport), { ...creds.client, connection: options.client })
       const server = yield* Fiber.join(serverFiber)
-      return { client, server }
+      const direction = (wire: "clientToServer" | "serverToClient") =>
+        wire === "clientToServer" ? ("toServer" as const) : ("toClient" as const)
+      return {
+        client,
+        server,
+        wire: {
+          pause: (wire) => relay.pause(direction(wire)),
+          resume: (wire) => relay.resume(direction(wire)),
+          endWithoutCloseNotify: (wire) => relay.end(direction(wire)),
+          reset: relay.reset
+        }
+      }
     })
 })
