@@ -17,6 +17,13 @@ export * as NodeTls from "./NodeTls.ts"
 export * as NodeTlsClient from "./NodeTlsClient.ts"
 
 /**
+ * The client's and the server's options as Schemas, loadable from `Config`.
+ *
+ * @since 0.1.0
+ */
+export * as NodeTlsConfig from "./NodeTlsConfig.ts"
+
+/**
  * The TLS server: supervised connections, graceful shutdown, reload.
  *
  * @since 0.1.0

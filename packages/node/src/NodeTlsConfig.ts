@@ -1,0 +1,226 @@
+/**
+ * The client's and the server's options as Schemas, loadable from Effect's
+ * `Config` (environment variables, files, any `ConfigProvider`): the subset
+ * that configuration can carry (certificates and keys, trust, ALPN, versions,
+ * timeouts, limits). What only code can give (an SNI resolver, per-name
+ * certificates, SPKI pins as a list) is added to the decoded options in code.
+ *
+ * Certificates, keys and CA bundles are PEM text or the path of a PEM file,
+ * read when the configuration is decoded. Keys and passphrases decode to
+ * `Redacted` and are never encoded back. Lists (ALPN) are arrays or
+ * comma-separated strings; durations are strings such as `"10 seconds"`.
+ *
+ * ```ts
+ * // TLS_CA=/etc/ssl/ca.pem TLS_ALPN=h2,http/1.1 TLS_CONNECTION_HANDSHAKETIMEOUT="5 seconds"
+ * const layer = NodeTlsClient.layerConfig(NodeTlsConfig.client("tls"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { readFileSync } from "node:fs"
+import { ConnectionConfig } from "@effect-tls/core/TlsConfig"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
+import * as SchemaIssue from "effect/SchemaIssue"
+import type * as TlsOptions from "./TlsOptions.ts"
+
+const PEM_START = "-----BEGIN "
+
+/** PEM text as given, or the content of the file it names. */
+const readPem = (value: string): Effect.Effect<string, SchemaIssue.Issue> =>
+  value.trimStart().startsWith(PEM_START)
+    ? Effect.succeed(value)
+    : Effect.try({
+        try: () => readFileSync(value, "utf8"),
+        catch: (cause) =>
+          new SchemaIssue.InvalidValue({
+            message: `neither PEM text nor a readable PEM file: ${cause instanceof Error ? cause.message : String(cause)}`
+          })
+      }).pipe(
+        Effect.filterOrFail(
+          (text) => text.includes(PEM_START),
+          () => new SchemaIssue.InvalidValue({ message: `${value}: the file holds no PEM block` })
+        )
+      )
+
+/**
+ * A certificate or a CA bundle: PEM text, or the path of a PEM file (read at
+ * decoding). Encodes to the PEM text.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Pem = Schema.NonEmptyString.pipe(
+  Schema.decodeTo(Schema.String, {
+    decode: SchemaGetter.transformEffect(readPem),
+    encode: SchemaGetter.passthrough()
+  })
+)
+
+/**
+ * A private key: PEM text or the path of a PEM file, decoded to `Redacted`.
+ * It is never encoded back.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SecretPem = Schema.NonEmptyString.pipe(
+  Schema.decodeTo(Schema.Redacted(Schema.String), {
+    decode: SchemaGetter.transformEffect((value: string) => Effect.map(readPem(value), (pem) => Redacted.make(pem))),
+    encode: SchemaGetter.forbidden(() => "a private key is not encoded back")
+  })
+)
+
+/**
+ * A secret string (a passphrase), decoded to `Redacted`; never encoded back.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Secret = Schema.String.pipe(
+  Schema.decodeTo(Schema.Redacted(Schema.String), {
+    decode: SchemaGetter.transform((value: string) => Redacted.make(value)),
+    encode: SchemaGetter.forbidden(() => "a secret is not encoded back")
+  })
+)
+
+const commaList = Schema.String.pipe(
+  Schema.decodeTo(Schema.Array(Schema.String), {
+    decode: SchemaGetter.transform((value: string) =>
+      value
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0)
+    ),
+    encode: SchemaGetter.transform((items: ReadonlyArray<string>) => items.join(","))
+  })
+)
+
+/**
+ * A list of strings: an array, or one comma-separated string (as in an
+ * environment variable).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StringList = Schema.Union([Schema.Array(Schema.String), commaList])
+
+/**
+ * A TLS protocol version, as Node names it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TlsVersion = Schema.Literals(["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"])
+
+/**
+ * Which Node path runs TLS over TCP.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Engine = Schema.Literals(["native", "duplex"])
+
+/**
+ * A certificate chain (leaf first) and its key.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Credential = Schema.Struct({
+  cert: Pem,
+  key: SecretPem,
+  passphrase: Schema.optionalKey(Secret)
+})
+
+const Count = Schema.Int.check(Schema.isGreaterThan(0))
+
+const common = {
+  minVersion: Schema.optionalKey(TlsVersion),
+  maxVersion: Schema.optionalKey(TlsVersion),
+  insecureMinVersion: Schema.optionalKey(Schema.Boolean),
+  ciphers: Schema.optionalKey(Schema.String),
+  groups: Schema.optionalKey(Schema.String),
+  alpn: Schema.optionalKey(StringList),
+  keylog: Schema.optionalKey(
+    Schema.Struct({ file: Schema.optionalKey(Schema.String), events: Schema.optionalKey(Schema.Boolean) })
+  ),
+  connection: Schema.optionalKey(ConnectionConfig)
+}
+
+/**
+ * The client's options that configuration can carry; decodes to
+ * `TlsOptions.ClientOptions`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ClientConfig = Schema.Struct({
+  ...common,
+  ca: Schema.optionalKey(Pem),
+  systemCa: Schema.optionalKey(Schema.Boolean),
+  servername: Schema.optionalKey(Schema.String),
+  credential: Schema.optionalKey(Credential),
+  pinnedSpkiSha256: Schema.optionalKey(StringList),
+  insecureSkipVerify: Schema.optionalKey(Schema.Boolean),
+  insecureSkipHostnameCheck: Schema.optionalKey(Schema.Boolean),
+  requestOcsp: Schema.optionalKey(Schema.Boolean),
+  connectTimeout: Schema.optionalKey(Schema.DurationFromString),
+  sessionCache: Schema.optionalKey(Schema.Boolean),
+  engine: Schema.optionalKey(Engine)
+})
+
+/**
+ * The decoded client configuration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientConfig = typeof ClientConfig.Type
+
+/**
+ * The server's options that configuration can carry; decodes to
+ * `TlsOptions.ServerOptions`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ServerConfig = Schema.Struct({
+  ...common,
+  credentials: Schema.Array(Credential).check(Schema.isMinLength(1)),
+  clientAuth: Schema.optionalKey(Schema.Struct({ mode: Schema.Literals(["request", "require"]), ca: Pem })),
+  tickets: Schema.optionalKey(Schema.Boolean),
+  idleTimeout: Schema.optionalKey(Schema.DurationFromString),
+  host: Schema.optionalKey(Schema.String),
+  port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
+  maxConnections: Schema.optionalKey(Count),
+  shutdownTimeout: Schema.optionalKey(Schema.DurationFromString),
+  engine: Schema.optionalKey(Engine)
+})
+
+/**
+ * The decoded server configuration.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ServerConfig = typeof ServerConfig.Type
+
+/**
+ * Client options read from the current `ConfigProvider` under `path`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const client = (path?: string): Config.Config<TlsOptions.ClientOptions> => Config.schema(ClientConfig, path)
+
+/**
+ * Server options read from the current `ConfigProvider` under `path`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const server = (path?: string): Config.Config<TlsOptions.ServerOptions> => Config.schema(ServerConfig, path)

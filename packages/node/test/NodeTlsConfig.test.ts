@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
+import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
+import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import { CertificateAuthority } from "@effect-tls/test"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+
+/** A temporary directory removed with the scope. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "effect-tls-config-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+describe("NodeTlsConfig", () => {
+  it.live("loads server and client options from environment variables (files and PEM), then they connect", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const dir = yield* tempDir
+      const keyFile = join(dir, "server.key")
+      const caFile = join(dir, "ca.pem")
+      writeFileSync(keyFile, issued.key, { mode: 0o600 })
+      writeFileSync(caFile, issued.ca)
+      const provider = ConfigProvider.fromEnv({
+        env: {
+          SRV_credentials_0_cert: issued.chain,
+          SRV_credentials_0_key: keyFile,
+          SRV_alpn: "h2, http/1.1",
+          SRV_minVersion: "TLSv1.3",
+          SRV_idleTimeout: "30 seconds",
+          SRV_shutdownTimeout: "100 millis",
+          SRV_maxConnections: "8",
+          SRV_engine: "duplex",
+          SRV_connection_handshakeTimeout: "2 seconds",
+          CLI_ca: caFile,
+          CLI_servername: "localhost",
+          CLI_alpn: "http/1.1",
+          CLI_connectTimeout: "3 seconds",
+          CLI_sessionCache: "false"
+        }
+      })
+      const serverOptions = yield* NodeTlsConfig.server("SRV").parse(provider)
+      const clientOptions = yield* NodeTlsConfig.client("CLI").parse(provider)
+
+      const key = serverOptions.credentials[0]?.key
+      assert.isTrue(key !== undefined && Redacted.isRedacted(key))
+      // Read from the file, and hidden from logs and String().
+      assert.strictEqual(key === undefined ? "" : Redacted.value(key), issued.key)
+      assert.notInclude(String(key), "PRIVATE KEY")
+      assert.deepStrictEqual(serverOptions.alpn, ["h2", "http/1.1"])
+      assert.strictEqual(serverOptions.maxConnections, 8)
+      assert.strictEqual(serverOptions.engine, "duplex")
+      assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(serverOptions.idleTimeout ?? 0)), 30_000)
+      // The core connection schema fills the defaults of what is not set.
+      assert.strictEqual(
+        Duration.toMillis(Duration.fromInputUnsafe(serverOptions.connection?.handshakeTimeout ?? 0)),
+        2000
+      )
+      assert.strictEqual(serverOptions.connection?.readBufferBytes, 64 * 1024)
+      assert.strictEqual(clientOptions.ca, issued.ca)
+      assert.strictEqual(clientOptions.sessionCache, false)
+
+      const server = yield* NodeTlsServer.serve(serverOptions, (connection) =>
+        Effect.andThen(connection.writer.write("configured"), connection.writer.end)
+      )
+      const client = yield* NodeTlsClient.make(clientOptions)
+      const connection = yield* client.connect({ host: "127.0.0.1", port: server.address.port })
+      assert.strictEqual(connection.session.alpn, "http/1.1")
+      assert.strictEqual(connection.session.protocol, "TLSv1.3")
+      assert.isTrue(connection.session.peerVerified)
+      const chunk = yield* connection.reader.read
+      assert.strictEqual(Buffer.from(Option.getOrThrow(chunk)).toString(), "configured")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("NodeTlsClient.layerConfig builds the client service from a structured provider", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* NodeTlsServer.serve(
+        {
+          credentials: [{ cert: issued.chain, key: issued.redactedKey }],
+          alpn: ["http/1.1", "h2"],
+          shutdownTimeout: "100 millis"
+        },
+        (connection) => connection.writer.end
+      )
+      const provider = ConfigProvider.fromUnknown({ tls: { ca: issued.ca, alpn: ["h2"], minVersion: "TLSv1.2" } })
+      const session = yield* NodeTlsClient.connect({ host: "127.0.0.1", port: server.address.port }).pipe(
+        Effect.map((connection) => connection.session),
+        Effect.provide(NodeTlsClient.layerConfig(NodeTlsConfig.client("tls"))),
+        Effect.provideService(ConfigProvider.ConfigProvider, provider)
+      )
+      assert.isTrue(session.peerVerified)
+      // The offer came from the provider's array.
+      assert.strictEqual(session.alpn, "h2")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("rejects what cannot be loaded: a missing file, an unknown version, no credentials", () =>
+    Effect.gen(function* () {
+      const missing = yield* NodeTlsConfig.client("tls")
+        .parse(ConfigProvider.fromUnknown({ tls: { ca: "/nonexistent/ca.pem" } }))
+        .pipe(Effect.flip)
+      assert.strictEqual(missing._tag, "ConfigError")
+      assert.include(String(missing), "neither PEM text nor a readable PEM file")
+      const version = yield* NodeTlsConfig.client("tls")
+        .parse(ConfigProvider.fromUnknown({ tls: { minVersion: "SSLv3" } }))
+        .pipe(Effect.flip)
+      assert.strictEqual(version._tag, "ConfigError")
+      const none = yield* NodeTlsConfig.server("tls")
+        .parse(ConfigProvider.fromUnknown({ tls: { credentials: [] } }))
+        .pipe(Effect.flip)
+      assert.strictEqual(none._tag, "ConfigError")
+    })
+  )
+})
