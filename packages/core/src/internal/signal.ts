@@ -10,7 +10,25 @@ export class Signal {
   private pending = false
   private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
 
+  private scheduled = false
+
+  /**
+   * Resumes the sleeper in a microtask, not inline: a wake-up comes from an
+   * application fiber or a Node callback, which then finishes its own burst of
+   * work (more writes, more data) before the sleeper runs once for all of it.
+   */
   readonly wake = (): void => {
+    if (this.resume === undefined) {
+      this.pending = true
+      return
+    }
+    if (this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(this.resumeNow)
+  }
+
+  private readonly resumeNow = (): void => {
+    this.scheduled = false
     const resume = this.resume
     if (resume !== undefined) {
       this.resume = undefined
