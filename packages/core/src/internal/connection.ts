@@ -373,32 +373,42 @@ class Driver {
     return this.failure ?? new TlsStateError({ reason: "ConnectionClosed", detail: "the connection is closed" })
   }
 
-  readonly flush: Effect.Effect<void, TlsError> = this.awaitProgress(() => {
-    if (this.failure !== undefined) return Effect.fail(this.failure)
-    if (this.isFlushed()) return Effect.void
-    if (this.outcome !== undefined) return Effect.fail(this.closedError())
-    return undefined
-  })
-
-  readonly end: Effect.Effect<void, TlsError> = Effect.suspend(() => {
-    this.writeBuffer.requestEnd()
+  // The effects below are built when used, not per connection: an idle
+  // connection should cost little memory.
+  get flush(): Effect.Effect<void, TlsError> {
     return this.awaitProgress(() => {
-      if (this.writeSideDone) return Effect.void
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.isFlushed()) return Effect.void
       if (this.outcome !== undefined) return Effect.fail(this.closedError())
       return undefined
     })
-  })
+  }
 
-  readonly awaitHandshake: Effect.Effect<void, TlsError> = this.awaitProgress(() => {
-    if (this.handshakeReported) return Effect.void
-    if (this.failure !== undefined) return Effect.fail(this.failure)
-    if (this.outcome !== undefined) return Effect.fail(this.closedError())
-    return undefined
-  })
+  get end(): Effect.Effect<void, TlsError> {
+    return Effect.suspend(() => {
+      this.writeBuffer.requestEnd()
+      return this.awaitProgress(() => {
+        if (this.writeSideDone) return Effect.void
+        if (this.outcome !== undefined) return Effect.fail(this.closedError())
+        return undefined
+      })
+    })
+  }
 
-  readonly closed: Effect.Effect<CloseOutcome> = this.awaitProgress(() =>
-    this.outcome === undefined ? undefined : Effect.succeed(this.outcome)
-  ) as Effect.Effect<CloseOutcome>
+  get awaitHandshake(): Effect.Effect<void, TlsError> {
+    return this.awaitProgress(() => {
+      if (this.handshakeReported) return Effect.void
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.outcome !== undefined) return Effect.fail(this.closedError())
+      return undefined
+    })
+  }
+
+  get closed(): Effect.Effect<CloseOutcome> {
+    return this.awaitProgress(() =>
+      this.outcome === undefined ? undefined : Effect.succeed(this.outcome)
+    ) as Effect.Effect<CloseOutcome>
+  }
 
   /** Ends everything at once: no graceful part. */
   abort(outcome: CloseOutcome): void {
@@ -443,22 +453,29 @@ const makeReader = (driver: Driver): TlsConnection.ReadHalf => {
     read: buffer.read,
     readExactly: (n) => buffer.readExactly(n),
     readUntil: (delimiter, options) => buffer.readUntil(toBytes(delimiter), options?.maxBytes ?? 64 * 1024),
-    stream: Stream.fromPull(Effect.succeed(buffer.pull))
+    get stream() {
+      return Stream.fromPull(Effect.succeed(buffer.pull))
+    }
   }
 }
 
 const makeWriter = (driver: Driver): TlsConnection.WriteHalf => {
   const buffer = driver.writeBuffer
-  const writeAll = (chunks: Iterable<Uint8Array | string>) => buffer.write(Array.from(chunks, toBytes))
   return {
     write: (chunk) => buffer.write([toBytes(chunk)]),
-    writeAll,
-    flush: driver.flush,
-    end: driver.end,
-    sink: Sink.mapEffect(
-      Sink.forEachArray((chunks: ReadonlyArray<Uint8Array>) => buffer.write(chunks)),
-      () => driver.end
-    )
+    writeAll: (chunks) => buffer.write(Array.from(chunks, toBytes)),
+    get flush() {
+      return driver.flush
+    },
+    get end() {
+      return driver.end
+    },
+    get sink() {
+      return Sink.mapEffect(
+        Sink.forEachArray((chunks: ReadonlyArray<Uint8Array>) => buffer.write(chunks)),
+        () => driver.end
+      )
+    }
   }
 }
 
@@ -536,8 +553,12 @@ export const make = Effect.fnUntraced(function* (params: {
     reader: makeReader(driver),
     writer: makeWriter(driver),
     session,
-    events: driver.hub.stream,
-    closed: driver.closed,
+    get events() {
+      return driver.hub.stream
+    },
+    get closed() {
+      return driver.closed
+    },
     stats: Effect.sync(() => ({
       bytesRead: driver.bytesRead,
       bytesWritten: driver.bytesWritten,

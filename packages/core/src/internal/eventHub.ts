@@ -46,33 +46,36 @@ export class EventHub {
     for (const follower of this.followers) Queue.endUnsafe(follower.queue)
   }
 
-  readonly stream: Stream.Stream<TlsEvent> = Stream.unwrap(
-    Effect.acquireRelease(
-      Effect.gen({ self: this }, function* () {
-        const queue = yield* Queue.dropping<TlsEvent, Cause.Done>(this.capacity)
-        const follower: Follower = { queue, dropped: 0 }
-        Queue.offerAllUnsafe(queue, this.history)
-        if (this.ended) Queue.endUnsafe(queue)
-        else this.followers.add(follower)
-        return follower
-      }),
-      (follower) =>
-        Effect.sync(() => {
-          this.followers.delete(follower)
-        })
-    ).pipe(
-      Effect.map((follower) =>
-        Stream.fromPull<TlsEvent, Cause.Done, never, never, never>(
-          Effect.succeed(
-            Effect.map(Queue.takeAll(follower.queue), (events) => {
-              if (follower.dropped === 0) return events
-              const dropped = TlsEvent.EventsDropped({ count: follower.dropped })
-              follower.dropped = 0
-              return [dropped, ...events] as const
-            })
+  /** A new follower's stream (built on use: an idle connection keeps none). */
+  get stream(): Stream.Stream<TlsEvent> {
+    return Stream.unwrap(
+      Effect.acquireRelease(
+        Effect.gen({ self: this }, function* () {
+          const queue = yield* Queue.dropping<TlsEvent, Cause.Done>(this.capacity)
+          const follower: Follower = { queue, dropped: 0 }
+          Queue.offerAllUnsafe(queue, this.history)
+          if (this.ended) Queue.endUnsafe(queue)
+          else this.followers.add(follower)
+          return follower
+        }),
+        (follower) =>
+          Effect.sync(() => {
+            this.followers.delete(follower)
+          })
+      ).pipe(
+        Effect.map((follower) =>
+          Stream.fromPull<TlsEvent, Cause.Done, never, never, never>(
+            Effect.succeed(
+              Effect.map(Queue.takeAll(follower.queue), (events) => {
+                if (follower.dropped === 0) return events
+                const dropped = TlsEvent.EventsDropped({ count: follower.dropped })
+                follower.dropped = 0
+                return [dropped, ...events] as const
+              })
+            )
           )
         )
       )
     )
-  )
+  }
 }

@@ -118,16 +118,17 @@ export class ReadBuffer {
   })
 
   /** Every buffered chunk at once (at least one), or a `Done` at a clean end: a `Stream` pull. */
-  readonly pull: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done> = this.loop<
-    readonly [Uint8Array, ...Array<Uint8Array>]
-  >(() => {
-    if (!this.chunks.isEmpty) {
-      const all = this.chunks.shiftAll() as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
-      this.freed()
-      return Effect.succeed(all)
-    }
-    return this.endOrFail(() => Cause.done() as unknown as Effect.Effect<never, TlsError>)
-  }) as Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done>
+  /** Built on use (a `Stream` pull), not per connection. */
+  get pull(): Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done> {
+    return this.loop<readonly [Uint8Array, ...Array<Uint8Array>]>(() => {
+      if (!this.chunks.isEmpty) {
+        const all = this.chunks.shiftAll() as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
+        this.freed()
+        return Effect.succeed(all)
+      }
+      return this.endOrFail(() => Cause.done() as unknown as Effect.Effect<never, TlsError>)
+    }) as Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done>
+  }
 
   /** Exactly `n` bytes; fails with `EndOfStream` (consuming nothing) if the stream ends first. */
   readExactly(n: number): Effect.Effect<Uint8Array, TlsError> {

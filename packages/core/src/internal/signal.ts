@@ -58,14 +58,17 @@ export class Signal {
 export class Waiters {
   private waiting: Array<() => void> = []
 
-  readonly await: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    const waiter = () => resume(Effect.void)
-    this.waiting.push(waiter)
-    return Effect.sync(() => {
-      const index = this.waiting.indexOf(waiter)
-      if (index >= 0) this.waiting.splice(index, 1)
+  /** Built per wait rather than per instance: most connections rarely wait. */
+  get await(): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      const waiter = () => resume(Effect.void)
+      this.waiting.push(waiter)
+      return Effect.sync(() => {
+        const index = this.waiting.indexOf(waiter)
+        if (index >= 0) this.waiting.splice(index, 1)
+      })
     })
-  })
+  }
 
   get size(): number {
     return this.waiting.length
