@@ -1,150 +1,542 @@
 /**
- * Interop with real peers (slow; own file): `openssl s_server` as the peer of
- * the native client. The peer sends KeyUpdates in the middle of a transfer.
+ * Interop with real peers on 127.0.0.1: `openssl s_server` and `gnutls-serv`
+ * against our client, `openssl s_client` and `gnutls-cli` against our server.
+ * Handshake (protocol and cipher checked against what the peer printed), ALPN,
+ * mutual TLS, half-close, and KeyUpdates sent by the peer in the middle of a
+ * transfer that flows both ways, with checksums. The 64 MiB transfers are in
+ * interop-bulk.test.ts.
+ *
+ * gnutls-serv binds every address, so it runs in a network namespace of its
+ * own, bridged to 127.0.0.1 here (see `namespacedServer`).
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import { CertificateAuthority } from "@effect-tls/test"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import { closedPort } from "./helpers.ts"
+import * as Queue from "effect/Queue"
+import {
+  credential,
+  digitLines,
+  freePort,
+  hasGnutls,
+  hasNamespaces,
+  hasOpenssl,
+  namespacedServer,
+  openssl,
+  type Peer,
+  payload,
+  payloadLines,
+  pemFiles,
+  readHashed,
+  sha256,
+  spawnPeer,
+  tempDir,
+  writePieces
+} from "./interop-support.ts"
 
-/** A child process killed with the scope, with its stdout collected and awaitable by pattern. */
-const child = (command: string, args: ReadonlyArray<string>) =>
+const ALPN = "interop/1"
+const MiB = 1024 * 1024
+/** Our writes: whole records of whole lines, so a peer's reports fall between lines. */
+const PIECE = 16 * 1024
+/** The tail of our last line the peer must print (40 random digits are unique enough). */
+const LAST_LINE_TAIL = 40
+/** gnutls's summary line, e.g. "- Description: (TLS1.3-X.509)-(ECDHE-X25519)-(ECDSA-SECP256R1-SHA256)-(AES-256-GCM)". */
+const GNUTLS_DESCRIPTION = /- Description: \((TLS[0-9.]+)-[^)]*\)-\([^)]*\)-\([^)]*\)-\(([^)]*)\)/
+
+/** Certificates for a mutual-TLS pair, written to a temp dir. */
+const pki = Effect.gen(function* () {
+  const server = yield* CertificateAuthority.issueServer()
+  const client = yield* CertificateAuthority.issueClient({ commonName: "interop-client" })
+  const dir = yield* tempDir({ ...pemFiles("server", server), ...pemFiles("client", client) })
+  const file = (name: string) => join(dir, name)
+  return { server, client, dir, file }
+})
+
+/** Our server for one connection: the accepted connection arrives on the queue and lives until `release`. */
+const ourServer = (
+  options: Omit<Parameters<typeof NodeTls.serve>[0], "credentials">,
+  server: CertificateAuthority.Issued
+) =>
   Effect.gen(function* () {
-    const proc = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(command, args, { stdio: "pipe" })),
-      (proc) =>
-        Effect.callback<void>((resume) => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return resume(Effect.void)
-          proc.once("exit", () => resume(Effect.void))
-          proc.kill("SIGKILL")
-        })
+    const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
+    const release = yield* Deferred.make<void>()
+    const running = yield* NodeTls.serve(
+      { credentials: [credential(server)], shutdownTimeout: "200 millis", ...options },
+      (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
     )
-    const output = { text: "" }
-    const waiters = new Set<() => void>()
-    // s_server reports some events (KEYUPDATE) on stderr: both are followed.
-    const onData = (chunk: Buffer) => {
-      output.text += chunk.toString("latin1")
-      for (const waiter of waiters) waiter()
+    return {
+      port: running.address.port,
+      accept: Queue.take(accepted).pipe(Effect.timeout("10 seconds")),
+      release: Deferred.succeed(release, undefined)
     }
-    proc.stdout.on("data", onData)
-    proc.stderr.on("data", onData)
-    const waitFor = (pattern: RegExp, from = 0) =>
-      Effect.callback<void>((resume) => {
-        const check = () => {
-          if (pattern.test(output.text.slice(from))) {
-            waiters.delete(check)
-            resume(Effect.void)
-          }
-        }
-        waiters.add(check)
-        check()
-        return Effect.sync(() => waiters.delete(check))
-      }).pipe(Effect.timeout("10 seconds"))
-    return { proc: proc as ChildProcessWithoutNullStreams, output, waitFor }
   })
 
-const tempFiles = (files: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const dir = mkdtempSync(join(tmpdir(), "effect-tls-interop-"))
-      for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
-      return dir
-    }),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
+/**
+ * The peer sends `commands` (KeyUpdates) between parts of a transfer it reads
+ * from stdin, while we write our own parts to it; every command must show in
+ * its output (`processed`) before the next part. Returns both directions'
+ * byte counts and checksums.
+ */
+const keyUpdatesMidTransfer = (
+  peer: Peer,
+  connection: TlsConnection.TlsConnection,
+  commands: ReadonlyArray<string>,
+  processed: RegExp,
+  oursPerPart = MiB
+) =>
+  Effect.gen(function* () {
+    const parts = commands.length + 1
+    const fromPeer = payload(parts, MiB)
+    // Ours in 16 KiB pieces (whole records), one part per step.
+    const ours = Array.from({ length: parts }, () =>
+      Array.from({ length: oursPerPart / PIECE }, () => digitLines(PIECE))
+    )
+    const oursSha = sha256(Buffer.concat(ours.flat()))
+    const received: Array<Uint8Array> = []
+    let total = 0
+    /** Reads until `target` bytes arrived in all (bounded by one read per byte). */
+    const readUpTo = (target: number) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < target && total < target; i++) {
+          const chunk = yield* connection.reader.read
+          if (Option.isNone(chunk)) return assert.fail(`the peer ended after ${total} of ${target} bytes`)
+          received.push(chunk.value)
+          total += chunk.value.length
+        }
+      })
+    for (let step = 0; step < parts; step++) {
+      yield* peer.send(fromPeer.pieces[step] ?? new Uint8Array(0))
+      // The peer's KeyUpdate came before its part: once a chunk of the part is
+      // read, our side has processed it. Only then does our writer start, in its
+      // own fiber while the rest of the part is read, so both directions flow at
+      // once and our writes carry the answer a K asks for (OpenSSL sends it with
+      // the next write; see the it.fails test for the case without one).
+      yield* readUpTo(step * MiB + 1)
+      const writer = yield* Effect.forkChild(writePieces(connection, ours[step] ?? []))
+      yield* readUpTo((step + 1) * MiB)
+      assert.strictEqual(total, (step + 1) * MiB)
+      yield* Fiber.join(writer)
+      const command = commands[step]
+      if (command !== undefined) {
+        const from = peer.mark()
+        yield* peer.send(command)
+        yield* peer.waitFor(processed, from)
+      }
+    }
+    yield* connection.writer.flush
+    // The peer prints what it read: wait for the last line of ours.
+    const last = ours.at(-1)?.at(-1)
+    if (last !== undefined) {
+      yield* peer.waitFor(new RegExp(Buffer.from(last).toString("latin1").slice(-LAST_LINE_TAIL)))
+    }
+    return {
+      fromPeer: { sent: fromPeer.sha256, received: sha256(Buffer.concat(received)) },
+      toPeer: { sent: oursSha, received: sha256(payloadLines(peer.stdout())) }
+    }
+  })
 
-describe("interop: openssl s_server", () => {
+describe.skipIf(!hasOpenssl)("interop: openssl s_server against our client", () => {
+  const sServer = (file: (name: string) => string, port: number, extra: ReadonlyArray<string>) =>
+    openssl([
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-naccept",
+      "1",
+      "-cert",
+      file("server-leaf.pem"),
+      "-cert_chain",
+      file("server.pem"),
+      "-key",
+      file("server.key"),
+      ...extra
+    ])
+
   it.live(
-    "handshake, ALPN, mutual TLS, and KeyUpdates (k, K) from the server mid-transfer with no loss",
+    "handshake: protocol and cipher as s_server printed them, ALPN, mutual TLS (s_server verifies our certificate)",
     () =>
       Effect.gen(function* () {
-        const server = yield* CertificateAuthority.issueServer()
-        const clientCert = yield* CertificateAuthority.issueClient({ commonName: "interop" })
-        const dir = yield* tempFiles({
-          "cert.pem": server.cert,
-          "chain.pem": server.chain,
-          "key.pem": server.key,
-          "ca.pem": server.ca
-        })
-        const port = yield* closedPort
-        // s_server reports the KeyUpdate with printf: line-buffer its stdout, or the report sits in a pipe buffer.
-        const openssl = yield* child("stdbuf", [
-          "-oL",
-          "openssl",
-          "s_server",
-          "-accept",
-          `127.0.0.1:${port}`,
-          "-naccept",
-          "1",
-          "-cert",
-          join(dir, "cert.pem"),
-          "-cert_chain",
-          join(dir, "chain.pem"),
-          "-key",
-          join(dir, "key.pem"),
+        const { server, client, file } = yield* pki
+        const port = yield* freePort
+        const peer = yield* sServer(file, port, [
           "-CAfile",
-          join(dir, "ca.pem"),
+          file("ca.pem"),
           "-Verify",
           "2",
+          "-verify_return_error",
           "-alpn",
-          "interop/1",
-          "-tls1_3"
+          ALPN,
+          "-tls1_3",
+          "-ciphersuites",
+          "TLS_CHACHA20_POLY1305_SHA256"
         ])
-        yield* openssl.waitFor(/ACCEPT/)
+        yield* peer.waitFor(/ACCEPT/)
         const connection = yield* NodeTls.connect({
           host: "127.0.0.1",
           port,
           ca: server.ca,
           servername: "localhost",
-          alpn: ["interop/1"],
-          credential: { cert: clientCert.chain, key: Redacted.make(clientCert.key) }
+          alpn: [ALPN],
+          credential: credential(client)
         })
-        assert.strictEqual(connection.session.alpn, "interop/1")
+        yield* peer.waitFor(/CIPHER is (\S+)/)
+        const cipher = /CIPHER is (\S+)/.exec(peer.output())?.[1]
         assert.strictEqual(connection.session.protocol, "TLSv1.3")
-
-        // Lines that never start with an s_server command letter.
-        const line = `${"x".repeat(1023)}\n`
-        const part = line.repeat(1024) // 1 MiB
-        let received = 0
-        const readAtLeast = (target: number) =>
-          Effect.gen(function* () {
-            for (let i = 0; i < 100_000 && received < target; i++) {
-              const chunk = yield* connection.reader.read
-              if (Option.isNone(chunk)) return
-              assert.isTrue(chunk.value.every((byte) => byte === 0x78 || byte === 0x0a))
-              received += chunk.value.length
-            }
-          })
-        const send = (text: string) =>
-          Effect.callback<void>((resume) => {
-            openssl.proc.stdin.write(text, () => resume(Effect.void))
-          })
-        let expected = 0
-        for (const command of ["k\n", "K\n", "k\n"]) {
-          yield* send(part)
-          expected += part.length
-          yield* readAtLeast(expected)
-          assert.strictEqual(received, expected)
-          const from = openssl.output.text.length
-          yield* send(command)
-          // OpenSSL 3.0 prints the result of the handshake step that sent it; later versions print KEYUPDATE.
-          yield* openssl.waitFor(/KEYUPDATE|SSL_do_handshake -> 1/, from)
-          // The client keeps writing while the keys change under it.
-          yield* connection.writer.write("client data after a KeyUpdate\n")
-          yield* openssl.waitFor(/client data after a KeyUpdate/, from)
-        }
-        yield* send(part)
-        expected += part.length
-        yield* readAtLeast(expected)
-        assert.strictEqual(received, expected)
+        assert.strictEqual(connection.session.cipher, "TLS_CHACHA20_POLY1305_SHA256")
+        assert.strictEqual(connection.session.cipher, cipher)
+        assert.strictEqual(connection.session.alpn, ALPN)
+        assert.isTrue(connection.session.peerVerified)
+        // s_server got and verified our chain.
+        yield* peer.waitFor(/subject=.*CN ?= ?interop-client/)
+        assert.match(peer.output(), /Client certificate/)
+        yield* connection.writer.write("hello s_server\n")
+        yield* peer.waitFor(/hello s_server/)
       }).pipe(Effect.scoped),
+    20_000
+  )
+
+  it.live(
+    "KeyUpdates k, K, k from s_server between 1 MiB parts while we write 1 MiB per part: no stall, no loss",
+    () =>
+      Effect.gen(function* () {
+        const { server, file } = yield* pki
+        const port = yield* freePort
+        const peer = yield* sServer(file, port, ["-tls1_3"])
+        yield* peer.waitFor(/ACCEPT/)
+        const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
+        // OpenSSL 3.0 prints the result of the handshake step that sent it; later versions print KEYUPDATE.
+        const result = yield* keyUpdatesMidTransfer(
+          peer,
+          connection,
+          ["k\n", "K\n", "k\n"],
+          /KEYUPDATE|SSL_do_handshake -> 1/
+        )
+        assert.strictEqual(result.fromPeer.received, result.fromPeer.sent)
+        assert.strictEqual(result.toPeer.received, result.toPeer.sent)
+        assert.strictEqual((peer.output().match(/KEYUPDATE|SSL_do_handshake -> 1/g) ?? []).length, 3)
+      }).pipe(Effect.scoped, Effect.timeout("25 seconds")),
     30_000
+  )
+
+  it.live(
+    "half-close: our close_notify goes out after our lines, and s_server -rev's replies are read in full",
+    () =>
+      Effect.gen(function* () {
+        const { server, file } = yield* pki
+        const port = yield* freePort
+        const peer = yield* sServer(file, port, ["-rev"])
+        yield* peer.waitFor(/ACCEPT/)
+        const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
+        const lines = Array.from({ length: 200 }, (_, i) => `line ${i} ${"abc".repeat(i % 7)}`)
+        yield* connection.writer.write(lines.map((line) => `${line}\n`).join(""))
+        yield* connection.writer.end
+        const reply = yield* readHashed(connection, 1 << 20)
+        const expected = lines.map((line) => `${[...line].reverse().join("")}\n`).join("")
+        assert.isTrue(reply.ended)
+        assert.strictEqual(reply.bytes, expected.length)
+        assert.strictEqual(reply.sha256, sha256(Buffer.from(expected)))
+        // s_server saw our close_notify as the end of the connection, after answering.
+        yield* peer.waitFor(/CONNECTION CLOSED/)
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
+  )
+})
+
+describe.skipIf(!hasOpenssl)("interop: openssl s_client against our server", () => {
+  const sClient = (file: (name: string) => string, port: number, extra: ReadonlyArray<string>) =>
+    openssl([
+      "s_client",
+      "-connect",
+      `127.0.0.1:${port}`,
+      "-servername",
+      "localhost",
+      "-CAfile",
+      file("ca.pem"),
+      "-verify_return_error",
+      ...extra
+    ])
+
+  it.live(
+    "handshake: protocol and cipher as s_client printed them, ALPN, mutual TLS (our server verifies s_client's certificate)",
+    () =>
+      Effect.gen(function* () {
+        const { server, client, file } = yield* pki
+        const us = yield* ourServer({ alpn: ["h2", ALPN], clientAuth: { mode: "require", ca: client.ca } }, server)
+        const peer = yield* sClient(file, us.port, [
+          "-alpn",
+          ALPN,
+          "-cert",
+          file("client-leaf.pem"),
+          "-cert_chain",
+          file("client.pem"),
+          "-key",
+          file("client.key")
+        ])
+        const connection = yield* us.accept
+        yield* peer.waitFor(/Verify return code: (\d+)/)
+        const output = peer.output()
+        assert.match(output, /Verify return code: 0 \(ok\)/)
+        assert.strictEqual(/Protocol *: (\S+)/.exec(output)?.[1] ?? /New, (\S+),/.exec(output)?.[1], "TLSv1.3")
+        assert.strictEqual(connection.session.protocol, "TLSv1.3")
+        assert.strictEqual(connection.session.cipher, /Cipher is (\S+)/.exec(output)?.[1])
+        assert.strictEqual(connection.session.alpn, ALPN)
+        assert.match(output, new RegExp(`ALPN protocol: ${ALPN}`))
+        assert.isTrue(connection.session.peerVerified)
+        assert.match(connection.session.peerCertificates[0]?.subject ?? "", /CN=interop-client/)
+        yield* connection.writer.write("hello s_client\n")
+        yield* peer.waitFor(/hello s_client/)
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
+  )
+
+  it.live(
+    "KeyUpdates k, K, k from s_client between 1 MiB parts while we write 1 MiB per part: no stall, no loss",
+    () =>
+      Effect.gen(function* () {
+        const { server, file } = yield* pki
+        const us = yield* ourServer({}, server)
+        const peer = yield* sClient(file, us.port, [])
+        const connection = yield* us.accept
+        yield* peer.waitFor(/Verify return code: 0/)
+        const result = yield* keyUpdatesMidTransfer(
+          peer,
+          connection,
+          ["k\n", "K\n", "k\n"],
+          /KEYUPDATE|SSL_do_handshake -> 1/
+        )
+        assert.strictEqual(result.fromPeer.received, result.fromPeer.sent)
+        assert.strictEqual(result.toPeer.received, result.toPeer.sent)
+        assert.strictEqual((peer.output().match(/KEYUPDATE|SSL_do_handshake -> 1/g) ?? []).length, 3)
+      }).pipe(Effect.scoped, Effect.timeout("25 seconds")),
+    30_000
+  )
+})
+
+describe.skipIf(!hasGnutls || !hasNamespaces)("interop: gnutls-serv (own network namespace) against our client", () => {
+  const INNER_PORT = 4433
+  const gnutlsServ = (file: (name: string) => string, dir: string, extra: string) =>
+    namespacedServer(
+      dir,
+      `gnutls-serv --echo -p ${INNER_PORT} --x509certfile ${file("server.pem")} --x509keyfile ${file("server.key")} ${extra}`,
+      /Echo Server listening on IPv4/,
+      INNER_PORT
+    )
+
+  it.live(
+    "handshake: protocol and cipher as gnutls-serv printed them, ALPN, mutual TLS (gnutls-serv requires and verifies ours)",
+    () =>
+      Effect.gen(function* () {
+        const { server, client, file, dir } = yield* pki
+        const { peer, port } = yield* gnutlsServ(
+          file,
+          dir,
+          `--alpn ${ALPN} --require-client-cert --verify-client-cert --x509cafile ${file("ca.pem")}`
+        )
+        const connection = yield* NodeTls.connect({
+          host: "127.0.0.1",
+          port,
+          ca: server.ca,
+          servername: "localhost",
+          alpn: [ALPN],
+          credential: credential(client)
+        })
+        yield* connection.writer.write("hello gnutls-serv\n")
+        const echo = yield* connection.reader.readUntil(new Uint8Array([0x0a]))
+        assert.strictEqual(Buffer.from(echo).toString(), "hello gnutls-serv")
+        const output = peer.output()
+        // "- Description: (TLS1.3-X.509)-(ECDHE-X25519)-(ECDSA-SECP256R1-SHA256)-(AES-256-GCM)"
+        const description = GNUTLS_DESCRIPTION.exec(output)
+        assert.strictEqual(description?.[1], "TLS1.3")
+        assert.strictEqual(connection.session.protocol, "TLSv1.3")
+        assert.strictEqual(connection.session.cipher, tls13Suite(description?.[2] ?? "none"))
+        assert.strictEqual(connection.session.alpn, ALPN)
+        assert.match(output, new RegExp(`- Application protocol: ${ALPN}`))
+        assert.match(output, /CN=interop-client/)
+        assert.isTrue(connection.session.peerVerified)
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
+  )
+
+  it.live(
+    "KeyUpdates from gnutls-serv (update requested) in the middle of an echoed transfer: no stall, no loss",
+    () =>
+      Effect.gen(function* () {
+        const { server, file, dir } = yield* pki
+        // -d 4 logs the handshake layer: the KeyUpdates it sends and the answers it gets.
+        const { peer, port } = yield* gnutlsServ(file, dir, "-d 4")
+        const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
+        const parts = Array.from({ length: 4 }, () => Array.from({ length: 32 }, () => digitLines(PIECE)))
+        const echoed: Array<Uint8Array> = []
+        for (const [i, part] of parts.entries()) {
+          // Our part goes out while its echo comes back.
+          const reader = yield* Effect.forkChild(connection.reader.readExactly(32 * PIECE))
+          yield* writePieces(connection, part)
+          echoed.push(yield* Fiber.join(reader))
+          if (i < parts.length - 1) {
+            // "**REHANDSHAKE**" makes gnutls-serv send a KeyUpdate (TLS 1.3) asking for ours, then its reply:
+            // once the reply is read, our side processed the KeyUpdate, and the next part carries our answer.
+            yield* connection.writer.write("**REHANDSHAKE**\n")
+            echoed.push(yield* connection.reader.readExactly(REPLY.length))
+          }
+        }
+        const expected = Buffer.concat(parts.flatMap((part, i) => (i < parts.length - 1 ? [...part, REPLY] : part)))
+        assert.strictEqual(sha256(Buffer.concat(echoed)), sha256(expected))
+        const output = peer.output()
+        assert.strictEqual((output.match(/sending key update \(1\)/g) ?? []).length, 3)
+        // Our side answered each request with its own KeyUpdate (logged when gnutls-serv reads it).
+        yield* peer.waitFor(/received TLS 1\.3 key update \(0\)/, 0, 3)
+      }).pipe(Effect.scoped, Effect.timeout("25 seconds")),
+    30_000
+  )
+
+  it.live(
+    "half-close: our close_notify goes out after our data, and gnutls-serv's echo is read in full",
+    () =>
+      Effect.gen(function* () {
+        const { server, file, dir } = yield* pki
+        const { port } = yield* gnutlsServ(file, dir, "")
+        const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
+        const data = digitLines(256 * 1024)
+        yield* connection.writer.write(data)
+        yield* connection.writer.end
+        const echoed = yield* readHashed(connection, data.length + 1)
+        assert.strictEqual(echoed.bytes, data.length)
+        assert.strictEqual(echoed.sha256, sha256(data))
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
+  )
+  // BUG (packages/node/src/internal/tlsSocketEngine.ts, native path): a KeyUpdate
+  // that asks for an answer is answered only when the application writes again.
+  // OpenSSL queues the answer in SSL_read and sends it with the next SSL_write;
+  // the fused engine never flushes it, so with no further write the peer waits
+  // forever and DESIGN section 3 point 3 ("control data never waits on the
+  // application") does not hold. Shown here against gnutls-serv: it logs our
+  // answer only once it arrives.
+  it.live.fails(
+    "a KeyUpdate that asks for an answer is answered without the application writing again",
+    () =>
+      Effect.gen(function* () {
+        const { server, file, dir } = yield* pki
+        const { peer, port } = yield* gnutlsServ(file, dir, "-d 4")
+        const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
+        yield* connection.writer.write("**REHANDSHAKE**\n")
+        // The reply follows gnutls-serv's KeyUpdate: once it is read, our side has processed the request.
+        const reply = yield* connection.reader.readExactly(REPLY.length)
+        assert.strictEqual(Buffer.from(reply).toString(), REPLY.toString())
+        yield* peer.waitFor(/sending key update \(1\)/)
+        // No more writes from the application: the answer must go out anyway.
+        yield* peer.waitFor(/received TLS 1\.3 key update \(0\)/).pipe(
+          Effect.timeoutOrElse({
+            duration: "2 seconds",
+            orElse: () => Effect.fail(new Error("our KeyUpdate answer never reached gnutls-serv"))
+          })
+        )
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
+  )
+})
+
+/** The TLS 1.3 suite of a GnuTLS cipher name (AES-256-GCM: TLS_AES_256_GCM_SHA384). */
+const tls13Suite = (cipher: string): string =>
+  `TLS_${cipher.replaceAll("-", "_")}_${cipher === "AES-256-GCM" ? "SHA384" : "SHA256"}`
+
+/** gnutls-serv's echo of a command line. */
+const REPLY = Buffer.from("Successfully executed command\n")
+
+describe.skipIf(!hasGnutls)("interop: gnutls-cli against our server", () => {
+  const gnutlsCli = (file: (name: string) => string, port: number, extra: ReadonlyArray<string>) =>
+    spawnPeer("gnutls-cli", ["-p", String(port), "--x509cafile", file("ca.pem"), ...extra, "127.0.0.1"])
+
+  it.live(
+    "handshake: protocol and cipher as gnutls-cli printed them, ALPN, mutual TLS (our server verifies gnutls-cli's certificate)",
+    () =>
+      Effect.gen(function* () {
+        const { server, client, file } = yield* pki
+        const us = yield* ourServer({ alpn: [ALPN], clientAuth: { mode: "require", ca: client.ca } }, server)
+        const peer = yield* gnutlsCli(file, us.port, [
+          "--alpn",
+          ALPN,
+          "--x509certfile",
+          file("client.pem"),
+          "--x509keyfile",
+          file("client.key")
+        ])
+        const connection = yield* us.accept
+        yield* peer.waitFor(/- Simple Client Mode/)
+        const output = peer.output()
+        assert.match(output, /- Status: The certificate is trusted/)
+        const description = GNUTLS_DESCRIPTION.exec(output)
+        assert.strictEqual(description?.[1], "TLS1.3")
+        assert.strictEqual(connection.session.protocol, "TLSv1.3")
+        assert.strictEqual(connection.session.cipher, tls13Suite(description?.[2] ?? "none"))
+        assert.strictEqual(connection.session.alpn, ALPN)
+        assert.match(output, new RegExp(`- Application protocol: ${ALPN}`))
+        assert.isTrue(connection.session.peerVerified)
+        assert.match(connection.session.peerCertificates[0]?.subject ?? "", /CN=interop-client/)
+        yield* connection.writer.write("hello gnutls-cli\n")
+        yield* peer.waitFor(/hello gnutls-cli/)
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
+  )
+
+  it.live(
+    "KeyUpdates ^rekey^ (update requested) and ^rekey1^ from gnutls-cli between 1 MiB parts while we write 64 KiB per part: no stall, no loss",
+    () =>
+      Effect.gen(function* () {
+        const { server, file } = yield* pki
+        const us = yield* ourServer({}, server)
+        // -d 4 logs the handshake layer: the KeyUpdates it sends and the answers it gets.
+        const peer = yield* gnutlsCli(file, us.port, ["--inline-commands", "-d", "4"])
+        const connection = yield* us.accept
+        yield* peer.waitFor(/- Simple Client Mode/)
+        const result = yield* keyUpdatesMidTransfer(
+          peer,
+          connection,
+          ["^rekey^\n", "^rekey1^\n", "^rekey^\n"],
+          /Rekey was completed/,
+          // gnutls-cli prints what it receives one byte per write(2) and reads the
+          // network before its stdin: 64 KiB a part keeps it from starving the commands.
+          64 * 1024
+        )
+        assert.strictEqual(result.fromPeer.received, result.fromPeer.sent)
+        assert.strictEqual(result.toPeer.received, result.toPeer.sent)
+        const output = peer.output()
+        assert.strictEqual((output.match(/sending key update \(1\)/g) ?? []).length, 2)
+        assert.strictEqual((output.match(/sending key update \(0\)/g) ?? []).length, 1)
+        // Our side answered each ^rekey^ with its own KeyUpdate (logged when gnutls-cli reads it).
+        yield* peer.waitFor(/received TLS 1\.3 key update \(0\)/, 0, 2)
+      }).pipe(Effect.scoped, Effect.timeout("25 seconds")),
+    30_000
+  )
+
+  it.live(
+    "half-close: gnutls-cli's close_notify ends our read half cleanly, and our reply written after it reaches gnutls-cli",
+    () =>
+      Effect.gen(function* () {
+        const { server, file } = yield* pki
+        const us = yield* ourServer({}, server)
+        const peer = yield* gnutlsCli(file, us.port, [])
+        const connection = yield* us.accept
+        yield* peer.waitFor(/- Simple Client Mode/)
+        const data = digitLines(256 * 1024)
+        yield* peer.send(data)
+        // gnutls-cli answers the end of its stdin with close_notify (SHUT_WR) and goes on reading.
+        yield* peer.endInput
+        const read = yield* readHashed(connection, data.length + 1)
+        assert.isTrue(read.ended)
+        assert.strictEqual(read.bytes, data.length)
+        assert.strictEqual(read.sha256, sha256(data))
+        yield* connection.writer.write(`sha256 ${read.sha256}\n`)
+        yield* connection.writer.end
+        yield* peer.waitFor(new RegExp(`sha256 ${read.sha256}`))
+        yield* peer.waitFor(/Peer has closed the GnuTLS connection/)
+        assert.strictEqual(yield* peer.exited, 0)
+      }).pipe(Effect.scoped, Effect.timeout("15 seconds")),
+    20_000
   )
 })
