@@ -12,7 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import { readAll, testServer } from "./helpers.ts"
+import { readAll, silentServer, testServer } from "./helpers.ts"
 
 const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
   cert: issued.chain,
@@ -237,32 +237,14 @@ describe("NodeTls client and server", () => {
 
   it.live("client: interruption during the handshake releases the socket at once", () =>
     Effect.gen(function* () {
-      const sockets: Array<net.Socket> = []
-      const server = net.createServer((socket) => {
-        socket.on("error", () => {})
-        sockets.push(socket)
-      })
-      yield* Effect.acquireRelease(
-        Effect.callback<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () =>
-          Effect.callback<void>((resume) => {
-            for (const socket of sockets) socket.destroy()
-            server.close(() => resume(Effect.void))
-          })
-      )
-      const port = (server.address() as net.AddressInfo).port
+      const { port, accepted } = yield* silentServer
       const fiber = yield* Effect.forkChild(Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port })))
-      const peer = yield* Effect.callback<net.Socket>((resume) => {
-        const poll = setInterval(() => {
-          const socket = sockets[0]
-          if (socket !== undefined) {
-            clearInterval(poll)
-            resume(Effect.succeed(socket))
-          }
-        }, 5)
-        return Effect.sync(() => clearInterval(poll))
+      const peer = yield* accepted.pipe(Effect.timeout("5 seconds"))
+      // The client is in the handshake once its ClientHello arrived.
+      yield* Effect.callback<void>((resume) => {
+        const arrived = () => resume(Effect.void)
+        peer.once("readable", arrived)
+        return Effect.sync(() => peer.off("readable", arrived))
       }).pipe(Effect.timeout("5 seconds"))
       const peerClosed = Effect.callback<void>((resume) => {
         if (peer.readableEnded || peer.destroyed) return resume(Effect.void)

@@ -40,16 +40,14 @@ export const testServer = (options: TlsOptions.ServerOptions) =>
     return { server, accepted, release, port: server.address.port }
   })
 
-/** A TCP listener that accepts and never answers (for handshake timeouts). */
-export const silentServer: Effect.Effect<{ readonly port: number }, never, Scope.Scope> = Effect.gen(function* () {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on("error", () => {})
-  })
-  yield* Effect.acquireRelease(
-    Effect.callback<void>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.void))
+/**
+ * Listens on 127.0.0.1, any free port, until the scope closes; then destroys
+ * the sockets in `sockets` and waits for the listener to be gone.
+ */
+const listenLocal = (server: net.Server, sockets: ReadonlySet<net.Socket>): Effect.Effect<number, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.callback<number>((resume) => {
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as net.AddressInfo).port)))
     }),
     () =>
       Effect.callback<void>((resume) => {
@@ -57,7 +55,25 @@ export const silentServer: Effect.Effect<{ readonly port: number }, never, Scope
         server.close(() => resume(Effect.void))
       })
   )
-  return { port: (server.address() as net.AddressInfo).port }
+
+/**
+ * A TCP listener that accepts and never answers (for handshake timeouts);
+ * `accepted` is the next socket it accepted.
+ */
+export const silentServer: Effect.Effect<
+  { readonly port: number; readonly accepted: Effect.Effect<net.Socket> },
+  never,
+  Scope.Scope
+> = Effect.gen(function* () {
+  const sockets = new Set<net.Socket>()
+  const accepted = yield* Queue.unbounded<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on("error", () => {})
+    Queue.offerUnsafe(accepted, socket)
+  })
+  const port = yield* listenLocal(server, sockets)
+  return { port, accepted: Queue.take(accepted) }
 })
 
 /** A direction through the proxy. */
@@ -106,18 +122,9 @@ export const proxy = (port: number) =>
       link("toClient", upstream, downstream)
       Deferred.doneUnsafe(connected, Effect.void)
     })
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => {
-        server.listen(0, "127.0.0.1", () => resume(Effect.void))
-      }),
-      () =>
-        Effect.callback<void>((resume) => {
-          for (const socket of sockets) socket.destroy()
-          server.close(() => resume(Effect.void))
-        })
-    )
+    const ownPort = yield* listenLocal(server, sockets)
     return {
-      port: (server.address() as net.AddressInfo).port,
+      port: ownPort,
       state,
       connected: Deferred.await(connected),
       pause: (direction: ProxyDirection) =>

@@ -5,6 +5,7 @@ import type { Transport } from "@effect-tls/core/Transport"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type { ConnectOptions } from "../../NodeTransport.ts"
 import { transportError } from "../errors.ts"
 
 /**
@@ -112,17 +113,7 @@ export class NetTransport implements Transport {
   }
 }
 
-/** @internal */
-export interface ConnectOptions {
-  readonly host?: string | undefined
-  readonly port: number
-  readonly family?: 4 | 6 | undefined
-  readonly localAddress?: string | undefined
-  readonly connectTimeout?: Duration.Input | undefined
-  readonly noDelay?: boolean | undefined
-}
-
-/** @internal */
+/** The default bound on a TCP connect, DNS included: 10 seconds. */
 export const defaultConnectTimeout = Duration.seconds(10)
 
 /**
