@@ -209,6 +209,32 @@ export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) 
   })
 })
 
+/**
+ * Waits until something listens on 127.0.0.1:`port`, probing with a TCP
+ * connect every 20 ms, at most 250 times (for peers that print no ready line;
+ * the peer sees one aborted connection per probe).
+ */
+export const waitForPort = (port: number): Effect.Effect<void, Error> =>
+  Effect.gen(function* () {
+    for (let attempt = 0; attempt < 250; attempt++) {
+      const open = yield* Effect.callback<boolean>((resume) => {
+        const socket = net.connect({ host: "127.0.0.1", port })
+        socket.once("connect", () => {
+          socket.destroy()
+          resume(Effect.succeed(true))
+        })
+        socket.once("error", () => {
+          socket.destroy()
+          resume(Effect.succeed(false))
+        })
+        return Effect.sync(() => socket.destroy())
+      })
+      if (open) return
+      yield* Effect.sleep("20 millis")
+    }
+    return yield* Effect.fail(new Error(`nothing listens on 127.0.0.1:${port}`))
+  })
+
 /** Bytes of one payload line: 63 decimal digits and a newline. 16 KiB holds 256 of them. */
 export const LINE = 64
 
