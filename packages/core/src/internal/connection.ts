@@ -529,7 +529,9 @@ export const make = Effect.fnUntraced(function* (params: {
             })
           )
     ),
-    Effect.tapError(Metrics.recordError),
+    // No `tapError(Metrics.recordError)` here: a failed handshake leaves the
+    // driver `Failed`, and the scope's finalizer (`close`) counts that error in
+    // `recordClose`; counting it here too reported every handshake failure twice.
     Effect.withSpan("TlsConnection.handshake", { attributes: { "tls.role": params.engine.role } })
   )
 
