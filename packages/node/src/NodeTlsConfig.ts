@@ -11,8 +11,11 @@
  * comma-separated strings; durations are strings such as `"10 seconds"`.
  *
  * ```ts
+ * import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
+ * import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
+ *
  * // TLS_CA=/etc/ssl/ca.pem TLS_ALPN=h2,http/1.1 TLS_CONNECTION_HANDSHAKETIMEOUT="5 seconds"
- * const layer = NodeTlsClient.layerConfig(NodeTlsConfig.client("tls"))
+ * export const layer = NodeTlsClient.layerConfig(NodeTlsConfig.client("tls"))
  * ```
  *
  * @since 0.1.0

@@ -13,11 +13,18 @@
  * response injection attacks, CVE-2011-0411 and its kin).
  *
  * ```ts
- * const conn = yield* Effect.gen(function* () {
+ * import * as NodeTransport from "@effect-tls/node/NodeTransport"
+ * import * as Starttls from "@effect-tls/node/Starttls"
+ * import * as Effect from "effect/Effect"
+ *
+ * declare const ca: string
+ *
+ * export const secured = Effect.gen(function* () {
+ *   const transport = yield* NodeTransport.connect({ host: "mail.example", port: 587 })
  *   const plain = Starttls.plaintext(transport)
- *   yield* plain.readLine                   // "220 ready"
+ *   yield* plain.readLine // "220 ready"
  *   yield* plain.write("STARTTLS\r\n")
- *   yield* plain.readLine                   // "220 go ahead"
+ *   yield* plain.readLine // "220 go ahead"
  *   return yield* Starttls.client(plain, { ca, servername: "mail.example" })
  * })
  * ```

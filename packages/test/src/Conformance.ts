@@ -11,7 +11,9 @@
  * @example
  * ```ts
  * // packages/<pkg>/test/conformance.test.ts
- * import { conformance } from "@effect-tls/test/Conformance"
+ * import { type ConformanceOptions, conformance } from "@effect-tls/test/Conformance"
+ *
+ * declare const makeMyPair: ConformanceOptions["makePair"]
  *
  * conformance({
  *   name: "my implementation",
