@@ -301,8 +301,9 @@ export const recordRelay = (port: number, hook: RecordHook) =>
   Effect.gen(function* () {
     const legs = new Set<net.Socket>()
     const closed = { upstream: false, downstream: false }
+    const closes = yield* Queue.unbounded<"upstream" | "downstream">()
     const link = (direction: RelayDirection, from: net.Socket, to: net.Socket) => {
-      let pending = Buffer.alloc(0)
+      let pending: Buffer = Buffer.alloc(0)
       let index = 0
       from.on("data", (chunk: Buffer) => {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
@@ -331,9 +332,11 @@ export const recordRelay = (port: number, hook: RecordHook) =>
       }
       upstream.on("close", () => {
         closed.upstream = true
+        Queue.offerUnsafe(closes, "upstream")
       })
       downstream.on("close", () => {
         closed.downstream = true
+        Queue.offerUnsafe(closes, "downstream")
       })
       link("toServer", downstream, upstream)
       link("toClient", upstream, downstream)
@@ -351,7 +354,23 @@ export const recordRelay = (port: number, hook: RecordHook) =>
     return {
       port: ownPort,
       /** Whether the leg towards the server (`upstream`) or the client (`downstream`) has closed. */
-      closed: (leg: "upstream" | "downstream") => closed[leg]
+      closed: (leg: "upstream" | "downstream") => closed[leg],
+      /**
+       * Waits until `leg` is closed, at most `millis`; the milliseconds waited,
+       * or `None` at the bound. A relay leg closes when the endpoint behind it
+       * closes its socket (the relay destroys both legs on an error).
+       */
+      awaitClosed: (leg: "upstream" | "downstream", millis: number) =>
+        Effect.gen(function* () {
+          const started = Date.now()
+          for (let i = 0; i < 4 && !closed[leg]; i++) {
+            const next = yield* Queue.take(closes).pipe(
+              Effect.timeoutOption(Math.max(0, started + millis - Date.now()))
+            )
+            if (Option.isNone(next)) break
+          }
+          return closed[leg] ? Option.some(Date.now() - started) : Option.none()
+        })
     }
   })
 
