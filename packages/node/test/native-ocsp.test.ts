@@ -1,0 +1,62 @@
+/**
+ * OCSP: the client's `requestOcsp` asks for a stapled response, delivered as
+ * an `OcspResponse` event. The server side has no stapling option, so only the
+ * client is tested, against `openssl s_server -status_file`.
+ */
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import { CertificateAuthority } from "@effect-tls/test"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { freePort, hasOpenssl, openssl, pemFiles, tempDir } from "./interop-support.ts"
+
+/** A DER OCSPResponse with status `unauthorized` (6) and no body: the smallest response OpenSSL parses. */
+const UNAUTHORIZED = new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x06])
+
+describe.skipIf(!hasOpenssl)("native path: OCSP stapling (client)", () => {
+  for (const version of ["-tls1_3", "-tls1_2"] as const) {
+    it.live(
+      `requestOcsp: s_server's stapled response arrives as an OcspResponse event, byte for byte (${version})`,
+      () =>
+        Effect.gen(function* () {
+          const issued = yield* CertificateAuthority.issueServer()
+          const dir = yield* tempDir({ ...pemFiles("server", issued), "ocsp.der": UNAUTHORIZED })
+          const port = yield* freePort
+          const peer = yield* openssl([
+            "s_server",
+            "-accept",
+            `127.0.0.1:${port}`,
+            "-naccept",
+            "1",
+            version,
+            "-status_file",
+            join(dir, "ocsp.der"),
+            "-cert",
+            join(dir, "server-leaf.pem"),
+            "-cert_chain",
+            join(dir, "server.pem"),
+            "-key",
+            join(dir, "server.key")
+          ])
+          yield* peer.waitFor(/ACCEPT/)
+          const connection = yield* NodeTls.connect({
+            host: "127.0.0.1",
+            port,
+            ca: issued.ca,
+            servername: "localhost",
+            requestOcsp: true
+          })
+          const response = yield* connection.events.pipe(
+            Stream.filter((event) => event._tag === "OcspResponse"),
+            Stream.runHead,
+            Effect.timeout("5 seconds")
+          )
+          assert.strictEqual(response._tag, "Some")
+          if (response._tag === "Some" && response.value._tag === "OcspResponse") {
+            assert.deepStrictEqual([...response.value.response], [...UNAUTHORIZED])
+          }
+        }).pipe(Effect.scoped)
+    )
+  }
+})
