@@ -14,8 +14,9 @@
  * import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
  * import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
  *
- * // TLS_CA=/etc/ssl/ca.pem TLS_ALPN=h2,http/1.1 TLS_CONNECTION_HANDSHAKETIMEOUT="5 seconds"
- * export const layer = NodeTlsClient.layerConfig(NodeTlsConfig.client("tls"))
+ * // With the environment provider, keys are the path joined by `_`:
+ * // TLS_ca=/etc/ssl/ca.pem TLS_alpn=h2,http/1.1 TLS_connection_handshakeTimeout="5 seconds"
+ * export const layer = NodeTlsClient.layerConfig(NodeTlsConfig.client("TLS"))
  * ```
  *
  * @since 0.1.0

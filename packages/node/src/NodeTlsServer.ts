@@ -59,6 +59,8 @@ export interface Acceptor {
   /**
    * Swaps the credentials without a restart: new handshakes use the new ones,
    * open connections go on. Fails with `TlsConfigError`, keeping the old ones.
+   * The new contexts come with new session-ticket keys, so sessions from
+   * before the reload do not resume (a full handshake shows the new certificate).
    */
   readonly reload: (
     credentials: ReadonlyArray<TlsOptions.Credential>,

@@ -137,6 +137,28 @@ describe("one configuration for both paths", () => {
     })
   )
 
+  it.live("a running server's upgrade serves other transports with the listener's contexts, reloads included", () =>
+    Effect.gen(function* () {
+      const pki = yield* CertificateAuthority.make()
+      const first = yield* pki.issueServer({ commonName: "first" })
+      const next = yield* pki.issueServer({ commonName: "next" })
+      const server = yield* NodeTlsServer.serve(
+        { credentials: [credential(first)], shutdownTimeout: "100 millis" },
+        (connection) => connection.writer.end
+      )
+      const client = yield* NodeTlsClient.make({ ca: pki.root })
+      const subject = Effect.map(
+        exchange(server.upgrade, (transport) => client.upgrade(transport)),
+        (sessions) => sessions.client.peerCertificates[0]?.subject ?? ""
+      )
+      assert.include(yield* subject, "CN=first")
+      yield* server.reload([credential(next)])
+      assert.include(yield* subject, "CN=next")
+      // The listener's connections were not counted: upgrade runs in the caller's scope.
+      assert.strictEqual(yield* server.connections, 0)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("engine: duplex over TCP: client connect and serve; a FIN without close_notify is truncation", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
