@@ -302,9 +302,13 @@ export const recordRelay = (port: number, hook: RecordHook) =>
     const legs = new Set<net.Socket>()
     const closed = { upstream: false, downstream: false }
     const closes = yield* Queue.unbounded<"upstream" | "downstream">()
+    const sources = new Map<RelayDirection, net.Socket>()
+    const paused = new Set<RelayDirection>()
     const link = (direction: RelayDirection, from: net.Socket, to: net.Socket) => {
       let pending: Buffer = Buffer.alloc(0)
       let index = 0
+      sources.set(direction, from)
+      if (paused.has(direction)) from.pause()
       from.on("data", (chunk: Buffer) => {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
         const out: Array<Buffer> = []
@@ -355,6 +359,16 @@ export const recordRelay = (port: number, hook: RecordHook) =>
       port: ownPort,
       /** Whether the leg towards the server (`upstream`) or the client (`downstream`) has closed. */
       closed: (leg: "upstream" | "downstream") => closed[leg],
+      /** Stops reading `direction`'s source: a stall with TCP backpressure on its sender. */
+      pause: (direction: RelayDirection) =>
+        Effect.sync(() => {
+          paused.add(direction)
+          sources.get(direction)?.pause()
+        }),
+      /** Resets both legs (RST to client and server). */
+      reset: Effect.sync(() => {
+        for (const socket of legs) socket.resetAndDestroy()
+      }),
       /**
        * Waits until `leg` is closed, at most `millis`; the milliseconds waited,
        * or `None` at the bound. A relay leg closes when the endpoint behind it

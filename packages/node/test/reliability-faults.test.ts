@@ -1,0 +1,354 @@
+/**
+ * Faults (issue 8, item 4): the fault matrix of the engine path with the
+ * server's transport faulted (the engine-path suite faults the client's), and
+ * resets and stalls on the native path through a relay on 127.0.0.1. Every
+ * case must end within its bound with the expected typed outcome, deliver
+ * only a prefix of what was sent, and leave nothing open.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import type { TlsError } from "@effect-tls/core/TlsError"
+import type { Transport } from "@effect-tls/core/Transport"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
+import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import { FaultTransport } from "@effect-tls/test"
+import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import {
+  activeResources,
+  echo,
+  type Fixture,
+  fixture,
+  observedServer,
+  recordRelay,
+  settleResources,
+  streamSlice
+} from "./reliability-support.ts"
+
+// -----------------------------------------------------------------------------
+// engine path, server transport faulted
+// -----------------------------------------------------------------------------
+
+const PAYLOAD = 40 * 1024
+const payload = { client: streamSlice(11, 0, PAYLOAD), server: streamSlice(13, 0, PAYLOAD) }
+const connection = { handshakeTimeout: "1 second", closeTimeout: "300 millis" } as const
+/** Bound on one side's run (handshake, transfer, close): a stall ends here. */
+const SIDE_BOUND_MS = 1_500
+
+type Side = "client" | "server"
+type Result = "ok" | "stalled" | TlsError["_tag"]
+
+/** One side: write its payload and end, read to the end; within the bound. */
+const runSide = (side: Side, connect: Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const received: Array<Uint8Array> = []
+      const work = Effect.gen(function* () {
+        const conn = yield* connect
+        const writer = yield* Effect.forkChild(
+          Effect.andThen(conn.writer.write(payload[side]), conn.writer.end).pipe(Effect.ignore)
+        )
+        for (let i = 0; i < 10_000; i++) {
+          const chunk = yield* conn.reader.read
+          if (Option.isNone(chunk)) break
+          received.push(chunk.value)
+        }
+        yield* Fiber.join(writer)
+      })
+      const exit = yield* work.pipe(Effect.timeoutOption(SIDE_BOUND_MS), Effect.exit)
+      const result: Result =
+        exit._tag === "Success"
+          ? exit.value._tag === "None"
+            ? "stalled"
+            : "ok"
+          : Option.match(Option.fromNullishOr(exit.cause.reasons.find((r) => r._tag === "Fail")), {
+              onNone: () => "stalled" as const,
+              onSome: (r) => (r._tag === "Fail" ? r.error._tag : "stalled")
+            })
+      return { result, received: Buffer.concat(received) }
+    })
+  )
+
+/** A recording transport: every byte read or written, to locate records in a clean run. */
+const recording = (inner: Transport, inbound: Array<Uint8Array>, outbound: Array<Uint8Array>): Transport => ({
+  setWaker: (wake) => inner.setWaker(wake),
+  read: () => {
+    const chunk = inner.read()
+    if (chunk !== undefined) inbound.push(Uint8Array.from(chunk))
+    return chunk
+  },
+  readEnded: () => inner.readEnded(),
+  write: (chunk) => {
+    outbound.push(Uint8Array.from(chunk))
+    return inner.write(chunk)
+  },
+  writable: () => inner.writable(),
+  end: () => inner.end(),
+  endFinished: () => inner.endFinished(),
+  destroy: () => inner.destroy(),
+  failure: () => inner.failure()
+})
+
+type Place = "handshake" | "boundary" | "inside"
+
+/** The middle of the first record, the start of the first full-size record, 1000 bytes into it. */
+const places = (stream: Uint8Array): Record<Place, number> => {
+  let at = 0
+  let first: number | undefined
+  while (at + 5 <= stream.length) {
+    const length = 5 + (((stream[at + 3] ?? 0) << 8) | (stream[at + 4] ?? 0))
+    first ??= Math.floor(length / 2)
+    if (length >= 16 * 1024) return { handshake: first, boundary: at, inside: at + 1000 }
+    at += length
+  }
+  throw new Error("no full-size record in the clean run")
+}
+
+type Kind = "Chunk" | "Delay" | "StallAfter" | "ResetAfter" | "EndAfter" | "FlipByte" | "Inject"
+
+const faultAt = (kind: Kind, offset: number): FaultTransport.Fault => {
+  switch (kind) {
+    case "Chunk":
+      return FaultTransport.Fault.Chunk({ size: Math.max(1, offset % 97) })
+    case "Delay":
+      return FaultTransport.Fault.Delay({ millis: 20 })
+    case "StallAfter":
+      return FaultTransport.Fault.StallAfter({ bytes: offset })
+    case "ResetAfter":
+      return FaultTransport.Fault.ResetAfter({ bytes: offset })
+    case "EndAfter":
+      return FaultTransport.Fault.EndAfter({ bytes: offset })
+    case "FlipByte":
+      return FaultTransport.Fault.FlipByte({ offset })
+    case "Inject":
+      return FaultTransport.Fault.Inject({ offset, bytes: Uint8Array.of(0x17, 0x03, 0x03, 0x00, 0x10, 1, 2, 3) })
+  }
+}
+
+/**
+ * The outcomes allowed. The faulted transport is the server's: inbound faults
+ * change what the server reads, outbound ones what the client reads; the side
+ * that decrypts altered bytes fails with a handshake or protocol error, the
+ * other then sees an alert, a reset or a truncation.
+ */
+const expected = (kind: Kind, direction: "inbound" | "outbound", place: Place): Record<Side, ReadonlyArray<Result>> => {
+  const affected: Side = direction === "inbound" ? "server" : "client"
+  const other: Side = affected === "server" ? "client" : "server"
+  const consequence: ReadonlyArray<Result> = [
+    "TlsHandshakeError",
+    "TlsProtocolError",
+    "TlsTransportError",
+    "TlsTruncationError",
+    "stalled",
+    "ok"
+  ]
+  const both = (mine: ReadonlyArray<Result>) =>
+    ({ [affected]: mine, [other]: consequence }) as Record<Side, ReadonlyArray<Result>>
+  switch (kind) {
+    case "Chunk":
+    case "Delay":
+      return { client: ["ok"], server: ["ok"] }
+    case "StallAfter":
+      return place === "handshake"
+        ? { client: ["TlsHandshakeError", "TlsTransportError"], server: ["TlsHandshakeError", "TlsTransportError"] }
+        : both(["stalled"])
+    case "ResetAfter":
+      return { server: ["TlsTransportError"], client: consequence }
+    case "EndAfter":
+      return both(place === "handshake" ? ["TlsTransportError", "TlsHandshakeError"] : ["TlsTruncationError"])
+    case "FlipByte":
+    case "Inject":
+      return both(place === "handshake" ? ["TlsHandshakeError", "TlsTransportError"] : ["TlsProtocolError"])
+  }
+}
+
+const isPrefix = (got: Uint8Array, sent: Uint8Array) =>
+  got.length <= sent.length && Buffer.from(sent.subarray(0, got.length)).equals(got)
+
+const serverMatrix = (certs: Fixture) =>
+  Effect.gen(function* () {
+    // No session cache: a resumed ClientHello is longer, which would move every offset of the clean run.
+    const client = yield* NodeTlsClient.make({ ...certs.client, connection, sessionCache: false })
+    const acceptor = yield* NodeTlsServer.makeAcceptor({ ...certs.server, connection })
+    // A clean run locates the places in each direction of the server's transport.
+    const inbound: Array<Uint8Array> = []
+    const outbound: Array<Uint8Array> = []
+    const clean = MemoryTransport.makePair()
+    yield* Effect.all(
+      [
+        runSide("client", client.upgrade(clean.a)),
+        runSide("server", acceptor.upgrade(recording(clean.b, inbound, outbound)))
+      ],
+      { concurrency: 2 }
+    )
+    const offsets = { inbound: places(Buffer.concat(inbound)), outbound: places(Buffer.concat(outbound)) }
+    const problems: Array<string> = []
+    let cases = 0
+    const started = Date.now()
+    for (const kind of ["Chunk", "Delay", "StallAfter", "ResetAfter", "EndAfter", "FlipByte", "Inject"] as const) {
+      for (const direction of ["inbound", "outbound"] as const) {
+        for (const place of ["handshake", "boundary", "inside"] as const) {
+          const offset = offsets[direction][place]
+          const pair = MemoryTransport.makePair()
+          const faulty = FaultTransport.make(pair.b, { [direction]: [faultAt(kind, offset)] })
+          const t0 = Date.now()
+          const [c, s] = yield* Effect.all(
+            [runSide("client", client.upgrade(pair.a)), runSide("server", acceptor.upgrade(faulty))],
+            { concurrency: 2 }
+          )
+          const elapsed = Date.now() - t0
+          cases++
+          const name = `${kind} ${direction} @${place} (${offset})`
+          const allowed = expected(kind, direction, place)
+          if (!allowed.client.includes(c.result)) problems.push(`${name}: client ${c.result}`)
+          if (!allowed.server.includes(s.result)) problems.push(`${name}: server ${s.result}`)
+          if (!isPrefix(c.received, payload.server)) problems.push(`${name}: client got a non-prefix`)
+          if (!isPrefix(s.received, payload.client)) problems.push(`${name}: server got a non-prefix`)
+          if (elapsed > SIDE_BOUND_MS + 1_500) problems.push(`${name}: took ${elapsed} ms`)
+          if (pair.control.open() !== 0) problems.push(`${name}: ${pair.control.open()} transports left open`)
+        }
+      }
+    }
+    return { problems, cases, durationMs: Date.now() - started }
+  })
+
+// -----------------------------------------------------------------------------
+// native path, resets and stalls through a relay
+// -----------------------------------------------------------------------------
+
+const HANDSHAKE_MS = 500
+const IDLE_MS = 500
+
+const describeError = (error: TlsError) => `${error._tag}/${error.reason}`
+
+const outcome = <A>(effect: Effect.Effect<A, TlsError>, millis: number) =>
+  Effect.gen(function* () {
+    const t0 = Date.now()
+    const exit = yield* effect.pipe(Effect.timeoutOption(millis), Effect.exit)
+    const ms = Date.now() - t0
+    if (exit._tag === "Success") return { what: Option.isNone(exit.value) ? "bound" : "success", ms }
+    const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+    return { what: error?._tag === "Fail" ? describeError(error.error) : "defect", ms }
+  })
+
+type NativeCase = "reset in the handshake" | "reset mid-transfer" | "stall in the handshake" | "stall mid-transfer"
+
+const nativeCase = (certs: Fixture, name: NativeCase) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const observed = yield* observedServer(
+        {
+          ...certs.server,
+          idleTimeout: `${IDLE_MS} millis`,
+          shutdownTimeout: "100 millis",
+          connection: { handshakeTimeout: `${HANDSHAKE_MS} millis`, closeTimeout: "200 millis" }
+        },
+        echo
+      )
+      const inHandshake = name.endsWith("handshake")
+      const armed = { reset: false, drop: false }
+      const relay = yield* recordRelay(observed.port, (direction, index, rec) => {
+        // The server's first flight: reset before it, or drop everything from it on.
+        if (direction === "toClient" && armed.reset) {
+          // Nothing of the flight reaches the client: the reset comes first.
+          if (index === 0) queueMicrotask(() => Effect.runSync(relay.reset))
+          return Buffer.alloc(0)
+        }
+        return armed.drop && direction === "toClient" ? Buffer.alloc(0) : rec
+      })
+      armed.reset = name === "reset in the handshake"
+      armed.drop = name === "stall in the handshake"
+      const connect = NodeTls.connect({
+        host: "127.0.0.1",
+        port: relay.port,
+        ...certs.client,
+        connection: { handshakeTimeout: `${HANDSHAKE_MS} millis`, closeTimeout: "200 millis" }
+      })
+      if (inHandshake) {
+        const client = yield* outcome(Effect.scoped(connect), HANDSHAKE_MS + 1_000)
+        const server = yield* observed.nextFailure(HANDSHAKE_MS + 1_000)
+        return { client, server: Option.match(server, { onNone: () => "none", onSome: describeError }) }
+      }
+      const conn = yield* connect
+      yield* conn.writer.write("hello")
+      assert.strictEqual(Buffer.from(yield* conn.reader.readExactly(5)).toString(), "hello")
+      if (name === "reset mid-transfer") {
+        yield* relay.reset
+        const client = yield* outcome(conn.reader.read, 1_000)
+        const server = yield* observed.nextFailure(1_000)
+        return { client, server: Option.match(server, { onNone: () => "none", onSome: describeError }) }
+      }
+      // Stall mid-transfer: the relay stops carrying the client's bytes; the server's idle timeout ends it.
+      yield* relay.pause("toServer")
+      yield* conn.writer.write("lost in the stall")
+      const server = yield* observed.nextFailure(IDLE_MS + 1_000)
+      const client = yield* outcome(conn.reader.read, 1_000)
+      return { client, server: Option.match(server, { onNone: () => "none", onSome: describeError }) }
+    })
+  )
+
+describe("reliability: faults", () => {
+  it.live(
+    "engine path, server transport faulted: 7 faults x 2 directions x 3 places end typed, in bound, prefixes only",
+    () =>
+      Effect.gen(function* () {
+        const resources = activeResources()
+        const certs = yield* fixture
+        const run = yield* serverMatrix(certs)
+        console.log(`server fault matrix: ${run.cases} cases in ${run.durationMs} ms`)
+        const left = yield* settleResources(resources)
+        assert.deepStrictEqual([...run.problems, ...left], [])
+      }),
+    90_000
+  )
+
+  it.live(
+    "native path: resets and stalls in the handshake and mid-transfer end typed within their bounds",
+    () =>
+      Effect.gen(function* () {
+        const resources = activeResources()
+        const certs = yield* fixture
+        const problems: Array<string> = []
+        const expect: Record<NativeCase, { client: ReadonlyArray<string>; server: ReadonlyArray<string>; ms: number }> =
+          {
+            "reset in the handshake": {
+              client: ["TlsTransportError/ConnectionReset"],
+              server: ["TlsTransportError/ConnectionReset"],
+              ms: 500
+            },
+            "reset mid-transfer": {
+              client: ["TlsTransportError/ConnectionReset"],
+              server: ["TlsTransportError/ConnectionReset"],
+              ms: 500
+            },
+            "stall in the handshake": {
+              client: ["TlsHandshakeError/Timeout"],
+              server: ["TlsHandshakeError/Timeout"],
+              ms: HANDSHAKE_MS + 700
+            },
+            // The server's idle timeout closes it: the client sees the end (a FIN without close_notify
+            // on the native path reads as an end) or a reset.
+            "stall mid-transfer": {
+              client: ["success", "TlsTransportError/ConnectionReset"],
+              server: ["TlsTransportError/Timeout"],
+              ms: 700
+            }
+          }
+        for (const name of Object.keys(expect) as ReadonlyArray<NativeCase>) {
+          const r = yield* nativeCase(certs, name)
+          const e = expect[name]
+          console.log(`native ${name}: ${JSON.stringify(r)}`)
+          if (!e.client.includes(r.client.what)) problems.push(`${name}: client ${r.client.what}`)
+          if (!e.server.includes(r.server)) problems.push(`${name}: server ${r.server}`)
+          if (r.client.ms > e.ms) problems.push(`${name}: the client's end took ${r.client.ms} ms > ${e.ms}`)
+        }
+        const left = yield* settleResources(resources)
+        assert.deepStrictEqual([...problems, ...left], [])
+      }),
+    30_000
+  )
+})
