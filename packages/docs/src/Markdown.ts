@@ -1,11 +1,11 @@
 /**
  * The guide's markdown rules, checked by `pnpm docs:check` and applied by
- * `pnpm docs`:
+ * `pnpm run docs`:
  *
  * - every TypeScript fence is an include of a type-checked file: the line
  *   before it is `<!-- include path#region -->`, and its content is that
  *   region of the file (a `// #region name` ... `// #endregion` pair), or the
- *   whole file without a `#region`. `pnpm docs` rewrites the fences from the
+ *   whole file without a `#region`. `pnpm run docs` rewrites the fences from the
  *   files; the check fails when one differs, so the guide cannot drift from
  *   the code the compiler and the tests see;
  * - included files live where `tsconfig.json` type-checks them
@@ -233,7 +233,7 @@ export const run = (
     const current = readFileSync(path.join(root, file), "utf8")
     if (result.text === current) continue
     if (options.check) {
-      problems.push({ file, line: 1, message: "an included region changed: run `pnpm docs` to update the fences" })
+      problems.push({ file, line: 1, message: "an included region changed: run `pnpm run docs` to update the fences" })
     } else {
       writeFileSync(path.join(root, file), result.text)
     }

@@ -1,5 +1,5 @@
 /**
- * `pnpm docs` builds the API reference into `docs/api/` and rewrites the
+ * `pnpm run docs` builds the API reference into `docs/api/` and rewrites the
  * guide's include fences from their sources; `pnpm docs:check` (part of
  * `pnpm test`) changes nothing and fails when the reference has warnings
  * (an export without JSDoc or `@since`, a broken `{@link}`), a JSDoc example
@@ -18,7 +18,7 @@ import * as Reference from "./Reference.ts"
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const check = process.argv.includes("--check")
 const tsconfig = "tsconfig.json"
-/** Where `pnpm docs` writes the HTML reference (gitignored). */
+/** Where `pnpm run docs` writes the HTML reference (gitignored). */
 const apiOut = "docs/api"
 
 const guideFiles = (): ReadonlyArray<string> => [
@@ -42,7 +42,7 @@ const modules = Reference.moduleFiles(root)
 const examples = JsDocExamples.check(root, modules, { tsconfig, outDir: ".docs-examples" })
 report(examples.problems)
 
-const reference = await Reference.run(root, { tsconfig, out: check ? undefined : apiOut, readme: "README.md" })
+const reference = await Reference.run(root, { tsconfig, out: check ? undefined : apiOut })
 problems.push(...reference.problems)
 
 const seconds = ((Date.now() - started) / 1000).toFixed(1)
