@@ -1,5 +1,5 @@
 /**
- * `pnpm run docs` builds the API reference into `docs/api/` and rewrites the
+ * `pnpm run docs` builds the API reference into `dist/api/` and rewrites the
  * guide's include fences from their sources; `pnpm docs:check` (part of
  * `pnpm test`) changes nothing and fails when the reference has warnings
  * (an export without JSDoc or `@since`, a broken `{@link}`), a JSDoc example
@@ -19,7 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const check = process.argv.includes("--check")
 const tsconfig = "tsconfig.json"
 /** Where `pnpm run docs` writes the HTML reference (gitignored). */
-const apiOut = "docs/api"
+const apiOut = "dist/api"
 
 const guideFiles = (): ReadonlyArray<string> => [
   "README.md",
