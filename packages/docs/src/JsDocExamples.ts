@@ -41,16 +41,24 @@ export interface Problem {
 }
 
 const fenceOpen = /^```\s*(ts|typescript)\s*$/
+/** Fences that are not code to compile; a fence without a language is neither and is refused. */
+const proseFence = /^```\s*(text|sh|console)\s*$/
 
 /**
  * The examples of one source file: every `ts` fence inside a `/** ... *\/`
- * comment.
+ * comment; and a problem for every fence that names no language (neither
+ * compiled nor declared as prose).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const extract = (file: string, source: string): ReadonlyArray<Example> => {
+export const extract = (
+  file: string,
+  source: string
+): { readonly examples: ReadonlyArray<Example>; readonly problems: ReadonlyArray<Problem> } => {
   const examples: Array<Example> = []
+  const problems: Array<Problem> = []
+  let inProse = false
   const lines = source.split("\n")
   let inComment = false
   let current: { line: number; code: Array<string> } | undefined
@@ -59,8 +67,16 @@ export const extract = (file: string, source: string): ReadonlyArray<Example> =>
     if (!inComment && /^\s*\/\*\*/.test(raw)) inComment = true
     if (!inComment) continue
     const text = raw.replace(/^\s*\/?\*+\/?\s?/, "")
-    if (current === undefined) {
-      if (fenceOpen.test(text.trim())) current = { line: i + 2, code: [] }
+    if (inProse) {
+      if (text.trim() === "```") inProse = false
+    } else if (current === undefined) {
+      const fence = text.trim()
+      if (fenceOpen.test(fence)) current = { line: i + 2, code: [] }
+      else if (proseFence.test(fence)) inProse = true
+      else if (fence.startsWith("```")) {
+        problems.push({ file, line: i + 1, message: "a doc comment fence must say `ts` (type-checked) or `text`/`sh`" })
+        inProse = true
+      }
     } else if (text.trim() === "```") {
       examples.push({ file, line: current.line, code: `${current.code.join("\n")}\n` })
       current = undefined
@@ -69,10 +85,11 @@ export const extract = (file: string, source: string): ReadonlyArray<Example> =>
     }
     if (raw.includes("*/")) {
       inComment = false
+      inProse = false
       current = undefined
     }
   }
-  return examples
+  return { examples, problems }
 }
 
 /**
@@ -88,8 +105,10 @@ export const check = (
   files: ReadonlyArray<string>,
   options: { readonly tsconfig: string; readonly outDir: string }
 ): { readonly examples: number; readonly problems: ReadonlyArray<Problem> } => {
-  const examples = files.flatMap((file) => extract(file, readFileSync(path.join(root, file), "utf8")))
-  if (examples.length === 0) return { examples: 0, problems: [] }
+  const extracted = files.map((file) => extract(file, readFileSync(path.join(root, file), "utf8")))
+  const examples = extracted.flatMap((result) => result.examples)
+  const fenceProblems = extracted.flatMap((result) => result.problems)
+  if (examples.length === 0) return { examples: 0, problems: fenceProblems }
 
   const scratch = path.join(root, options.outDir)
   rmSync(scratch, { recursive: true, force: true })
@@ -112,7 +131,7 @@ export const check = (
     })
     if (config === undefined) throw new Error(`cannot read ${options.tsconfig}`)
     const program = ts.createProgram({ rootNames: [...byScratchFile.keys()], options: config.options })
-    const problems: Array<Problem> = []
+    const problems: Array<Problem> = [...fenceProblems]
     for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
       const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")
       const sourceFile = diagnostic.file
