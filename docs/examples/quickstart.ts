@@ -1,14 +1,14 @@
 /**
  * The README's client and server: an echo server and a client that sends a
- * line and reads it back, on 127.0.0.1 with certificates from the test kit.
+ * line and reads it back. The guide's test runs them on 127.0.0.1 with
+ * certificates from the test kit.
  */
 // #region imports
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
-// #endregion imports
-import { CertificateAuthority } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+// #endregion imports
 
 // #region server
 /** Echoes every byte until the client ends its side, then ends ours. */
@@ -31,13 +31,3 @@ export const hello = (port: number, ca: string) =>
     })
   )
 // #endregion client
-
-/** Both together, as the guide's test runs them. */
-export const program = Effect.scoped(
-  Effect.gen(function* () {
-    const pki = yield* CertificateAuthority.make()
-    const cert = yield* pki.issueServer()
-    const server = yield* echoServer({ cert: cert.chain, key: cert.redactedKey })
-    return yield* hello(server.address.port, pki.root)
-  })
-)

@@ -3,6 +3,7 @@
  * servers or the in-memory pair, and checks what the guide says it shows.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { CertificateAuthority } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Backpressure from "../../../docs/examples/backpressure.ts"
 import * as ChannelBinding from "../../../docs/examples/channel-binding.ts"
@@ -24,7 +25,16 @@ const bounded = <A, E>(effect: Effect.Effect<A, E>) => effect.pipe(Effect.timeou
 describe("guide examples", () => {
   it.live("quickstart: the README's client gets its line back from the README's server", () =>
     Effect.gen(function* () {
-      const reply = yield* bounded(Quickstart.program)
+      const reply = yield* bounded(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const pki = yield* CertificateAuthority.make()
+            const cert = yield* pki.issueServer()
+            const server = yield* Quickstart.echoServer({ cert: cert.chain, key: cert.redactedKey })
+            return yield* Quickstart.hello(server.address.port, pki.root)
+          })
+        )
+      )
       assert.match(reply, /^hello, TLS \(TLSv1\.3, /)
     })
   )
