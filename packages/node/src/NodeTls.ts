@@ -29,6 +29,23 @@ export interface ConnectOptions extends TlsOptions.ClientOptions {
  * the connect timeout (default 10 seconds) and the handshake timeout (default
  * 10 seconds). The connection lives until the scope closes.
  *
+ * @example
+ * ```ts
+ * import * as NodeTls from "@effect-tls/node/NodeTls"
+ * import * as Effect from "effect/Effect"
+ *
+ * // Sends a request line and reads the answer line; the connection closes
+ * // (close_notify) when the scope does.
+ * export const ask = (question: string) =>
+ *   Effect.scoped(
+ *     Effect.gen(function* () {
+ *       const tls = yield* NodeTls.connect({ host: "example.com", port: 4433, alpn: ["my-protocol/1"] })
+ *       yield* tls.writer.write(`${question}\n`)
+ *       return new TextDecoder().decode(yield* tls.reader.readUntil("\n"))
+ *     })
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -39,6 +56,27 @@ export const connect = (options: ConnectOptions): Effect.Effect<TlsConnection.Tl
 
 /**
  * Serves TLS connections until the scope closes (see `NodeTlsServer.serve`).
+ *
+ * @example
+ * ```ts
+ * import * as NodeTls from "@effect-tls/node/NodeTls"
+ * import * as Effect from "effect/Effect"
+ * import * as Redacted from "effect/Redacted"
+ * import * as Stream from "effect/Stream"
+ *
+ * declare const cert: string
+ * declare const key: string
+ *
+ * // An echo server on port 4433 until the scope closes, then a graceful shutdown.
+ * export const echo = Effect.scoped(
+ *   Effect.andThen(
+ *     NodeTls.serve({ credentials: [{ cert, key: Redacted.make(key) }], port: 4433 }, (tls) =>
+ *       Stream.run(tls.reader.stream, tls.writer.sink)
+ *     ),
+ *     Effect.never
+ *   )
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors
