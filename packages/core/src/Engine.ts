@@ -12,7 +12,7 @@
  * A *fused* engine (Node's native TLSSocket on a TCP handle) performs its own
  * socket IO in native code; it produces no ciphertext for the IO fiber and
  * reports the transport's end and failures itself. The connection pairs it
- * with {@link fusedTransport}.
+ * with `Transport.fused`.
  *
  * @since 0.1.0
  */
