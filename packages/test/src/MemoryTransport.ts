@@ -1,5 +1,5 @@
 /**
- * An in-memory pair of connected {@link Transport}s for tests: two one-way
+ * An in-memory pair of connected transports (`Transport`) for tests: two one-way
  * pipes, each bounded in bytes, so that a writer that outruns its reader is
  * told to wait and woken when space frees, exactly like a socket. A control
  * handle pauses, slices, ends or resets each direction and counts what moved.
