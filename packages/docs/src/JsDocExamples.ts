@@ -136,8 +136,10 @@ export const check = (
       const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")
       const sourceFile = diagnostic.file
       const example = sourceFile === undefined ? undefined : byScratchFile.get(path.normalize(sourceFile.fileName))
+      // Errors in the modules an example imports are `pnpm check`'s to report.
+      if (sourceFile !== undefined && example === undefined) continue
       if (sourceFile === undefined || example === undefined || diagnostic.start === undefined) {
-        problems.push({ file: sourceFile?.fileName ?? options.tsconfig, line: 0, message })
+        problems.push({ file: options.tsconfig, line: 0, message })
         continue
       }
       const { line } = sourceFile.getLineAndCharacterOfPosition(diagnostic.start)

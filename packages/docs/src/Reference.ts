@@ -15,9 +15,14 @@ import { readdirSync } from "node:fs"
 import * as path from "node:path"
 import {
   Application,
+  Comment,
+  type CommentDisplayPart,
+  CommentTag,
   Converter,
   type DeclarationReflection,
   LogLevel,
+  MinimalSourceFile,
+  type NormalizedPath,
   type ProjectReflection,
   type Reflection,
   ReflectionKind
@@ -52,6 +57,26 @@ export const moduleFiles = (root: string): ReadonlyArray<string> =>
 const importPath = (file: string): string | undefined => {
   const match = /packages\/([^/]+)\/src\/([^/]+)\.ts$/.exec(file.replace(/\\/g, "/"))
   return match === null ? undefined : `@effect-tls/${match[1]}/${match[2]}`
+}
+
+/**
+ * The first `/** ... *\/` comment of a file as a TypeDoc comment: its text
+ * (markdown with inline tags, parsed by `parse`), then its `@since`.
+ */
+const moduleComment = (
+  text: string,
+  parse: (markdown: string) => ReadonlyArray<CommentDisplayPart>
+): Comment | undefined => {
+  const match = /^\s*\/\*\*([\s\S]*?)\*\//.exec(text)
+  if (match === null) return undefined
+  const lines = (match[1] ?? "").split("\n").map((line) => line.replace(/^\s*\* ?/, ""))
+  const since = lines.find((line) => line.startsWith("@since "))
+  const summary = lines
+    .filter((line) => !line.startsWith("@"))
+    .join("\n")
+    .trim()
+  const tags = since === undefined ? [] : [new CommentTag("@since", [{ kind: "text", text: since.slice(7).trim() }])]
+  return new Comment([...parse(summary)], tags)
 }
 
 /** Kinds whose declarations must say since when they exist. */
@@ -125,9 +150,19 @@ export const run = async (
   })
   app.converter.on(Converter.EVENT_CREATE_DECLARATION, (context, reflection) => {
     if (!reflection.kindOf(ReflectionKind.Module)) return
-    const file = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile().fileName
-    const name = file === undefined ? undefined : importPath(file)
+    const sourceFile = context.getSymbolFromReflection(reflection)?.declarations?.[0]?.getSourceFile()
+    const name = sourceFile === undefined ? undefined : importPath(sourceFile.fileName)
     if (name !== undefined) reflection.name = name
+    // Modules are documented as in Effect's packages: the file's first doc
+    // comment, with `@since` and no `@module` tag, which TypeDoc would not
+    // take as the module's comment.
+    const parse = (markdown: string) =>
+      app.converter.parseRawComment(
+        new MinimalSourceFile(markdown, (sourceFile?.fileName ?? "") as NormalizedPath),
+        context.project.files
+      ).content
+    const comment = reflection.comment === undefined ? moduleComment(sourceFile?.text ?? "", parse) : undefined
+    if (comment !== undefined) reflection.comment = comment
   })
   const project = await app.convert()
   if (project === undefined) return { modules: 0, problems: ["TypeDoc could not convert the project"] }
