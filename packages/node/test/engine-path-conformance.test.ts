@@ -99,7 +99,7 @@ conformance({
   truncationDetectable: true,
   capabilities: ["wire"],
   openResources: Effect.sync(() => open),
-  scale: { floodBytes: scale.floodBytes, transferBytes: scale.transferBytes },
+  scale: { floodBytes: scale.floodBytes, transferBytes: scale.transferBytes, interruptIterations: 1000 },
   makePair: (options) =>
     Effect.gen(function* () {
       const creds = yield* Effect.orDie(credentials)

@@ -13,17 +13,23 @@ export interface Listener {
   readonly accept: Effect.Effect<net.Socket>
   /** Sockets accepted and not yet closed. */
   readonly openSockets: () => number
+  /** Completes once every accepted socket has closed (a destroyed socket closes a tick later). */
+  readonly allClosed: Effect.Effect<void>
 }
 
 /** A TCP listener on 127.0.0.1; the scope closes it and destroys every accepted socket. */
 export const listen: Effect.Effect<Listener, Error, import("effect/Scope").Scope> = Effect.gen(function* () {
   const accepted = yield* Queue.unbounded<net.Socket>()
   const sockets = new Set<net.Socket>()
+  const closedWaiters = new Set<() => void>()
   const server = yield* Effect.acquireRelease(
     Effect.callback<net.Server, Error>((resume) => {
       const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
         sockets.add(socket)
-        socket.once("close", () => sockets.delete(socket))
+        socket.once("close", () => {
+          sockets.delete(socket)
+          if (sockets.size === 0) for (const waiter of closedWaiters) waiter()
+        })
         socket.on("error", () => {})
         Queue.offerUnsafe(accepted, socket)
       })
@@ -37,7 +43,16 @@ export const listen: Effect.Effect<Listener, Error, import("effect/Scope").Scope
       })
   )
   const address = server.address() as net.AddressInfo
-  return { port: address.port, accept: Queue.take(accepted), openSockets: () => sockets.size }
+  const allClosed = Effect.callback<void>((resume) => {
+    if (sockets.size === 0) return resume(Effect.void)
+    const waiter = () => {
+      closedWaiters.delete(waiter)
+      resume(Effect.void)
+    }
+    closedWaiters.add(waiter)
+    return Effect.sync(() => closedWaiters.delete(waiter))
+  })
+  return { port: address.port, accept: Queue.take(accepted), openSockets: () => sockets.size, allClosed }
 })
 
 /** Server and client TLS options from the test CA (P-256 leaf for `localhost`). */

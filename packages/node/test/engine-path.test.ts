@@ -46,6 +46,8 @@ describe("engine path over TCP", () => {
       assert.deepStrictEqual(result.outcome, CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true }))
       assert.deepStrictEqual(server.outcome, CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true }))
       assert.strictEqual(server.session.role, "server")
+      // Both scopes destroyed their sockets; each closes a tick later.
+      yield* listener.allClosed.pipe(Effect.timeout("2 seconds"))
       assert.strictEqual(listener.openSockets(), 0)
     }).pipe(Effect.scoped)
   )

@@ -98,6 +98,8 @@ const CIPHERTEXT_IN_LIMIT = 16 * 1024
 
 const noop = (): void => {}
 
+const EMPTY_WRITE = Buffer.alloc(0)
+
 /** What Node keeps on a server TLSSocket that the public typings do not show. */
 interface TlsWrapHandle {
   readonly verifyError: () => (Error & { readonly code?: string }) | null
@@ -274,8 +276,7 @@ class SocketEngine implements Engine {
         )
         return
       }
-      this.inboundState = this.fused ? "Ended" : (this.endKind ?? (this.eofDelivered ? "Truncated" : "CloseNotify"))
-      this.waker()
+      this.markInboundEnded()
     })
     socket.on("drain", this.wake)
     socket.on("finish", () => {
@@ -329,6 +330,11 @@ class SocketEngine implements Engine {
         }
       })
     }
+  }
+
+  private markInboundEnded(): void {
+    this.inboundState = this.fused ? "Ended" : (this.endKind ?? (this.eofDelivered ? "Truncated" : "CloseNotify"))
+    this.waker()
   }
 
   private onSecure(socket: tls.TLSSocket): void {
@@ -478,8 +484,17 @@ class SocketEngine implements Engine {
   sendEnd(): void {
     if (this.endRequested) return
     this.endRequested = true
-    // close_notify after the pending writes; fused: then the TCP FIN.
-    this.socket?.end()
+    const socket = this.socket
+    if (socket === undefined) return
+    // close_notify after the pending writes; fused: then the TCP FIN. Node
+    // requests the TCP shutdown without waiting for TLS output it is still
+    // writing (a client's Finished, right after 'secureConnect'), and that
+    // output is then lost: the server sees a FIN in the handshake. An empty
+    // write completes only once Node's pending TLS output is written, so the
+    // end waits for it.
+    socket.write(EMPTY_WRITE, () => {
+      if (!socket.destroyed) socket.end()
+    })
   }
 
   takeCiphertext(): Uint8Array | undefined {
