@@ -10,6 +10,9 @@
  *   the code the compiler and the tests see;
  * - included files live where `tsconfig.json` type-checks them
  *   (`docs/examples/`, `examples/`);
+ * - a section of another markdown file (the benchmark table) is copied
+ *   between `<!-- include-section path "Heading" -->` and
+ *   `<!-- end-include -->`, and kept in sync the same way;
  * - relative links point to files that exist, and `#anchors` to headings
  *   that exist.
  *
@@ -40,6 +43,8 @@ export interface Problem {
 export const includable: ReadonlyArray<string> = ["docs/examples/", "examples/"]
 
 const includeMarker = /^<!--\s*include\s+(\S+?)\s*-->\s*$/
+const sectionMarker = /^<!--\s*include-section\s+(\S+)\s+"([^"]+)"\s*-->\s*$/
+const sectionEnd = /^<!--\s*end-include\s*-->\s*$/
 const fenceOpen = /^(`{3,})\s*([\w-]*)\s*$/
 const typescriptFences = new Set(["ts", "typescript", "tsx"])
 
@@ -137,6 +142,25 @@ export const processFile = (
 
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? ""
+    const section = sectionMarker.exec(line)
+    if (section !== null) {
+      let end = i + 1
+      while (end < lines.length && !sectionEnd.test(lines[end] ?? "")) end++
+      if (end >= lines.length) {
+        problem(i, "include-section without <!-- end-include -->")
+        out.push(...lines.slice(i))
+        break
+      }
+      const body = sectionBody(root, section[1] ?? "", section[2] ?? "")
+      if (typeof body === "string") {
+        problem(i, `include-section ${section[1]} "${section[2]}": ${body}`)
+        out.push(...lines.slice(i, end + 1))
+      } else {
+        out.push(line, "", ...body, "", lines[end] ?? "")
+      }
+      i = end
+      continue
+    }
     const open = fenceOpen.exec(line)
     if (open === null) {
       out.push(line)
@@ -182,6 +206,22 @@ const includeBody = (root: string, target: string, region: string | undefined): 
   const source = path.join(root, target)
   if (!existsSync(source)) return "no such file"
   return extractRegion(readFileSync(source, "utf8"), region)
+}
+
+/** The lines under `## heading` (any level) of a markdown file, up to the next heading of the same or a higher level. */
+const sectionBody = (root: string, target: string, heading: string): ReadonlyArray<string> | string => {
+  const source = path.join(root, target)
+  if (!target.endsWith(".md") || !existsSync(source)) return "no such markdown file"
+  const lines = readFileSync(source, "utf8").split("\n")
+  const start = lines.findIndex((line) => new RegExp(`^#{1,6}\\s+${escapeRegExp(heading)}\\s*$`).test(line))
+  if (start < 0) return "no such heading"
+  const level = /^#+/.exec(lines[start] ?? "")?.[0].length ?? 1
+  let end = start + 1
+  while (end < lines.length && !new RegExp(`^#{1,${level}}\\s`).test(lines[end] ?? "")) end++
+  const body = lines.slice(start + 1, end)
+  while (body.length > 0 && (body[0] ?? "").trim() === "") body.shift()
+  while (body.length > 0 && (body[body.length - 1] ?? "").trim() === "") body.pop()
+  return body
 }
 
 const linkPattern = /(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g

@@ -63,6 +63,19 @@ describe("Markdown", () => {
     })
   })
 
+  it("copies a section of another markdown file and reports it when it changed", () => {
+    const bench = "# Bench\n\n## Latest table\n\n| a |\n| - |\n| 1 |\n\n## Other\n\nnot this\n"
+    const page = '# Page\n<!-- include-section bench.md "Latest table" -->\nstale\n<!-- end-include -->\nafter\n'
+    withTree({ "bench.md": bench, "README.md": page }, (root) => {
+      assert.strictEqual(Markdown.run(root, ["README.md"], { check: true }).length, 1)
+      assert.deepStrictEqual(Markdown.run(root, ["README.md"], { check: false }), [])
+      assert.strictEqual(
+        readFileSync(path.join(root, "README.md"), "utf8"),
+        '# Page\n<!-- include-section bench.md "Latest table" -->\n\n| a |\n| - |\n| 1 |\n\n<!-- end-include -->\nafter\n'
+      )
+    })
+  })
+
   it("reports broken links and anchors, and accepts good ones", () => {
     const page = [
       "# Title",
