@@ -182,11 +182,11 @@ const renegotiation = (certs: Fixture, engine: TlsOptions.Engine) =>
  * What the victim must report, by tamper (a prefix of `tag/reason code`).
  * A plaintext handshake record after a TLS 1.3 handshake is OpenSSL's
  * `ERR_SSL_BAD_RECORD_TYPE` (it answers with an unexpected_message alert),
- * which the Node error mapping leaves as `Other`: see the `it.fails` below.
+ * mapped to `UnexpectedMessage`.
  */
 const expectedNow: Record<Tamper, string> = {
   corrupt: "TlsProtocolError/BadRecordMac",
-  "inject-handshake": "TlsProtocolError/Other ERR_SSL_BAD_RECORD_TYPE",
+  "inject-handshake": "TlsProtocolError/UnexpectedMessage ERR_SSL_BAD_RECORD_TYPE",
   "inject-plaintext": "TlsProtocolError/BadRecordMac"
 }
 
@@ -243,13 +243,10 @@ describe("reliability: bad input after the handshake", () => {
 })
 
 describe("reliability: bad input after the handshake, classification", () => {
-  // Bug (packages/node/src/internal/errors.ts, `protocolReasons`): OpenSSL's
-  // ERR_SSL_BAD_RECORD_TYPE (a record of a type not allowed here: a plaintext
-  // handshake record after a TLS 1.3 handshake; OpenSSL sends unexpected_message
-  // for it) is not mapped, so the reason is `Other` instead of
-  // `UnexpectedMessage`. Same code for "a ClientHello sent twice" in the
-  // handshake (`TlsHandshakeError` `Other`). Remove `fails` once it is mapped.
-  it.fails(
+  // OpenSSL's ERR_SSL_BAD_RECORD_TYPE (a record of a type not allowed here: a
+  // plaintext handshake record after a TLS 1.3 handshake; OpenSSL sends
+  // unexpected_message for it) is classified `UnexpectedMessage`.
+  it(
     "an injected plaintext handshake record is classified UnexpectedMessage",
     () =>
       Effect.gen(function* () {

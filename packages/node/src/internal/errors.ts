@@ -137,6 +137,7 @@ const protocolReasons: Record<string, ProtocolFailureReason> = {
   ERR_SSL_DECRYPTION_FAILED: "BadRecordMac",
   ERR_SSL_UNEXPECTED_MESSAGE: "UnexpectedMessage",
   ERR_SSL_UNEXPECTED_RECORD: "UnexpectedMessage",
+  ERR_SSL_BAD_RECORD_TYPE: "UnexpectedMessage",
   ERR_SSL_UNEXPECTED_EOF_WHILE_READING: "UnexpectedMessage",
   ERR_SSL_WRONG_VERSION_NUMBER: "UnexpectedMessage",
   ERR_SSL_RECORD_OVERFLOW: "RecordOverflow",
