@@ -349,14 +349,23 @@ describe("error exits", () => {
     )
   )
 
-  it.live("serve --engine duplex says clearly that it is not available (exit 1)", () =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const result = yield* cliToEnd(["serve", "--engine", "duplex"])
-        assert.strictEqual(result.code, 1, result.stderr)
-        assert.match(result.stderr, /^error: UnavailableError: NotAvailable: serve --engine duplex/m)
-        assert.strictEqual(result.stdoutText, "")
-      })
+  it.live("serve --engine duplex: the engine path serves both engines' clients, byte for byte", () =>
+    bounded(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const server = yield* serve(["--engine", "duplex", "-v"])
+          const input = randomBytes(256 * 1024)
+          for (const engine of ["native", "duplex"]) {
+            const result = yield* cliToEnd(
+              ["connect", server.address, "--ca", server.caPath ?? "", "--engine", engine],
+              input
+            )
+            assert.strictEqual(result.code, 0, result.stderr)
+            assert.isTrue(result.stdout.equals(input), `${engine} client: the echo is the input, byte for byte`)
+          }
+          yield* server.proc.waitFor("stderr", /connection #2: .* received=262144 sent=262144 ended=clean/)
+        })
+      )
     )
   )
 })

@@ -12,12 +12,3 @@ export class UsageError extends Data.TaggedError("UsageError")<{
 }> {
   readonly reason = "InvalidArguments"
 }
-
-/**
- * A feature the library does not provide (yet). Exit code 1.
- */
-export class UnavailableError extends Data.TaggedError("UnavailableError")<{
-  readonly detail: string
-}> {
-  readonly reason = "NotAvailable"
-}

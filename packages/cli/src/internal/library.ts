@@ -12,7 +12,6 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Connect from "./connect.ts"
 import { servernameOf } from "./connect.ts"
-import { UnavailableError } from "./errors.ts"
 import type * as Serve from "./serve.ts"
 import * as Smtp from "./smtp.ts"
 
@@ -86,11 +85,7 @@ export const serve = <E, R>(
   credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>,
   handler: (connection: TlsConnection) => Effect.Effect<void, E, R>
 ) =>
-  settings.engine === "duplex"
-    ? Effect.fail(
-        new UnavailableError({
-          detail:
-            "serve --engine duplex: the library has no server on the engine path (only Starttls.server for one transport)"
-        })
-      )
-    : Effect.map(NodeTls.serve(serverOptions(settings, credentials), handler), (server) => server.address)
+  Effect.map(
+    NodeTls.serve({ ...serverOptions(settings, credentials), engine: settings.engine }, handler),
+    (server) => server.address
+  )
