@@ -22,19 +22,20 @@ export const program = Effect.scoped(
       {
         credentials: [credential(main)],
         // Mutual TLS: a client certificate from this CA, or no connection.
-        clientAuth: { mode: "require", ca },
-        // See "Known issue" in the guide: resumption with client certificates.
-        tickets: false
+        clientAuth: { mode: "require", ca }
       },
       (tls) => tls.writer.write(`hello, ${tls.session.peerCertificates[0]?.subject ?? "nobody"}\n`)
     )
     const alicesClient = yield* NodeTlsClient.make({ ca, credential: credential(alice) })
-    const greeting = yield* Effect.scoped(
+    const call = Effect.scoped(
       Effect.flatMap(
         alicesClient.connect({ host: "127.0.0.1", port: internal.address.port, servername: "localhost" }),
-        (tls) => tls.reader.readUntil("\n")
+        (tls) => Effect.map(tls.reader.readUntil("\n"), (line) => ({ line, resumed: tls.session.resumed }))
       )
     )
+    const greeting = (yield* call).line
+    // The second call resumes: the server still knows alice's verified certificate.
+    const greetingAgain = yield* call
     // #endregion mtls
 
     // #region server
@@ -68,6 +69,7 @@ export const program = Effect.scoped(
     // #endregion client
     return {
       mtls: new TextDecoder().decode(greeting),
+      mtlsAgain: { line: new TextDecoder().decode(greetingAgain.line), resumed: greetingAgain.resumed },
       first,
       again,
       other,

@@ -85,6 +85,7 @@ describe("guide examples", () => {
     Effect.gen(function* () {
       const result = yield* bounded(Handshake.program)
       assert.strictEqual(result.mtls, "hello, CN=alice")
+      assert.deepStrictEqual(result.mtlsAgain, { line: "hello, CN=alice", resumed: true })
       assert.strictEqual(result.first.line, "http/1.1 to localhost")
       assert.isFalse(result.first.resumed)
       assert.isTrue(result.again.resumed)

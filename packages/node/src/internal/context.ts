@@ -6,7 +6,7 @@
  * (`makeDuplexEngine`) take the same `EngineOptions` from here, so a
  * configuration behaves the same on both.
  */
-import { constants } from "node:crypto"
+import { constants, createHash } from "node:crypto"
 import { appendFile } from "node:fs"
 import * as net from "node:net"
 import * as tls from "node:tls"
@@ -320,14 +320,35 @@ const credentialsContext = (
   what: string
 ): Effect.Effect<tls.SecureContext, TlsConfigError> => {
   const clientCa = options.clientAuth?.ca
+  const ca = clientCa === undefined ? undefined : typeof clientCa === "string" ? [clientCa] : [...clientCa]
   return createContext(
     {
       ...commonContextOptions(options, options.tickets === false ? constants.SSL_OP_NO_TICKET : 0),
       ...credentialOptions(credentials),
-      ...(clientCa === undefined ? {} : { ca: typeof clientCa === "string" ? [clientCa] : [...clientCa] })
+      ...(ca === undefined ? {} : { ca }),
+      sessionIdContext: sessionIdContext(credentials, options.clientAuth?.mode, ca)
     },
     what
   )
+}
+
+/**
+ * OpenSSL resumes a session only in the context that made it, named by this
+ * id, and refuses to resume at all when it verifies client certificates and
+ * the id is unset (the handshake then fails with internal_error). The id
+ * covers what a resumed session skips: the server's certificates and the
+ * client-certificate policy and trust. 32 hex digits: OpenSSL's limit is 32 bytes.
+ */
+const sessionIdContext = (
+  credentials: ReadonlyArray<TlsOptions.Credential>,
+  clientAuth: string | undefined,
+  ca: ReadonlyArray<string | Buffer> | undefined
+): string => {
+  const hash = createHash("sha256")
+  for (const credential of credentials) hash.update(credential.cert).update("\0")
+  hash.update(`client-auth:${clientAuth ?? "none"}\0`)
+  for (const anchor of ca ?? []) hash.update(anchor).update("\0")
+  return hash.digest("hex").slice(0, 32)
 }
 
 /**
