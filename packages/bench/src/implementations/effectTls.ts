@@ -1,25 +1,23 @@
 /**
- * effect-tls, both Node paths:
+ * effect-tls, both Node paths, each with one client (a shared SecureContext
+ * and session cache, `NodeTlsClient.make`) and one server
+ * (`NodeTlsServer.serve`, a shared context and ticket keys), so the two paths
+ * differ only in who moves the ciphertext:
  *
- * - native: `NodeTlsClient.make` (one shared SecureContext, session cache)
- *   and `NodeTlsServer.serve`, a TLSSocket on the TCP handle driven by the
- *   connection's IO fiber;
- * - engine: `Starttls.client` / `Starttls.server` over a TCP transport from
- *   `NodeTransport` (a TLSSocket over an in-memory duplex, every ciphertext
- *   byte moved by the IO fiber). These build a SecureContext per call and
- *   keep no session cache, so the engine path does not resume.
+ * - native (`engine: "native"`): a TLSSocket on the TCP handle, Node's C++
+ *   does the socket IO, driven by the connection's IO fiber;
+ * - engine (`engine: "duplex"`): a TLSSocket over an in-memory duplex used as
+ *   a sans-IO engine, every ciphertext byte moved between it and the TCP
+ *   transport by the IO fiber (the path of `upgrade`, STARTTLS and TLS over
+ *   other transports).
  *
  * @since 0.1.0
  */
-import * as net from "node:net"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import * as NodeTransport from "@effect-tls/node/NodeTransport"
-import * as Starttls from "@effect-tls/node/Starttls"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Credentials from "../Credentials.ts"
@@ -50,75 +48,36 @@ const clientOptions = (credentials: Credentials.Credentials): TlsOptions.ClientO
   servername: credentials.servername
 })
 
-/**
- * The native path.
- *
- * @since 0.1.0
- * @category implementations
- */
-export const native: EffectImplementation = {
+const make = (id: "native" | "engine", label: string, engine: TlsOptions.Engine): EffectImplementation => ({
   _tag: "Effect",
-  id: "native",
-  label: "effect-tls native",
+  id,
+  label,
   resumption: true,
   serve: (credentials, handler) =>
     Effect.map(
-      NodeTlsServer.serve({ ...serverOptions(credentials), host: Credentials.host, port: 0 }, (connection) =>
+      NodeTlsServer.serve({ ...serverOptions(credentials), engine, host: Credentials.host, port: 0 }, (connection) =>
         handler(toConn(connection))
       ),
       (server) => server.address.port
     ),
   client: (credentials, { resume }) =>
-    Effect.map(NodeTlsClient.make({ ...clientOptions(credentials), sessionCache: resume }), (client) => ({
+    Effect.map(NodeTlsClient.make({ ...clientOptions(credentials), engine, sessionCache: resume }), (client) => ({
       connect: (port) => Effect.map(client.connect({ host: Credentials.host, port }), toConn)
     }))
-}
+})
 
 /**
- * The engine path over TCP.
+ * The native path: `NodeTlsClient.make` and `NodeTlsServer.serve`.
  *
  * @since 0.1.0
  * @category implementations
  */
-export const engine: EffectImplementation = {
-  _tag: "Effect",
-  id: "engine",
-  label: "effect-tls engine",
-  resumption: false,
-  serve: (credentials, handler) =>
-    Effect.gen(function* () {
-      const options = serverOptions(credentials)
-      const set = yield* FiberSet.make<void, never>()
-      const run = yield* FiberSet.runtime(set)<never>()
-      const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
-      server.on("connection", (socket) => {
-        socket.on("error", () => {})
-        run(
-          Effect.scoped(
-            NodeTransport.fromSocket(socket).pipe(
-              Effect.flatMap((transport) => Starttls.server(transport, options)),
-              Effect.flatMap((connection) => handler(toConn(connection)))
-            )
-          ).pipe(Effect.ignore)
-        )
-      })
-      yield* Effect.acquireRelease(
-        Effect.callback<void>((resume) => {
-          server.listen(0, Credentials.host, () => resume(Effect.void))
-        }),
-        () =>
-          Effect.callback<void>((resume) => {
-            server.close(() => resume(Effect.void))
-          })
-      )
-      return (server.address() as net.AddressInfo).port
-    }),
-  client: (credentials) =>
-    Effect.succeed({
-      connect: (port) =>
-        NodeTransport.connect({ host: Credentials.host, port }).pipe(
-          Effect.flatMap((transport) => Starttls.client(transport, clientOptions(credentials))),
-          Effect.map(toConn)
-        )
-    })
-}
+export const native: EffectImplementation = make("native", "effect-tls native", "native")
+
+/**
+ * The engine path over TCP: the same client and server with `engine: "duplex"`.
+ *
+ * @since 0.1.0
+ * @category implementations
+ */
+export const engine: EffectImplementation = make("engine", "effect-tls engine", "duplex")
