@@ -5,7 +5,7 @@
  *
  * At `--scale=1` the sizes are the issue's: 2,000 connections interrupted at
  * random, 20,000 churn cycles, 200 admitted + 800 excess clients, 1,000
- * transfers during shutdown; `--scale` multiplies the counts. Prints each
+ * transfers during shutdown (50 of them stalled); `--scale` multiplies the counts. Prints each
  * run's figures as JSON lines and exits 1 if any scenario found a problem.
  */
 import * as Effect from "effect/Effect"
@@ -44,7 +44,12 @@ const run = (which: Case): Effect.Effect<Report, unknown> => {
     case "overload":
       return overload({ admitted: n(200), excess: n(800), engine })
     case "shutdown":
-      return shutdown({ connections: n(1_000), stalled: n(50), shutdownMs: 1_000, closeMs: 1_000, engine })
+      // The close timeout must let a reading client drain what its connection still holds (the
+      // 64 KiB write buffer, the engine's and the socket's buffers): with 950 saturated transfers in
+      // one process, both ends and the byte-by-byte checks share 2 cores, so that takes about 1 s
+      // natively and more on the engine path. At 1 s, every duplex connection was forced closed
+      // (RESULTS.md); the stalled ones are forced at this bound whatever it is.
+      return shutdown({ connections: n(1_000), stalled: n(50), shutdownMs: 1_000, closeMs: 5_000, engine })
   }
 }
 

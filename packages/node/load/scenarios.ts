@@ -579,10 +579,12 @@ export const shutdown = (options: {
         }),
       { concurrency: 16 }
     ).pipe(Effect.map((fibers) => fibers.filter((fiber) => fiber !== undefined)))
+    const connectedMs = Date.now() - started
     Deferred.doneUnsafe(go, Exit.void)
     if (Option.isNone(yield* Deferred.await(warm).pipe(Effect.timeoutOption(10_000)))) {
       problems.push(`only ${warmed} of ${active} clients received ${WARM} bytes within 10 s`)
     }
+    const warmMs = Date.now() - started - connectedMs
     // The stalled connections' writes block once their socket buffers are full: wait until what the
     // handlers wrote to them stops growing (no event says so; checked every 50 ms, at most 10 s).
     const stalledWritten = () => {
@@ -599,6 +601,17 @@ export const shutdown = (options: {
     }
     if (options.stalled > 0 && still < 3) problems.push("the writes to the stalled clients never blocked")
     const t0 = Date.now()
+    const transferMs = t0 - started - connectedMs
+    // When each connection's close ended, to report how long the active ones took to drain.
+    const closedAt = new Map<number, number>()
+    for (const { id, closed } of closings) {
+      yield* Effect.forkChild(
+        Effect.andThen(
+          closed,
+          Effect.sync(() => closedAt.set(id, Date.now()))
+        )
+      )
+    }
     yield* Scope.close(serverScope, Exit.void)
     const shutdownMs = Date.now() - t0
     // The active readers end with the close_notify that the shutdown sent.
@@ -609,7 +622,11 @@ export const shutdown = (options: {
     const outcomes: Record<string, number> = {}
     let bytes = 0
     for (const { id, closed } of closings) {
-      const outcome = (yield* closed) as { readonly _tag: string; readonly closeNotifySent?: boolean }
+      const outcome = (yield* closed) as {
+        readonly _tag: string
+        readonly closeNotifySent?: boolean
+        readonly detail?: string
+      }
       const stalled = id < options.stalled
       const key = `${outcome._tag}${outcome.closeNotifySent === true ? "+close_notify" : ""}`
       outcomes[key] = (outcomes[key] ?? 0) + 1
@@ -622,7 +639,9 @@ export const shutdown = (options: {
         if (outcome._tag !== "Forced") problems.push(`stalled connection ${id} ended ${key}`)
         continue
       }
-      if (key !== "Clean+close_notify") problems.push(`connection ${id} ended ${key}`)
+      if (key !== "Clean+close_notify") {
+        problems.push(`connection ${id} ended ${key}${outcome.detail === undefined ? "" : ` (${outcome.detail})`}`)
+      }
       if (result.end !== "close_notify") problems.push(`client ${id} ended with ${result.end}`)
       if (result.received !== written.get(id)) {
         problems.push(`connection ${id}: server's completed writes ${written.get(id)}, client got ${result.received}`)
@@ -644,6 +663,13 @@ export const shutdown = (options: {
         stalled: options.stalled,
         outcomes: JSON.stringify(outcomes),
         bytesDelivered: bytes,
+        connectedMs,
+        warmMs,
+        transferMs,
+        slowestActiveCloseMs: Math.max(
+          0,
+          ...closings.filter(({ id }) => id >= options.stalled).map(({ id }) => (closedAt.get(id) ?? t0) - t0)
+        ),
         shutdownMs,
         durationMs: Date.now() - started
       },
