@@ -54,7 +54,7 @@ export interface TlsSession {
   readonly alpn: string | undefined
   /** The server name the client asked for (SNI), if any. */
   readonly servername: string | undefined
-  /** The peer's certificate chain, leaf first; empty when the peer sent none. */
+  /** The peer's certificate chain as verified, leaf first; empty when the peer sent none. Decoded on first access. */
   readonly peerCertificates: ReadonlyArray<PeerCertificate>
   /** Whether the peer's certificate chain was verified against the configured trust. */
   readonly peerVerified: boolean

@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
+import { noStack } from "./internal/spans.ts"
 import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
 import * as Net from "./internal/transports/net.ts"
 import { handOver } from "./internal/transports/plaintext.ts"
@@ -202,13 +203,17 @@ const fromContext = (context: ClientContext): Client => {
           options: options.connection
         })
       }).pipe(
-        Effect.withSpan("NodeTlsClient.connect", {
-          attributes: {
-            "server.address": target.host,
-            "server.port": target.port,
-            "tls.engine": options.engine ?? "native"
-          }
-        })
+        Effect.withSpan(
+          "NodeTlsClient.connect",
+          {
+            attributes: {
+              "server.address": target.host,
+              "server.port": target.port,
+              "tls.engine": options.engine ?? "native"
+            }
+          },
+          noStack
+        )
       ),
     upgrade: (over, target) =>
       Effect.suspend(() => {
@@ -221,6 +226,6 @@ const fromContext = (context: ClientContext): Client => {
           transport,
           options: options.connection
         })
-      }).pipe(Effect.withSpan("NodeTlsClient.upgrade"))
+      }).pipe(Effect.withSpan("NodeTlsClient.upgrade", undefined, noStack))
   }
 }

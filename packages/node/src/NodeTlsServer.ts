@@ -32,6 +32,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ServerContext, serverContext, serverDefaults } from "./internal/context.ts"
 import { errorCode } from "./internal/errors.ts"
+import { noStack } from "./internal/spans.ts"
 import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
 import { NetTransport } from "./internal/transports/net.ts"
 import { handOver } from "./internal/transports/plaintext.ts"
@@ -159,7 +160,7 @@ export const serve = <E, R>(
             : Effect.logDebug("TLS connection ended with a failure", exit.cause)
         ),
         Effect.ensuring(Effect.sync(() => socket.destroy())),
-        Effect.withSpan("NodeTlsServer.connection")
+        Effect.withSpan("NodeTlsServer.connection", undefined, noStack)
       )
 
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
@@ -237,5 +238,5 @@ const acceptorOf = (context: ServerContext): Acceptor => ({
         transport,
         options: context.options.connection
       })
-    }).pipe(Effect.withSpan("NodeTlsServer.upgrade"))
+    }).pipe(Effect.withSpan("NodeTlsServer.upgrade", undefined, noStack))
 })

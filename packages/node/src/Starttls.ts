@@ -39,6 +39,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { noStack } from "./internal/spans.ts"
 import * as Internal from "./internal/transports/plaintext.ts"
 import * as NodeTlsClient from "./NodeTlsClient.ts"
 import * as NodeTlsServer from "./NodeTlsServer.ts"
@@ -181,7 +182,7 @@ export const client = (
   NodeTlsClient.make({ ...options, sessionCache: false }).pipe(
     Effect.tapError(() => Effect.sync(() => Internal.transportOf(over).destroy())),
     Effect.flatMap((tlsClient) => tlsClient.upgrade(over, { host: options.host })),
-    Effect.withSpan("Starttls.client")
+    Effect.withSpan("Starttls.client", undefined, noStack)
   )
 
 /**
@@ -203,7 +204,7 @@ export const server = (
   NodeTlsServer.makeAcceptor(options).pipe(
     Effect.tapError(() => Effect.sync(() => Internal.transportOf(over).destroy())),
     Effect.flatMap((acceptor) => acceptor.upgrade(over)),
-    Effect.withSpan("Starttls.server")
+    Effect.withSpan("Starttls.server", undefined, noStack)
   )
 
 /**

@@ -2,7 +2,6 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
@@ -413,10 +412,9 @@ class Driver {
   /** Ends everything at once: no graceful part. */
   abort(outcome: CloseOutcome): void {
     this.release()
-    const closed = new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" })
     // Write half first, as in `fail`: a woken reader runs at once.
-    this.writeBuffer.fail(closed)
-    this.readBuffer.finish({ _tag: "Fail", error: closed })
+    this.writeBuffer.close()
+    this.readBuffer.finish({ _tag: "Closed" })
     this.finish(outcome)
   }
 
@@ -532,7 +530,12 @@ export const make = Effect.fnUntraced(function* (params: {
     // No `tapError(Metrics.recordError)` here: a failed handshake leaves the
     // driver `Failed`, and the scope's finalizer (`close`) counts that error in
     // `recordClose`; counting it here too reported every handshake failure twice.
-    Effect.withSpan("TlsConnection.handshake", { attributes: { "tls.role": params.engine.role } })
+    // No call-site stack: capturing one costs more than a resumed handshake.
+    Effect.withSpan(
+      "TlsConnection.handshake",
+      { attributes: { "tls.role": params.engine.role } },
+      { captureStackTrace: false }
+    )
   )
 
   const session = driver.session
@@ -541,14 +544,7 @@ export const make = Effect.fnUntraced(function* (params: {
     return yield* Effect.die(new Error("effect-tls: handshake reported without a session"))
   }
   const elapsed = (yield* Clock.currentTimeMillis) - started
-  yield* Metric.update(
-    Metric.withAttributes(Metrics.handshakes, { role: session.role, resumed: String(session.resumed) }),
-    1
-  )
-  yield* Metric.update(
-    Metric.withAttributes(Metrics.handshakeDuration, { role: session.role }),
-    Duration.millis(elapsed)
-  )
+  yield* Metrics.recordHandshake(session.role, session.resumed, elapsed)
 
   const connection: TlsConnection.TlsConnection = {
     [TypeId]: TypeId,

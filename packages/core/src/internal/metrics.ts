@@ -1,7 +1,29 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type { CloseOutcome } from "../CloseOutcome.ts"
 import type { TlsError } from "../TlsError.ts"
+
+/**
+ * A metric bound to attributes, built once per combination: binding costs a
+ * key computation that would otherwise run for every connection. The
+ * combinations are few (role, direction, outcome, error tag and reason).
+ */
+const bound = new Map<string, Metric.Metric<never, unknown>>()
+const withAttributes = <Input, State>(
+  metric: Metric.Metric<Input, State>,
+  attributes: Record<string, string>
+): Metric.Metric<Input, State> => {
+  const key = `${metric.id}|${Object.entries(attributes)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(",")}`
+  let found = bound.get(key)
+  if (found === undefined) {
+    found = Metric.withAttributes(metric, attributes) as unknown as Metric.Metric<never, unknown>
+    bound.set(key, found)
+  }
+  return found as unknown as Metric.Metric<Input, State>
+}
 
 /** Completed handshakes, by role and whether the session was resumed. */
 export const handshakes = Metric.counter("tls_handshakes_total", {
@@ -32,8 +54,14 @@ export const closed = Metric.counter("tls_connections_closed_total", {
   incremental: true
 })
 
+export const recordHandshake = (role: string, resumed: boolean, millis: number): Effect.Effect<void> =>
+  Effect.andThen(
+    Metric.update(withAttributes(handshakes, { role, resumed: String(resumed) }), 1),
+    Metric.update(withAttributes(handshakeDuration, { role }), Duration.millis(millis))
+  )
+
 export const recordError = (error: TlsError): Effect.Effect<void> =>
-  Metric.update(Metric.withAttributes(errors, { kind: error._tag, reason: error.reason }), 1)
+  Metric.update(withAttributes(errors, { kind: error._tag, reason: error.reason }), 1)
 
 export const recordClose = (
   role: string,
@@ -43,9 +71,9 @@ export const recordClose = (
 ): Effect.Effect<void> =>
   Effect.all(
     [
-      Metric.update(Metric.withAttributes(bytes, { role, direction: "read" }), bytesRead),
-      Metric.update(Metric.withAttributes(bytes, { role, direction: "written" }), bytesWritten),
-      Metric.update(Metric.withAttributes(closed, { role, outcome: outcome._tag }), 1),
+      Metric.update(withAttributes(bytes, { role, direction: "read" }), bytesRead),
+      Metric.update(withAttributes(bytes, { role, direction: "written" }), bytesWritten),
+      Metric.update(withAttributes(closed, { role, outcome: outcome._tag }), 1),
       outcome._tag === "Failed" ? recordError(outcome.error) : Effect.void
     ],
     { discard: true }

@@ -5,7 +5,15 @@ import { type TlsError, TlsStateError } from "../TlsError.ts"
 import { ChunkList } from "./chunks.ts"
 import { Waiters } from "./signal.ts"
 
-type Ending = { readonly _tag: "End" } | { readonly _tag: "Fail"; readonly error: TlsError }
+/**
+ * How the stream ended. `Closed` (the connection's scope closed it) builds its
+ * error only if a reader asks: most connections close with nobody reading, and
+ * an error's stack trace costs more than the rest of the close.
+ */
+type Ending =
+  | { readonly _tag: "End" }
+  | { readonly _tag: "Fail"; readonly error: TlsError }
+  | { readonly _tag: "Closed" }
 
 const WAIT: unique symbol = Symbol("WAIT")
 type Wait = typeof WAIT
@@ -93,7 +101,14 @@ export class ReadBuffer {
   private endOrFail<A>(onEnd: () => Effect.Effect<A, TlsError>): Effect.Effect<A, TlsError> | Wait {
     const ending = this.ending
     if (ending === undefined) return WAIT
-    return ending._tag === "End" ? onEnd() : Effect.fail(ending.error)
+    switch (ending._tag) {
+      case "End":
+        return onEnd()
+      case "Fail":
+        return Effect.fail(ending.error)
+      case "Closed":
+        return Effect.fail(new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" }))
+    }
   }
 
   /** Retries `attempt` until it returns an effect, waiting interruptibly in between. */

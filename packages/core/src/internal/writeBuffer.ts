@@ -20,6 +20,7 @@ export class WriteBuffer {
   private readonly chunks = new ChunkList()
   private readonly waiters = new Waiters()
   private failure: TlsError | undefined = undefined
+  private closed = false
   endRequested = false
 
   readonly limit: number
@@ -67,8 +68,19 @@ export class WriteBuffer {
     this.onData()
   }
 
+  /**
+   * The connection's scope closed: writes are refused with `ConnectionClosed`,
+   * built only when a writer asks (see `ReadBuffer`'s `Closed` ending).
+   */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.waiters.wakeAll()
+  }
+
   private refusal(): TlsError | undefined {
     if (this.failure !== undefined) return this.failure
+    if (this.closed) return new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" })
     if (this.endRequested) {
       return new TlsStateError({ reason: "WriteAfterEnd", detail: "the write half was ended" })
     }

@@ -7,19 +7,40 @@ import { TlsProtocolError, TlsStateError } from "@effect-tls/core/TlsError"
 import type { PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Effect from "effect/Effect"
 
-/** The peer's chain, leaf first, from the DER Node keeps on the socket (at most 10 links, cycles cut). */
-const peerChain = (socket: tls.TLSSocket): ReadonlyArray<PeerCertificate> => {
-  // Node returns an empty object when the peer sent no certificate.
-  const detailed: Partial<tls.DetailedPeerCertificate> = socket.getPeerCertificate(true)
-  const chain: Array<PeerCertificate> = []
-  const seen = new Set<string>()
-  let current: Partial<tls.DetailedPeerCertificate> | undefined = detailed
-  while (current?.raw !== undefined && chain.length < 10 && !seen.has(current.fingerprint256 ?? "")) {
-    seen.add(current.fingerprint256 ?? "")
-    chain.push(decode(current.raw))
-    current = current.issuerCertificate
+/**
+ * The peer's chain as OpenSSL verified it, leaf first (at most 10 links,
+ * cycles cut). Node's view of it is taken while the socket is alive (Node
+ * drops it when the socket closes); decoding waits for first use: most
+ * connections never look at it, and decoding costs more than a resumed
+ * handshake.
+ */
+const lazyPeerChain = (socket: tls.TLSSocket): (() => ReadonlyArray<PeerCertificate>) => {
+  let detailed: Partial<tls.DetailedPeerCertificate> | undefined
+  try {
+    // Node returns an empty object when the peer sent no certificate.
+    detailed = socket.getPeerCertificate(true)
+  } catch {
+    detailed = undefined
   }
-  return chain
+  let chain: ReadonlyArray<PeerCertificate> | undefined
+  return () => {
+    if (chain !== undefined) return chain
+    const decoded: Array<PeerCertificate> = []
+    const seen = new Set<string>()
+    try {
+      let current = detailed
+      while (current?.raw !== undefined && decoded.length < 10 && !seen.has(current.fingerprint256 ?? "")) {
+        seen.add(current.fingerprint256 ?? "")
+        decoded.push(decode(current.raw))
+        current = current.issuerCertificate
+      }
+    } catch {
+      // A certificate OpenSSL accepted but Node cannot decode: report what decoded.
+    }
+    chain = decoded
+    detailed = undefined
+    return chain
+  }
 }
 
 const decode = (der: Buffer): PeerCertificate => {
@@ -51,21 +72,16 @@ export const fromSocket = (
   const keyInfo = socket.getEphemeralKeyInfo() as { readonly name?: string; readonly type?: string } | null
   const alpn = socket.alpnProtocol
   const servernameOnSocket = (socket as { readonly servername?: unknown }).servername
-  let chain: ReadonlyArray<PeerCertificate>
-  // Captured now: after the socket closes Node no longer has the certificates.
-  try {
-    chain = peerChain(socket)
-  } catch {
-    // A certificate OpenSSL accepted but Node cannot decode: report no chain rather than fail the connection.
-    chain = []
-  }
+  const peerChain = lazyPeerChain(socket)
   return {
     protocol: socket.getProtocol() ?? "unknown",
     cipher: cipher.standardName ?? cipher.name,
     group: keyInfo?.name,
     alpn: typeof alpn === "string" ? alpn : undefined,
     servername: facts.servername ?? (typeof servernameOnSocket === "string" ? servernameOnSocket : undefined),
-    peerCertificates: chain,
+    get peerCertificates() {
+      return peerChain()
+    },
     peerVerified: facts.peerVerified,
     resumed: socket.isSessionReused(),
     role,
