@@ -89,14 +89,19 @@ describe("NodeTls client and server", () => {
           const connection = yield* client.connect({ host: "127.0.0.1", port: server.address.port })
           const text = (yield* readAll(connection)).toString()
           assert.strictEqual(text, "hello")
-          return connection.session.resumed
+          const { resumed, peerCertificates, peerVerified } = connection.session
+          return { resumed, peerVerified, chain: peerCertificates.map((certificate) => certificate.fingerprint256) }
         })
       )
       const first = yield* once
-      assert.isFalse(first)
+      assert.isFalse(first.resumed)
+      assert.strictEqual(first.chain.length, 3, "leaf, intermediate and the root it was verified against")
       assert.isAtLeast(yield* client.cachedSessions, 1)
       const second = yield* once
-      assert.isTrue(second)
+      assert.isTrue(second.resumed)
+      // A resumed handshake verifies nothing again: it reports the chain verified for the session.
+      assert.deepStrictEqual(second.chain, first.chain)
+      assert.isTrue(second.peerVerified)
     }).pipe(Effect.scoped)
   )
 

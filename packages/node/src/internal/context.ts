@@ -138,14 +138,14 @@ const SESSION_CACHE_SIZE = 256
  * re-inserts, so the least recently updated entry is evicted first.
  */
 class SessionCache {
-  private readonly sessions = new Map<string, Buffer>()
+  private readonly sessions = new Map<string, CachedSession>()
   get size(): number {
     return this.sessions.size
   }
-  get(key: string): Buffer | undefined {
+  get(key: string): CachedSession | undefined {
     return this.sessions.get(key)
   }
-  set(key: string, session: Buffer): void {
+  set(key: string, session: CachedSession): void {
     this.sessions.delete(key)
     this.sessions.set(key, session)
     if (this.sessions.size > SESSION_CACHE_SIZE) {
@@ -153,6 +153,12 @@ class SessionCache {
       if (oldest.done !== true) this.sessions.delete(oldest.value)
     }
   }
+}
+
+/** A ticket, and the server chain verified in the handshake that made it (reported again on resumption). */
+interface CachedSession {
+  readonly ticket: Buffer
+  readonly peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined
 }
 
 const spkiPin = /^[A-Za-z0-9+/]{43}=$/
@@ -191,7 +197,7 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
         const alpn = target.alpn ?? options.alpn
         // A ticket is only offered to the server identity it came from.
         const key = `${target.host}|${target.port ?? ""}|${servername ?? ""}|${(alpn ?? []).join(",")}`
-        const session = cache?.get(key)
+        const cached = cache?.get(key)
         return {
           tls: {
             secureContext,
@@ -200,14 +206,20 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
             ...(servername === undefined ? {} : { servername }),
             ...(alpn === undefined || alpn.length === 0 ? {} : { ALPNProtocols: [...alpn] }),
             ...(skipHostname ? { checkServerIdentity: () => undefined } : {}),
-            ...(session === undefined ? {} : { session }),
+            ...(cached === undefined ? {} : { session: cached.ticket }),
             ...(options.requestOcsp === true ? { requestOCSP: true } : {})
           },
           extras: {
             ...keylog,
             servername,
             ...pins,
-            ...(cache === undefined ? {} : { onSession: (ticket: Buffer) => cache.set(key, ticket) })
+            ...(cached?.peerCertificate === undefined ? {} : { resumedPeerCertificate: cached.peerCertificate }),
+            ...(cache === undefined
+              ? {}
+              : {
+                  onSession: (ticket: Buffer, peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined) =>
+                    cache.set(key, { ticket, peerCertificate })
+                })
           }
         }
       }

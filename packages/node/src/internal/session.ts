@@ -8,20 +8,13 @@ import type { PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Effect from "effect/Effect"
 
 /**
- * The peer's chain as OpenSSL verified it, leaf first (at most 10 links,
- * cycles cut). Node's view of it is taken while the socket is alive (Node
- * drops it when the socket closes); decoding waits for first use: most
- * connections never look at it, and decoding costs more than a resumed
- * handshake.
+ * The peer's chain as verified, leaf first (at most 10 links, cycles cut),
+ * decoded on first use: most connections never look at it, and decoding
+ * costs more than a resumed handshake.
  */
-const lazyPeerChain = (socket: tls.TLSSocket): (() => ReadonlyArray<PeerCertificate>) => {
-  let detailed: Partial<tls.DetailedPeerCertificate> | undefined
-  try {
-    // Node returns an empty object when the peer sent no certificate.
-    detailed = socket.getPeerCertificate(true)
-  } catch {
-    detailed = undefined
-  }
+const lazyPeerChain = (
+  detailed: Partial<tls.DetailedPeerCertificate> | undefined
+): (() => ReadonlyArray<PeerCertificate>) => {
   let chain: ReadonlyArray<PeerCertificate> | undefined
   return () => {
     if (chain !== undefined) return chain
@@ -38,7 +31,6 @@ const lazyPeerChain = (socket: tls.TLSSocket): (() => ReadonlyArray<PeerCertific
       // A certificate OpenSSL accepted but Node cannot decode: report what decoded.
     }
     chain = decoded
-    detailed = undefined
     return chain
   }
 }
@@ -66,13 +58,18 @@ const decode = (der: Buffer): PeerCertificate => {
 export const fromSocket = (
   socket: tls.TLSSocket,
   role: "client" | "server",
-  facts: { readonly servername: string | undefined; readonly peerVerified: boolean }
+  facts: {
+    readonly servername: string | undefined
+    readonly peerVerified: boolean
+    /** The peer's chain as verified (Node's detailed certificate), taken by the engine. */
+    readonly peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined
+  }
 ): TlsSession => {
   const cipher = socket.getCipher()
   const keyInfo = socket.getEphemeralKeyInfo() as { readonly name?: string; readonly type?: string } | null
   const alpn = socket.alpnProtocol
   const servernameOnSocket = (socket as { readonly servername?: unknown }).servername
-  const peerChain = lazyPeerChain(socket)
+  const peerChain = lazyPeerChain(facts.peerCertificate)
   return {
     protocol: socket.getProtocol() ?? "unknown",
     cipher: cipher.standardName ?? cipher.name,

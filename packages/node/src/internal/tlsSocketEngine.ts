@@ -35,8 +35,18 @@ export interface EngineExtras {
   readonly onKeylog?: ((line: Buffer) => void) | undefined
   /** Client: accept the server only if its leaf's SPKI SHA-256 (base64) is one of these. */
   readonly pinnedSpkiSha256?: ReadonlyArray<string> | undefined
-  /** Client: called with each session ticket (for a session cache). */
-  readonly onSession?: ((session: Buffer) => void) | undefined
+  /**
+   * Client: called with each session ticket (for a session cache), and the
+   * server's chain as verified in the handshake that made the session.
+   */
+  readonly onSession?:
+    | ((session: Buffer, peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined) => void)
+    | undefined
+  /**
+   * Client: the server's chain as verified when the offered session was made;
+   * a resumed handshake does not verify it again, and reports this one.
+   */
+  readonly resumedPeerCertificate?: Partial<tls.DetailedPeerCertificate> | undefined
   /** The server name the client asked for, reported in the session (client side). */
   readonly servername?: string | undefined
   /** Milliseconds without plaintext traffic after which the connection fails with a `Timeout`. */
@@ -155,6 +165,8 @@ class SocketEngine implements Engine {
   private readonly tlsOptions: EngineTlsOptions
   private readonly extras: EngineExtras
   private waker: () => void = noop
+  /** The peer's chain as verified (see `peerCertificate`). */
+  private verifiedPeer: Partial<tls.DetailedPeerCertificate> | undefined = undefined
   /** Set when the IO fiber found writes pending and waits for them to reach the socket. */
   private drainWanted = false
   private socket: tls.TLSSocket | undefined = undefined
@@ -237,7 +249,16 @@ class SocketEngine implements Engine {
     }
     const socket =
       this.role === "client"
-        ? tls.connect({ ...this.tlsOptions, socket: under as Duplex })
+        ? tls.connect({
+            ...this.tlsOptions,
+            socket: under as Duplex,
+            // Node builds the verified chain for this check (full handshakes):
+            // kept for the session, instead of building it a second time.
+            checkServerIdentity: (hostname, certificate) => {
+              this.verifiedPeer = certificate
+              return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
+            }
+          })
         : new tls.TLSSocket(under as Duplex, { ...this.tlsOptions, isServer: true })
     this.socket = socket
     this.listen(socket)
@@ -307,7 +328,7 @@ class SocketEngine implements Engine {
       })
       socket.on("session", (session: Buffer) => {
         this.events.push(TlsEvent.SessionTicket({ ticket: new Uint8Array(session) }))
-        this.extras.onSession?.(session)
+        this.extras.onSession?.(session, this.peerCertificate())
         this.waker()
       })
     } else {
@@ -335,6 +356,24 @@ class SocketEngine implements Engine {
   private markInboundEnded(): void {
     this.inboundState = this.fused ? "Ended" : (this.endKind ?? (this.eofDelivered ? "Truncated" : "CloseNotify"))
     this.waker()
+  }
+
+  /**
+   * The peer's chain as verified: what Node built for the hostname check, or
+   * for a resumed session the chain verified when it was made; a server that
+   * asked for no client certificate has none; otherwise Node is asked.
+   */
+  private peerCertificate(): Partial<tls.DetailedPeerCertificate> | undefined {
+    if (this.verifiedPeer !== undefined) return this.verifiedPeer
+    const socket = this.socket
+    if (socket === undefined) return undefined
+    if (this.role === "client" && socket.isSessionReused() && this.extras.resumedPeerCertificate !== undefined) {
+      return this.extras.resumedPeerCertificate
+    }
+    if (this.role === "server" && this.tlsOptions.requestCert !== true) return undefined
+    // Node returns an empty object when the peer sent no certificate.
+    this.verifiedPeer = socket.getPeerCertificate(true)
+    return this.verifiedPeer
   }
 
   private onSecure(socket: tls.TLSSocket): void {
@@ -385,7 +424,8 @@ class SocketEngine implements Engine {
     }
     this.sessionInfo = Session.fromSocket(socket, this.role, {
       servername: this.role === "client" ? this.extras.servername : undefined,
-      peerVerified
+      peerVerified,
+      peerCertificate: this.peerCertificate()
     })
     // The connection publishes HandshakeDone itself when it sees handshakeDone().
     this.secure = true
