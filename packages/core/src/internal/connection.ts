@@ -460,7 +460,7 @@ const makeReader = (driver: Driver): TlsConnection.ReadHalf => {
 const makeWriter = (driver: Driver): TlsConnection.WriteHalf => {
   const buffer = driver.writeBuffer
   return {
-    write: (chunk) => buffer.write([toBytes(chunk)]),
+    write: (chunk) => buffer.writeOne(toBytes(chunk)),
     writeAll: (chunks) => buffer.write(Array.from(chunks, toBytes)),
     get flush() {
       return driver.flush

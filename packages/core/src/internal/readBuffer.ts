@@ -122,8 +122,7 @@ export class ReadBuffer {
     })
   }
 
-  /** One chunk, or `None` at a clean end. */
-  readonly read: Effect.Effect<Option.Option<Uint8Array>, TlsError> = this.loop(() => {
+  private readonly readSlow: Effect.Effect<Option.Option<Uint8Array>, TlsError> = this.loop(() => {
     const chunk = this.chunks.shift()
     if (chunk !== undefined) {
       this.freed()
@@ -132,8 +131,20 @@ export class ReadBuffer {
     return this.endOrFail(() => Effect.succeedNone)
   })
 
-  /** Every buffered chunk at once (at least one), or a `Done` at a clean end: a `Stream` pull. */
-  /** Built on use (a `Stream` pull), not per connection. */
+  /**
+   * One chunk, or `None` at a clean end. A buffered chunk is taken in one
+   * synchronous step that runs no other fiber (waking the IO fiber is
+   * deferred to a microtask), so it is as atomic as the waiting path without
+   * its uninterruptible region.
+   */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, TlsError> = Effect.suspend(() => {
+    const chunk = this.chunks.shift()
+    if (chunk === undefined) return this.readSlow
+    this.freed()
+    return Effect.succeed(Option.some(chunk))
+  })
+
+  /** Every buffered chunk at once (at least one), or a `Done` at a clean end: a `Stream` pull. Built on use. */
   get pull(): Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], TlsError | Cause.Done> {
     return this.loop<readonly [Uint8Array, ...Array<Uint8Array>]>(() => {
       if (!this.chunks.isEmpty) {

@@ -87,6 +87,20 @@ export class WriteBuffer {
     return undefined
   }
 
+  /**
+   * One chunk. The common case (room in the buffer) is accepted in one
+   * synchronous step that runs no other fiber, so it is as atomic as the
+   * general path without its uninterruptible region.
+   */
+  writeOne(chunk: Uint8Array): Effect.Effect<void, TlsError> {
+    return Effect.suspend(() => {
+      if (this.chunks.bytes >= this.limit || this.refusal() !== undefined) return this.write([chunk])
+      this.chunks.push(chunk)
+      this.onData()
+      return Effect.void
+    })
+  }
+
   /** Accepts `chunks[from..]` one whole chunk at a time, waiting while full. */
   write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TlsError> {
     // `next` is per run, so the returned effect can be run again (repeated, retried)
