@@ -306,7 +306,12 @@ export const churn = (options: {
     const problems: Array<string> = []
     const started = Date.now()
     const certs = yield* Effect.orDie(fixture)
-    const samples = { cycle: [] as Array<number>, heap: [] as Array<number>, rss: [] as Array<number> }
+    const samples = {
+      cycle: [] as Array<number>,
+      heap: [] as Array<number>,
+      external: [] as Array<number>,
+      rss: [] as Array<number>
+    }
     const counts = { resumed: 0, full: 0, failed: 0 }
     const payload = streamSlice(5, 0, 4096)
     yield* Effect.scoped(
@@ -338,6 +343,8 @@ export const churn = (options: {
             const memory = process.memoryUsage()
             samples.cycle.push(cycle)
             samples.heap.push(memory.heapUsed)
+            // Buffers and native objects Node accounts for: not in the heap, but in RSS.
+            samples.external.push(memory.external)
             samples.rss.push(memory.rss)
           }
         }
@@ -359,6 +366,7 @@ export const churn = (options: {
         full: counts.full,
         samples: samples.cycle.length,
         heapSlopeBytesPerCycle: Math.round(heapSlope),
+        externalSlopeBytesPerCycle: Math.round(slope(samples.cycle, samples.external)),
         rssSlopeBytesPerCycle: Math.round(rssSlope),
         heapMiB: Math.round((samples.heap.at(-1) ?? 0) / 2 ** 20),
         rssMiB: Math.round((samples.rss.at(-1) ?? 0) / 2 ** 20),
