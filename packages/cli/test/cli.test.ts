@@ -363,7 +363,10 @@ describe("error exits", () => {
             assert.strictEqual(result.code, 0, result.stderr)
             assert.isTrue(result.stdout.equals(input), `${engine} client: the echo is the input, byte for byte`)
           }
-          yield* server.proc.waitFor("stderr", /connection #2: .* received=262144 sent=262144 ended=clean/)
+          yield* server.proc.waitFor(
+            "stderr",
+            /connection #2: peer=127\.0\.0\.1:\d+ .* received=262144 sent=262144 ended=clean/
+          )
         })
       )
     )

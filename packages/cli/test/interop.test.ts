@@ -253,7 +253,7 @@ describe.skipIf(!openssl)("serve against openssl s_client", () => {
           yield* client.exited()
           yield* server.proc.waitFor(
             "stderr",
-            /connection #1: TLSv1\.3 .*sni=localhost .*received=20 sent=20 ended=clean/
+            /connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*sni=localhost .*received=20 sent=20 ended=clean/
           )
         })
       )
@@ -370,7 +370,7 @@ describe.skipIf(!gnutls)("gnutls", () => {
           yield* client.endInput
           const exit = yield* client.exited()
           assert.strictEqual(exit.code, 0, client.stderr())
-          yield* server.proc.waitFor("stderr", /connection #1: TLSv1\.3 .*received=18 sent=18 ended=clean/)
+          yield* server.proc.waitFor("stderr", /connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*received=18 sent=18 ended=clean/)
         })
       )
     )

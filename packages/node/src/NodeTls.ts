@@ -83,5 +83,5 @@ export const connect = (options: ConnectOptions): Effect.Effect<TlsConnection.Tl
  */
 export const serve: <E, R>(
   options: TlsOptions.ServerOptions,
-  handler: (connection: TlsConnection.TlsConnection) => Effect.Effect<void, E, R>
+  handler: (connection: TlsConnection.TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>
 ) => Effect.Effect<NodeTlsServer.Server, TlsError, Scope.Scope | R> = NodeTlsServer.serve

@@ -85,6 +85,19 @@ export interface Server extends Acceptor {
 }
 
 /**
+ * The TCP peer of a served connection, as the listener accepted it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Peer {
+  readonly address: string
+  readonly port: number
+  /** `IPv4` or `IPv6`. */
+  readonly family: string
+}
+
+/**
  * The server as a service.
  *
  * @since 0.1.0
@@ -117,14 +130,15 @@ export const makeAcceptor = (options: TlsOptions.ServerConnectionOptions): Effec
 /**
  * Listens and serves every connection with `handler` in its own fiber, until
  * the scope closes. The connection is valid while the handler runs; when the
- * handler ends the connection is closed gracefully.
+ * handler ends the connection is closed gracefully. The handler also gets the
+ * TCP peer (for logs and limits: what the TLS session cannot tell).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const serve = <E, R>(
   options: TlsOptions.ServerOptions,
-  handler: (connection: TlsConnection.TlsConnection) => Effect.Effect<void, E, R>
+  handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
 ): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
   Effect.gen(function* () {
     const context = yield* serverContext(options)
@@ -134,8 +148,14 @@ export const serve = <E, R>(
     const set = yield* FiberSet.make<void, never>()
     const run = yield* FiberSet.runtime(set)<R>()
 
-    const serveSocket = (socket: net.Socket) =>
-      Effect.scoped(
+    const serveSocket = (socket: net.Socket) => {
+      // Read at accept time: Node forgets the address once the socket closes.
+      const peer: Peer = {
+        address: socket.remoteAddress ?? "",
+        port: socket.remotePort ?? 0,
+        family: socket.remoteFamily ?? ""
+      }
+      return Effect.scoped(
         Effect.gen(function* () {
           // The contexts current at accept time serve the whole handshake, even across a reload.
           const { tls, extras } = context.engineOptions()
@@ -150,7 +170,7 @@ export const serve = <E, R>(
                 transport: Transport.fused,
                 options: options.connection
               })
-          yield* handler(connection)
+          yield* handler(connection, peer)
         })
       ).pipe(
         Effect.exit,
@@ -160,8 +180,13 @@ export const serve = <E, R>(
             : Effect.logDebug("TLS connection ended with a failure", exit.cause)
         ),
         Effect.ensuring(Effect.sync(() => socket.destroy())),
-        Effect.withSpan("NodeTlsServer.connection", undefined, noStack)
+        Effect.withSpan(
+          "NodeTlsServer.connection",
+          { attributes: { "client.address": peer.address, "client.port": peer.port } },
+          noStack
+        )
       )
+    }
 
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
     server.maxConnections = options.maxConnections ?? defaults.maxConnections
@@ -219,7 +244,7 @@ export const serve = <E, R>(
  */
 export const layer = <E, R>(
   options: TlsOptions.ServerOptions,
-  handler: (connection: TlsConnection.TlsConnection) => Effect.Effect<void, E, R>
+  handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
 ): Layer.Layer<NodeTlsServer, TlsError, R> => Layer.effect(NodeTlsServer, serve(options, handler))
 
 // -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import * as TlsSession from "@effect-tls/core/TlsSession"
 import * as NodeTls from "@effect-tls/node/NodeTls"
@@ -73,6 +74,31 @@ describe("NodeTls client and server", () => {
       assert.include(server.session.peerCertificates[0]?.subject ?? "", "CN=alice")
       yield* client.writer.write("ping")
       assert.strictEqual(Buffer.from(Option.getOrThrow(yield* server.reader.read)).toString(), "ping")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("server: the handler gets the TCP peer (address and port of the client's socket)", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const peers = yield* Queue.unbounded<NodeTlsServer.Peer>()
+      const server = yield* NodeTlsServer.serve({ credentials: [credential(issued)] }, (connection, peer) =>
+        Effect.andThen(Queue.offer(peers, peer), connection.writer.end)
+      )
+      // A node:tls client over a TCP socket whose local port the test knows.
+      const localPort = yield* Effect.acquireRelease(
+        Effect.callback<tls.TLSSocket>((resume) => {
+          const tcp = net.connect({ host: "127.0.0.1", port: server.address.port }, () => {
+            const client = tls.connect({ socket: tcp, ca: issued.ca, servername: "localhost" }, () =>
+              resume(Effect.succeed(client))
+            )
+          })
+        }),
+        (client) => Effect.sync(() => client.destroy())
+      ).pipe(Effect.map((client) => client.localPort))
+      const peer = yield* Queue.take(peers).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(peer.address, "127.0.0.1")
+      assert.strictEqual(peer.family, "IPv4")
+      assert.strictEqual(peer.port, localPort)
     }).pipe(Effect.scoped)
   )
 

@@ -5,6 +5,7 @@
  */
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
+import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as NodeTransport from "@effect-tls/node/NodeTransport"
 import * as Starttls from "@effect-tls/node/Starttls"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
@@ -83,7 +84,7 @@ export const serverOptions = (
 export const serve = <E, R>(
   settings: Serve.Settings,
   credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>,
-  handler: (connection: TlsConnection) => Effect.Effect<void, E, R>
+  handler: (connection: TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>
 ) =>
   Effect.map(
     NodeTls.serve({ ...serverOptions(settings, credentials), engine: settings.engine }, handler),

@@ -49,8 +49,8 @@ export const run = (settings: Settings) =>
         yield* Report.line(`certificate: ${ephemeral.names.join(", ")} SHA-256 ${ephemeral.fingerprint}`)
       }
       let sequence = 0
-      const address = yield* Library.serve(settings, credentials, (connection) =>
-        handle(settings, ++sequence, connection)
+      const address = yield* Library.serve(settings, credentials, (connection, peer) =>
+        handle(settings, ++sequence, connection, peer)
       )
       const bound = Duration.sum(settings.shutdownTimeout ?? NodeTlsServer.defaults.shutdownTimeout, SHUTDOWN_MARGIN)
       yield* Effect.acquireRelease(
@@ -106,7 +106,7 @@ interface Counters {
  * error that broke the connection. The connection is closed by the library
  * when this returns.
  */
-const handle = (settings: Settings, id: number, connection: TlsConnection) =>
+const handle = (settings: Settings, id: number, connection: TlsConnection, peer: NodeTlsServer.Peer) =>
   Effect.gen(function* () {
     const counters: Counters = { received: 0, sent: 0 }
     const result = yield* Effect.exit(serveMode(settings, connection, counters))
@@ -114,7 +114,7 @@ const handle = (settings: Settings, id: number, connection: TlsConnection) =>
     const ended =
       result._tag === "Success" ? "clean (close_notify received and sent)" : Report.formatCauseShort(result.cause)
     yield* Report.line(
-      `connection #${id}: ${Report.formatSession(connection.session).slice("session: ".length)} received=${counters.received} sent=${counters.sent} ended=${ended}`
+      `connection #${id}: peer=${peer.family === "IPv6" ? `[${peer.address}]` : peer.address}:${peer.port} ${Report.formatSession(connection.session).slice("session: ".length)} received=${counters.received} sent=${counters.sent} ended=${ended}`
     )
   })
 
