@@ -370,7 +370,10 @@ describe.skipIf(!gnutls)("gnutls", () => {
           yield* client.endInput
           const exit = yield* client.exited()
           assert.strictEqual(exit.code, 0, client.stderr())
-          yield* server.proc.waitFor("stderr", /connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*received=18 sent=18 ended=clean/)
+          yield* server.proc.waitFor(
+            "stderr",
+            /connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*received=18 sent=18 ended=clean/
+          )
         })
       )
     )
