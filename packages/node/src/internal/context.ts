@@ -158,7 +158,7 @@ class SessionCache {
 /** A ticket, and the server chain verified in the handshake that made it (reported again on resumption). */
 interface CachedSession {
   readonly ticket: Buffer
-  readonly peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined
+  readonly peerChain: ReadonlyArray<Buffer>
 }
 
 const spkiPin = /^[A-Za-z0-9+/]{43}=$/
@@ -213,12 +213,11 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
             ...keylog,
             servername,
             ...pins,
-            ...(cached?.peerCertificate === undefined ? {} : { resumedPeerCertificate: cached.peerCertificate }),
+            ...(cached === undefined ? {} : { resumedPeerChain: cached.peerChain }),
             ...(cache === undefined
               ? {}
               : {
-                  onSession: (ticket: Buffer, peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined) =>
-                    cache.set(key, { ticket, peerCertificate })
+                  onSession: (ticket: Buffer, peerChain: ReadonlyArray<Buffer>) => cache.set(key, { ticket, peerChain })
                 })
           }
         }

@@ -8,25 +8,33 @@ import type { PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Effect from "effect/Effect"
 
 /**
- * The peer's chain as verified, leaf first (at most 10 links, cycles cut),
- * decoded on first use: most connections never look at it, and decoding
- * costs more than a resumed handshake.
+ * The DER of each certificate of Node's detailed view of a chain, leaf first
+ * (at most 10 links, cycles cut). Only the DER is kept: the detailed view
+ * holds kilobytes of strings per certificate, for as long as the connection.
  */
-const lazyPeerChain = (
-  detailed: Partial<tls.DetailedPeerCertificate> | undefined
-): (() => ReadonlyArray<PeerCertificate>) => {
+export const chainDer = (detailed: Partial<tls.DetailedPeerCertificate> | undefined): ReadonlyArray<Buffer> => {
+  const ders: Array<Buffer> = []
+  const seen = new Set<string>()
+  let current = detailed
+  while (current?.raw !== undefined && ders.length < 10 && !seen.has(current.fingerprint256 ?? "")) {
+    seen.add(current.fingerprint256 ?? "")
+    ders.push(current.raw)
+    current = current.issuerCertificate
+  }
+  return ders
+}
+
+/**
+ * The peer's chain as verified, decoded on first use: most connections never
+ * look at it, and decoding costs more than a resumed handshake.
+ */
+const lazyPeerChain = (ders: ReadonlyArray<Buffer>): (() => ReadonlyArray<PeerCertificate>) => {
   let chain: ReadonlyArray<PeerCertificate> | undefined
   return () => {
     if (chain !== undefined) return chain
     const decoded: Array<PeerCertificate> = []
-    const seen = new Set<string>()
     try {
-      let current = detailed
-      while (current?.raw !== undefined && decoded.length < 10 && !seen.has(current.fingerprint256 ?? "")) {
-        seen.add(current.fingerprint256 ?? "")
-        decoded.push(decode(current.raw))
-        current = current.issuerCertificate
-      }
+      for (const der of ders) decoded.push(decode(der))
     } catch {
       // A certificate OpenSSL accepted but Node cannot decode: report what decoded.
     }
@@ -61,15 +69,15 @@ export const fromSocket = (
   facts: {
     readonly servername: string | undefined
     readonly peerVerified: boolean
-    /** The peer's chain as verified (Node's detailed certificate), taken by the engine. */
-    readonly peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined
+    /** The DER of the peer's chain as verified, leaf first, taken by the engine. */
+    readonly peerChain: ReadonlyArray<Buffer>
   }
 ): TlsSession => {
   const cipher = socket.getCipher()
   const keyInfo = socket.getEphemeralKeyInfo() as { readonly name?: string; readonly type?: string } | null
   const alpn = socket.alpnProtocol
   const servernameOnSocket = (socket as { readonly servername?: unknown }).servername
-  const peerChain = lazyPeerChain(facts.peerCertificate)
+  const peerChain = lazyPeerChain(facts.peerChain)
   return {
     protocol: socket.getProtocol() ?? "unknown",
     cipher: cipher.standardName ?? cipher.name,

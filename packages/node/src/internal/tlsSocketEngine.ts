@@ -39,14 +39,12 @@ export interface EngineExtras {
    * Client: called with each session ticket (for a session cache), and the
    * server's chain as verified in the handshake that made the session.
    */
-  readonly onSession?:
-    | ((session: Buffer, peerCertificate: Partial<tls.DetailedPeerCertificate> | undefined) => void)
-    | undefined
+  readonly onSession?: ((session: Buffer, peerChain: ReadonlyArray<Buffer>) => void) | undefined
   /**
    * Client: the server's chain as verified when the offered session was made;
    * a resumed handshake does not verify it again, and reports this one.
    */
-  readonly resumedPeerCertificate?: Partial<tls.DetailedPeerCertificate> | undefined
+  readonly resumedPeerChain?: ReadonlyArray<Buffer> | undefined
   /** The server name the client asked for, reported in the session (client side). */
   readonly servername?: string | undefined
   /** Milliseconds without plaintext traffic after which the connection fails with a `Timeout`. */
@@ -165,8 +163,8 @@ class SocketEngine implements Engine {
   private readonly tlsOptions: EngineTlsOptions
   private readonly extras: EngineExtras
   private waker: () => void = noop
-  /** The peer's chain as verified (see `peerCertificate`). */
-  private verifiedPeer: Partial<tls.DetailedPeerCertificate> | undefined = undefined
+  /** The DER of the peer's chain as verified (see `peerChain`). */
+  private verifiedPeer: ReadonlyArray<Buffer> | undefined = undefined
   /** Set when the IO fiber found writes pending and waits for them to reach the socket. */
   private drainWanted = false
   private socket: tls.TLSSocket | undefined = undefined
@@ -255,7 +253,7 @@ class SocketEngine implements Engine {
             // Node builds the verified chain for this check (full handshakes):
             // kept for the session, instead of building it a second time.
             checkServerIdentity: (hostname, certificate) => {
-              this.verifiedPeer = certificate
+              this.verifiedPeer = Session.chainDer(certificate)
               return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
             }
           })
@@ -328,7 +326,7 @@ class SocketEngine implements Engine {
       })
       socket.on("session", (session: Buffer) => {
         this.events.push(TlsEvent.SessionTicket({ ticket: new Uint8Array(session) }))
-        this.extras.onSession?.(session, this.peerCertificate())
+        this.extras.onSession?.(session, this.peerChain())
         this.waker()
       })
     } else {
@@ -363,16 +361,16 @@ class SocketEngine implements Engine {
    * for a resumed session the chain verified when it was made; a server that
    * asked for no client certificate has none; otherwise Node is asked.
    */
-  private peerCertificate(): Partial<tls.DetailedPeerCertificate> | undefined {
+  private peerChain(): ReadonlyArray<Buffer> {
     if (this.verifiedPeer !== undefined) return this.verifiedPeer
     const socket = this.socket
-    if (socket === undefined) return undefined
-    if (this.role === "client" && socket.isSessionReused() && this.extras.resumedPeerCertificate !== undefined) {
-      return this.extras.resumedPeerCertificate
+    if (socket === undefined) return []
+    if (this.role === "client" && socket.isSessionReused() && this.extras.resumedPeerChain !== undefined) {
+      return this.extras.resumedPeerChain
     }
-    if (this.role === "server" && this.tlsOptions.requestCert !== true) return undefined
+    if (this.role === "server" && this.tlsOptions.requestCert !== true) return []
     // Node returns an empty object when the peer sent no certificate.
-    this.verifiedPeer = socket.getPeerCertificate(true)
+    this.verifiedPeer = Session.chainDer(socket.getPeerCertificate(true))
     return this.verifiedPeer
   }
 
@@ -425,7 +423,7 @@ class SocketEngine implements Engine {
     this.sessionInfo = Session.fromSocket(socket, this.role, {
       servername: this.role === "client" ? this.extras.servername : undefined,
       peerVerified,
-      peerCertificate: this.peerCertificate()
+      peerChain: this.peerChain()
     })
     // The connection publishes HandshakeDone itself when it sees handshakeDone().
     this.secure = true
