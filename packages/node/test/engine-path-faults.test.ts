@@ -18,6 +18,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Starttls from "../src/Starttls.ts"
 import { concat, credentials, pattern } from "./engine-path-support.ts"
+import { faultAt, isPrefix, type Kind, kinds, type Place, places, placesIn } from "./fault-matrix.ts"
 
 const payload = { client: pattern(40 * 1024, 11), server: pattern(40 * 1024, 13) }
 const connection = { handshakeTimeout: "1 second", closeTimeout: "300 millis" } as const
@@ -88,23 +89,7 @@ const runSide = (side: Side, connect: Effect.Effect<TlsConnection, TlsError, imp
     })
   )
 
-const isPrefix = (got: Uint8Array, sent: Uint8Array) =>
-  got.length <= sent.length && got.every((byte, i) => byte === sent[i])
-
-/** Start offsets and lengths of the TLS records in a byte stream. */
-const records = (stream: Uint8Array) => {
-  const out: Array<{ start: number; length: number }> = []
-  let at = 0
-  while (at + 5 <= stream.length) {
-    const length = ((stream[at + 3] ?? 0) << 8) | (stream[at + 4] ?? 0)
-    out.push({ start: at, length: 5 + length })
-    at += 5 + length
-  }
-  return out
-}
-
 type Direction = "inbound" | "outbound"
-type Place = "handshake" | "boundary" | "inside"
 
 /**
  * Where the places are in each direction of the client's transport, from a
@@ -124,36 +109,8 @@ const locate = Effect.gen(function* () {
     ],
     { concurrency: 2 }
   )
-  const places = (stream: Uint8Array): Record<Place, number> => {
-    const all = records(stream)
-    const first = all[0]
-    const full = all.find((r) => r.length >= 16 * 1024)
-    if (first === undefined || full === undefined) throw new Error("no full-size record in the clean run")
-    return { handshake: Math.floor(first.length / 2), boundary: full.start, inside: full.start + 1000 }
-  }
-  return { inbound: places(concat(inbound)), outbound: places(concat(outbound)) }
+  return { inbound: placesIn(concat(inbound)), outbound: placesIn(concat(outbound)) }
 })
-
-type Kind = "Chunk" | "Delay" | "StallAfter" | "ResetAfter" | "EndAfter" | "FlipByte" | "Inject"
-
-const faultAt = (kind: Kind, offset: number): FaultTransport.Fault => {
-  switch (kind) {
-    case "Chunk":
-      return FaultTransport.Fault.Chunk({ size: Math.max(1, offset % 97) })
-    case "Delay":
-      return FaultTransport.Fault.Delay({ millis: 20 })
-    case "StallAfter":
-      return FaultTransport.Fault.StallAfter({ bytes: offset })
-    case "ResetAfter":
-      return FaultTransport.Fault.ResetAfter({ bytes: offset })
-    case "EndAfter":
-      return FaultTransport.Fault.EndAfter({ bytes: offset })
-    case "FlipByte":
-      return FaultTransport.Fault.FlipByte({ offset })
-    case "Inject":
-      return FaultTransport.Fault.Inject({ offset, bytes: new Uint8Array([0x17, 0x03, 0x03, 0x00, 0x10, 1, 2, 3]) })
-  }
-}
 
 /**
  * What the client and the server may end with. A fault that changes bytes is
@@ -196,9 +153,7 @@ const expected = (kind: Kind, direction: Direction, place: Place): Record<Side, 
   }
 }
 
-const kinds: ReadonlyArray<Kind> = ["Chunk", "Delay", "StallAfter", "ResetAfter", "EndAfter", "FlipByte", "Inject"]
 const directions: ReadonlyArray<Direction> = ["inbound", "outbound"]
-const places: ReadonlyArray<Place> = ["handshake", "boundary", "inside"]
 
 describe("engine path fault matrix (memory pair, client transport faulted)", () => {
   it.live(

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { faultAt, isPrefix, type Kind, kinds, type Place, places, placesIn } from "./fault-matrix.ts"
 import {
   activeResources,
   echo,
@@ -93,42 +94,6 @@ const recording = (inner: Transport, inbound: Array<Uint8Array>, outbound: Array
   failure: () => inner.failure()
 })
 
-type Place = "handshake" | "boundary" | "inside"
-
-/** The middle of the first record, the start of the first full-size record, 1000 bytes into it. */
-const places = (stream: Uint8Array): Record<Place, number> => {
-  let at = 0
-  let first: number | undefined
-  while (at + 5 <= stream.length) {
-    const length = 5 + (((stream[at + 3] ?? 0) << 8) | (stream[at + 4] ?? 0))
-    first ??= Math.floor(length / 2)
-    if (length >= 16 * 1024) return { handshake: first, boundary: at, inside: at + 1000 }
-    at += length
-  }
-  throw new Error("no full-size record in the clean run")
-}
-
-type Kind = "Chunk" | "Delay" | "StallAfter" | "ResetAfter" | "EndAfter" | "FlipByte" | "Inject"
-
-const faultAt = (kind: Kind, offset: number): FaultTransport.Fault => {
-  switch (kind) {
-    case "Chunk":
-      return FaultTransport.Fault.Chunk({ size: Math.max(1, offset % 97) })
-    case "Delay":
-      return FaultTransport.Fault.Delay({ millis: 20 })
-    case "StallAfter":
-      return FaultTransport.Fault.StallAfter({ bytes: offset })
-    case "ResetAfter":
-      return FaultTransport.Fault.ResetAfter({ bytes: offset })
-    case "EndAfter":
-      return FaultTransport.Fault.EndAfter({ bytes: offset })
-    case "FlipByte":
-      return FaultTransport.Fault.FlipByte({ offset })
-    case "Inject":
-      return FaultTransport.Fault.Inject({ offset, bytes: Uint8Array.of(0x17, 0x03, 0x03, 0x00, 0x10, 1, 2, 3) })
-  }
-}
-
 /**
  * The outcomes allowed. The faulted transport is the server's: inbound faults
  * change what the server reads, outbound ones what the client reads; the side
@@ -166,9 +131,6 @@ const expected = (kind: Kind, direction: "inbound" | "outbound", place: Place): 
   }
 }
 
-const isPrefix = (got: Uint8Array, sent: Uint8Array) =>
-  got.length <= sent.length && Buffer.from(sent.subarray(0, got.length)).equals(got)
-
 const serverMatrix = (certs: Fixture) =>
   Effect.gen(function* () {
     // No session cache: a resumed ClientHello is longer, which would move every offset of the clean run.
@@ -185,13 +147,13 @@ const serverMatrix = (certs: Fixture) =>
       ],
       { concurrency: 2 }
     )
-    const offsets = { inbound: places(Buffer.concat(inbound)), outbound: places(Buffer.concat(outbound)) }
+    const offsets = { inbound: placesIn(Buffer.concat(inbound)), outbound: placesIn(Buffer.concat(outbound)) }
     const problems: Array<string> = []
     let cases = 0
     const started = Date.now()
-    for (const kind of ["Chunk", "Delay", "StallAfter", "ResetAfter", "EndAfter", "FlipByte", "Inject"] as const) {
+    for (const kind of kinds) {
       for (const direction of ["inbound", "outbound"] as const) {
-        for (const place of ["handshake", "boundary", "inside"] as const) {
+        for (const place of places) {
           const offset = offsets[direction][place]
           const pair = MemoryTransport.makePair()
           const faulty = FaultTransport.make(pair.b, { [direction]: [faultAt(kind, offset)] })
