@@ -8,86 +8,30 @@
  */
 
 import { assert, describe, it } from "@effect/vitest"
-import type { TlsConnection } from "@effect-tls/core/TlsConnection"
-import type { TlsError } from "@effect-tls/core/TlsError"
-import type { Transport } from "@effect-tls/core/Transport"
 import { FaultTransport } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Starttls from "../src/Starttls.ts"
 import { concat, credentials, pattern } from "./engine-path-support.ts"
-import { faultAt, isPrefix, type Kind, kinds, type Place, places, placesIn } from "./fault-matrix.ts"
+import {
+  faultAt,
+  isPrefix,
+  type Kind,
+  kinds,
+  type Place,
+  places,
+  placesIn,
+  type Result,
+  recording,
+  runSide,
+  type Side
+} from "./fault-matrix.ts"
 
 const payload = { client: pattern(40 * 1024, 11), server: pattern(40 * 1024, 13) }
 const connection = { handshakeTimeout: "1 second", closeTimeout: "300 millis" } as const
 /** Bound on one side's whole run (handshake, transfer, close): a stall ends here. */
 const sideBound = "2 seconds"
-
-type Side = "client" | "server"
-/** How one side's run ended: `ok` (all data, clean close), `stalled` (hit its bound) or the error's tag. */
-type Result = "ok" | "stalled" | TlsError["_tag"]
-
-interface SideRun {
-  readonly result: Result
-  readonly reason: string | undefined
-  readonly received: Uint8Array
-}
-
-/** Records every byte a transport reads, to locate records in a clean run. */
-const recording = (inner: Transport, into: Array<Uint8Array>): Transport => ({
-  ...inner,
-  setWaker: (wake) => inner.setWaker(wake),
-  read: () => {
-    const chunk = inner.read()
-    if (chunk !== undefined) into.push(Uint8Array.from(chunk))
-    return chunk
-  },
-  readEnded: () => inner.readEnded(),
-  write: (chunk) => {
-    return inner.write(chunk)
-  },
-  writable: () => inner.writable(),
-  end: () => inner.end(),
-  endFinished: () => inner.endFinished(),
-  destroy: () => inner.destroy(),
-  failure: () => inner.failure()
-})
-
-/** One side: handshake, write its payload and end, read everything; all within `sideBound`. */
-const runSide = (side: Side, connect: Effect.Effect<TlsConnection, TlsError, import("effect/Scope").Scope>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const received: Array<Uint8Array> = []
-      const work = Effect.gen(function* () {
-        const conn = yield* connect
-        const writer = yield* Effect.forkChild(
-          Effect.andThen(conn.writer.write(payload[side]), conn.writer.end).pipe(Effect.ignore)
-        )
-        for (;;) {
-          const chunk = yield* conn.reader.read
-          if (Option.isNone(chunk)) break
-          received.push(chunk.value)
-        }
-        yield* Fiber.join(writer)
-      })
-      const exit = yield* work.pipe(Effect.timeoutOption(sideBound), Effect.exit)
-      const run: SideRun =
-        exit._tag === "Success"
-          ? { result: exit.value._tag === "None" ? "stalled" : "ok", reason: undefined, received: concat(received) }
-          : (() => {
-              const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-              const error = failure?._tag === "Fail" ? failure.error : undefined
-              return {
-                result: error?._tag ?? "stalled",
-                reason: error !== undefined && "reason" in error ? error.reason : undefined,
-                received: concat(received)
-              }
-            })()
-      return run
-    })
-  )
+const side = (which: Side, connect: Parameters<typeof runSide>[1]) => runSide(payload[which], connect, sideBound)
 
 type Direction = "inbound" | "outbound"
 
@@ -101,11 +45,11 @@ const locate = Effect.gen(function* () {
   const pair = MemoryTransport.makePair()
   const inbound: Array<Uint8Array> = []
   const outbound: Array<Uint8Array> = []
-  const serverSide = recording(pair.b, outbound)
+  const serverSide = recording(pair.b, [], outbound)
   yield* Effect.all(
     [
-      runSide("client", Starttls.client(recording(pair.a, inbound), { ...creds.client, connection })),
-      runSide("server", Starttls.server(serverSide, { ...creds.server, connection }))
+      side("client", Starttls.client(recording(pair.a, inbound, []), { ...creds.client, connection })),
+      side("server", Starttls.server(serverSide, { ...creds.server, connection }))
     ],
     { concurrency: 2 }
   )
@@ -172,8 +116,8 @@ describe("engine path fault matrix (memory pair, client transport faulted)", () 
               const started = Date.now()
               const [client, server] = yield* Effect.all(
                 [
-                  runSide("client", Starttls.client(faulty, { ...creds.client, connection })),
-                  runSide("server", Starttls.server(pair.b, { ...creds.server, connection }))
+                  side("client", Starttls.client(faulty, { ...creds.client, connection })),
+                  side("server", Starttls.server(pair.b, { ...creds.server, connection }))
                 ],
                 { concurrency: 2 }
               )

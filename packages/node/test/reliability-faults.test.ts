@@ -6,19 +6,27 @@
  * only a prefix of what was sent, and leave nothing open.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
-import type { Transport } from "@effect-tls/core/Transport"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { FaultTransport } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
-import { faultAt, isPrefix, type Kind, kinds, type Place, places, placesIn } from "./fault-matrix.ts"
+import {
+  faultAt,
+  isPrefix,
+  type Kind,
+  kinds,
+  type Place,
+  places,
+  placesIn,
+  type Result,
+  recording,
+  runSide,
+  type Side
+} from "./fault-matrix.ts"
 import {
   activeResources,
   echo,
@@ -39,60 +47,7 @@ const payload = { client: streamSlice(11, 0, PAYLOAD), server: streamSlice(13, 0
 const connection = { handshakeTimeout: "1 second", closeTimeout: "300 millis" } as const
 /** Bound on one side's run (handshake, transfer, close): a stall ends here. */
 const SIDE_BOUND_MS = 1_500
-
-type Side = "client" | "server"
-type Result = "ok" | "stalled" | TlsError["_tag"]
-
-/** One side: write its payload and end, read to the end; within the bound. */
-const runSide = (side: Side, connect: Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const received: Array<Uint8Array> = []
-      const work = Effect.gen(function* () {
-        const conn = yield* connect
-        const writer = yield* Effect.forkChild(
-          Effect.andThen(conn.writer.write(payload[side]), conn.writer.end).pipe(Effect.ignore)
-        )
-        for (let i = 0; i < 10_000; i++) {
-          const chunk = yield* conn.reader.read
-          if (Option.isNone(chunk)) break
-          received.push(chunk.value)
-        }
-        yield* Fiber.join(writer)
-      })
-      const exit = yield* work.pipe(Effect.timeoutOption(SIDE_BOUND_MS), Effect.exit)
-      const result: Result =
-        exit._tag === "Success"
-          ? exit.value._tag === "None"
-            ? "stalled"
-            : "ok"
-          : Option.match(Option.fromNullishOr(exit.cause.reasons.find((r) => r._tag === "Fail")), {
-              onNone: () => "stalled" as const,
-              onSome: (r) => (r._tag === "Fail" ? r.error._tag : "stalled")
-            })
-      return { result, received: Buffer.concat(received) }
-    })
-  )
-
-/** A recording transport: every byte read or written, to locate records in a clean run. */
-const recording = (inner: Transport, inbound: Array<Uint8Array>, outbound: Array<Uint8Array>): Transport => ({
-  setWaker: (wake) => inner.setWaker(wake),
-  read: () => {
-    const chunk = inner.read()
-    if (chunk !== undefined) inbound.push(Uint8Array.from(chunk))
-    return chunk
-  },
-  readEnded: () => inner.readEnded(),
-  write: (chunk) => {
-    outbound.push(Uint8Array.from(chunk))
-    return inner.write(chunk)
-  },
-  writable: () => inner.writable(),
-  end: () => inner.end(),
-  endFinished: () => inner.endFinished(),
-  destroy: () => inner.destroy(),
-  failure: () => inner.failure()
-})
+const side = (which: Side, connect: Parameters<typeof runSide>[1]) => runSide(payload[which], connect, SIDE_BOUND_MS)
 
 /**
  * The outcomes allowed. The faulted transport is the server's: inbound faults
@@ -142,8 +97,8 @@ const serverMatrix = (certs: Fixture) =>
     const clean = MemoryTransport.makePair()
     yield* Effect.all(
       [
-        runSide("client", client.upgrade(clean.a)),
-        runSide("server", acceptor.upgrade(recording(clean.b, inbound, outbound)))
+        side("client", client.upgrade(clean.a)),
+        side("server", acceptor.upgrade(recording(clean.b, inbound, outbound)))
       ],
       { concurrency: 2 }
     )
@@ -159,7 +114,7 @@ const serverMatrix = (certs: Fixture) =>
           const faulty = FaultTransport.make(pair.b, { [direction]: [faultAt(kind, offset)] })
           const t0 = Date.now()
           const [c, s] = yield* Effect.all(
-            [runSide("client", client.upgrade(pair.a)), runSide("server", acceptor.upgrade(faulty))],
+            [side("client", client.upgrade(pair.a)), side("server", acceptor.upgrade(faulty))],
             { concurrency: 2 }
           )
           const elapsed = Date.now() - t0
