@@ -131,10 +131,6 @@ class Driver {
     this.hub = new EventHub(options.eventBufferSize)
   }
 
-  get handshakeDone(): boolean {
-    return this.handshakeReported
-  }
-
   /** The IO fiber: step until both directions are done or the connection failed. */
   readonly run: Effect.Effect<void> = Effect.suspend(() => {
     this.engine.setWaker(this.signal.wake)
@@ -258,7 +254,6 @@ class Driver {
         break
       }
     }
-    if (!this.handshakeReported && engine.handshakeDone()) this.reportHandshake()
     if (
       this.finQueued &&
       !this.writeSideDone &&
