@@ -12,14 +12,12 @@ import type { TlsError } from "../TlsError.ts"
 const bound = new Map<string, Metric.Metric<never, unknown>>()
 const withAttributes = <Input, State>(
   metric: Metric.Metric<Input, State>,
-  attributes: Record<string, string>
+  key: string,
+  attributes: () => Record<string, string>
 ): Metric.Metric<Input, State> => {
-  const key = `${metric.id}|${Object.entries(attributes)
-    .map(([name, value]) => `${name}=${value}`)
-    .join(",")}`
   let found = bound.get(key)
   if (found === undefined) {
-    found = Metric.withAttributes(metric, attributes) as unknown as Metric.Metric<never, unknown>
+    found = Metric.withAttributes(metric, attributes()) as unknown as Metric.Metric<never, unknown>
     bound.set(key, found)
   }
   return found as unknown as Metric.Metric<Input, State>
@@ -56,12 +54,21 @@ export const closed = Metric.counter("tls_connections_closed_total", {
 
 export const recordHandshake = (role: string, resumed: boolean, millis: number): Effect.Effect<void> =>
   Effect.andThen(
-    Metric.update(withAttributes(handshakes, { role, resumed: String(resumed) }), 1),
-    Metric.update(withAttributes(handshakeDuration, { role }), Duration.millis(millis))
+    Metric.update(
+      withAttributes(handshakes, `h|${role}|${resumed}`, () => ({ role, resumed: String(resumed) })),
+      1
+    ),
+    Metric.update(
+      withAttributes(handshakeDuration, `d|${role}`, () => ({ role })),
+      Duration.millis(millis)
+    )
   )
 
 export const recordError = (error: TlsError): Effect.Effect<void> =>
-  Metric.update(withAttributes(errors, { kind: error._tag, reason: error.reason }), 1)
+  Metric.update(
+    withAttributes(errors, `e|${error._tag}|${error.reason}`, () => ({ kind: error._tag, reason: error.reason })),
+    1
+  )
 
 export const recordClose = (
   role: string,
@@ -71,9 +78,18 @@ export const recordClose = (
 ): Effect.Effect<void> =>
   Effect.all(
     [
-      Metric.update(withAttributes(bytes, { role, direction: "read" }), bytesRead),
-      Metric.update(withAttributes(bytes, { role, direction: "written" }), bytesWritten),
-      Metric.update(withAttributes(closed, { role, outcome: outcome._tag }), 1),
+      Metric.update(
+        withAttributes(bytes, `r|${role}`, () => ({ role, direction: "read" })),
+        bytesRead
+      ),
+      Metric.update(
+        withAttributes(bytes, `w|${role}`, () => ({ role, direction: "written" })),
+        bytesWritten
+      ),
+      Metric.update(
+        withAttributes(closed, `c|${role}|${outcome._tag}`, () => ({ role, outcome: outcome._tag })),
+        1
+      ),
       outcome._tag === "Failed" ? recordError(outcome.error) : Effect.void
     ],
     { discard: true }
