@@ -20,7 +20,10 @@ Cli.run.pipe(
       Runtime.defaultTeardown(exit, (code) => {
         const final = Cli.exitCodeOverride(code)
         onExit(final)
-        process.exit(final)
+        // stdout may be a pipe whose writes are still queued (a slow reader):
+        // exiting now would cut the peer's data short. An empty write
+        // completes once everything before it is written.
+        process.stdout.write("", () => process.exit(final))
       })
   })
 )

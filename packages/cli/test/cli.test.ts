@@ -122,7 +122,14 @@ describe("connect and serve", () => {
               input
             )
             assert.strictEqual(result.code, 0, result.stderr)
-            assert.isTrue(result.stdout.equals(input), `${engine}: the echo is the input, byte for byte`)
+            assert.isTrue(
+              result.stdout.equals(input),
+              `${engine}: the echo is the input, byte for byte (got ${result.stdout.length} of ${input.length} bytes; server: ${server.proc
+                .stderr()
+                .split("\n")
+                .filter((line) => line.startsWith("connection"))
+                .join(" / ")})`
+            )
             assert.match(result.stderr, session)
             assert.match(result.stderr, /verified=yes/)
             assert.match(result.stderr, /subject=CN=localhost/)
