@@ -52,16 +52,8 @@ export class ReadBuffer {
     return this.chunks.bytes
   }
 
-  get finished(): boolean {
-    return this.ending !== undefined
-  }
-
   capacity(): number {
     return Math.max(this.demand, this.limit)
-  }
-
-  hasSpace(): boolean {
-    return this.chunks.bytes < this.capacity()
   }
 
   /**

@@ -70,10 +70,6 @@ export class Waiters {
     })
   }
 
-  get size(): number {
-    return this.waiting.length
-  }
-
   wakeAll(): void {
     if (this.waiting.length === 0) return
     // Swapped out first: a woken fiber runs synchronously and may wait again.
