@@ -490,7 +490,9 @@ export const make = Effect.fnUntraced(function* (params: {
   const { handshakeTimeout, closeTimeout } = options
 
   const scope = yield* Effect.scope
-  const fiber = yield* Effect.forkIn(driver.run, scope)
+  // Started at once rather than on the scheduler's next turn: the engine starts
+  // (and a client sends its hello) without waiting for an event-loop turn.
+  const fiber = yield* Effect.forkIn(driver.run, scope, { startImmediately: true })
   // Added after the fork, so it runs before the scope interrupts the IO fiber.
   yield* Scope.addFinalizer(scope, driver.close(fiber, closeTimeout))
 
