@@ -3,17 +3,19 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { bytes, scriptedPair, text } from "./utils/scriptedPair.ts"
+import { bytes, scriptedPair, text, writeRecords } from "./utils/scriptedPair.ts"
 
-// The scripted engine turns each write (up to 16 KiB) into one record and the
-// connection hands each record to the read buffer as one chunk, so the writes
-// below set the chunk boundaries the reader sees.
+// The scripted engine turns each chunk it is given (up to 16 KiB) into one
+// record and the connection hands each record to the read buffer as one chunk,
+// so `writeRecords` (a write and a flush per part) sets the chunk boundaries
+// the reader sees. (`writeAll` would not: small writes waiting together are
+// joined into one record.)
 
 describe("ReadHalf", () => {
   it.live("readExactly assembles bytes across chunk boundaries", () =>
     Effect.gen(function* () {
       const { client, server } = yield* scriptedPair()
-      yield* server.writer.writeAll(["hel", "lo wo", "rld"])
+      yield* writeRecords(server.writer, ["hel", "lo wo", "rld"])
       assert.strictEqual(text(yield* client.reader.readExactly(5)), "hello")
       assert.strictEqual(text(yield* client.reader.readExactly(6)), " world")
     })
@@ -38,7 +40,7 @@ describe("ReadHalf", () => {
   it.live("readUntil finds a delimiter split across chunks", () =>
     Effect.gen(function* () {
       const { client, server } = yield* scriptedPair()
-      yield* server.writer.writeAll(["line one\r", "\nline two", "\r", "\n", "rest"])
+      yield* writeRecords(server.writer, ["line one\r", "\nline two", "\r", "\n", "rest"])
       assert.strictEqual(text(yield* client.reader.readUntil("\r\n")), "line one")
       assert.strictEqual(text(yield* client.reader.readUntil(bytes("\r\n"))), "line two")
       assert.strictEqual(text(yield* client.reader.readExactly(4)), "rest")
@@ -48,7 +50,7 @@ describe("ReadHalf", () => {
   it.live("readUntil fails with FrameTooLong and consumes nothing", () =>
     Effect.gen(function* () {
       const { client, server } = yield* scriptedPair()
-      yield* server.writer.writeAll(["abc", "defghij"])
+      yield* writeRecords(server.writer, ["abc", "defghij"])
       const error = yield* Effect.flip(client.reader.readUntil("\n", { maxBytes: 4 }))
       assert.strictEqual(error._tag, "TlsStateError")
       assert.strictEqual(error._tag === "TlsStateError" && error.reason, "FrameTooLong")
@@ -59,7 +61,7 @@ describe("ReadHalf", () => {
   it.live("EndOfStream consumes nothing, for readExactly and readUntil", () =>
     Effect.gen(function* () {
       const { client, server } = yield* scriptedPair()
-      yield* server.writer.writeAll(["ab", "c"])
+      yield* writeRecords(server.writer, ["ab", "c"])
       yield* server.writer.end
       const exact = yield* Effect.flip(client.reader.readExactly(5))
       assert.strictEqual(exact._tag === "TlsStateError" && exact.reason, "EndOfStream")

@@ -46,6 +46,36 @@ export class ChunkList {
     return chunk
   }
 
+  /**
+   * Takes the first chunk; if it is shorter than `small`, the small chunks
+   * right after it come too, copied into one, up to `max` bytes in all. Small
+   * writes then reach the engine as one record instead of one record (and one
+   * system call) each.
+   */
+  shiftCoalesced(small: number, max: number): Uint8Array | undefined {
+    const first = this.chunks[this.head]
+    if (first === undefined) return undefined
+    let end = this.head + 1
+    let total = first.length
+    if (total < small) {
+      for (let next = this.chunks[end]; next !== undefined; next = this.chunks[end]) {
+        if (next.length >= small || total + next.length > max) break
+        total += next.length
+        end++
+      }
+    }
+    if (end === this.head + 1) return this.shift()
+    const out = new Uint8Array(total)
+    let at = 0
+    // Counted, not compared with `end`: `shift` may compact the array and move the indices.
+    for (let count = end - this.head; count > 0; count--) {
+      const chunk = this.shift() as Uint8Array
+      out.set(chunk, at)
+      at += chunk.length
+    }
+    return out
+  }
+
   /** Takes every chunk at once. */
   shiftAll(): Array<Uint8Array> {
     const all = this.head === 0 ? this.chunks : this.chunks.slice(this.head)

@@ -3,6 +3,11 @@ import { type TlsError, TlsStateError } from "../TlsError.ts"
 import { ChunkList } from "./chunks.ts"
 import { Waiters } from "./signal.ts"
 
+/** Writes shorter than this are joined with their neighbours before they reach the engine. */
+const COALESCE_BELOW = 4 * 1024
+/** The most plaintext a TLS record holds. */
+const RECORD_BYTES = 16 * 1024
+
 /**
  * The outbound buffer between the writers and the IO fiber (consumer).
  *
@@ -40,10 +45,13 @@ export class WriteBuffer {
     return this.chunks.isEmpty
   }
 
-  /** IO fiber: the next chunk to encrypt. */
+  /**
+   * IO fiber: the next chunk to encrypt. Consecutive writes smaller than
+   * `COALESCE_BELOW` leave as one chunk of at most a record's worth; whole
+   * writes only, in order, so atomicity and ordering are unchanged.
+   */
   take(): Uint8Array | undefined {
-    const chunk = this.chunks.shift()
-    return chunk
+    return this.chunks.shiftCoalesced(COALESCE_BELOW, RECORD_BYTES)
   }
 
   /**
