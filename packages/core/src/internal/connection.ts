@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
@@ -440,35 +441,94 @@ class Driver {
   }
 }
 
-const makeReader = (driver: Driver): TlsConnection.ReadHalf => {
-  const buffer = driver.readBuffer
-  return {
-    read: buffer.read,
-    readExactly: (n) => buffer.readExactly(n),
-    readUntil: (delimiter, options) => buffer.readUntil(toBytes(delimiter), options?.maxBytes ?? 64 * 1024),
-    get stream() {
-      return Stream.fromPull(Effect.succeed(buffer.pull))
-    }
+// The values handed to the application are class instances: the functions are
+// own properties (so that `const { write } = connection.writer` works), and
+// the getters sit on the prototype. An object literal with a getter is kept by
+// V8 as a dictionary, about 0.8 KiB per object and connection.
+
+class Reader implements TlsConnection.ReadHalf {
+  private readonly buffer: ReadBuffer
+  readonly readExactly: (n: number) => Effect.Effect<Uint8Array, TlsError>
+  readonly readUntil: (
+    delimiter: Uint8Array | string,
+    options?: { readonly maxBytes?: number | undefined }
+  ) => Effect.Effect<Uint8Array, TlsError>
+
+  constructor(buffer: ReadBuffer) {
+    this.buffer = buffer
+    this.readExactly = (n) => buffer.readExactly(n)
+    this.readUntil = (delimiter, options) => buffer.readUntil(toBytes(delimiter), options?.maxBytes ?? 64 * 1024)
+  }
+
+  get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
+    return this.buffer.read
+  }
+
+  get stream(): Stream.Stream<Uint8Array, TlsError> {
+    return Stream.fromPull(Effect.succeed(this.buffer.pull))
   }
 }
 
-const makeWriter = (driver: Driver): TlsConnection.WriteHalf => {
-  const buffer = driver.writeBuffer
-  return {
-    write: (chunk) => buffer.writeOne(toBytes(chunk)),
-    writeAll: (chunks) => buffer.write(Array.from(chunks, toBytes)),
-    get flush() {
-      return driver.flush
-    },
-    get end() {
-      return driver.end
-    },
-    get sink() {
-      return Sink.mapEffect(
-        Sink.forEachArray((chunks: ReadonlyArray<Uint8Array>) => buffer.write(chunks)),
-        () => driver.end
-      )
-    }
+class Writer implements TlsConnection.WriteHalf {
+  private readonly driver: Driver
+  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, TlsError>
+  readonly writeAll: (chunks: Iterable<Uint8Array | string>) => Effect.Effect<void, TlsError>
+
+  constructor(driver: Driver) {
+    this.driver = driver
+    const buffer = driver.writeBuffer
+    this.write = (chunk) => buffer.writeOne(toBytes(chunk))
+    this.writeAll = (chunks) => buffer.write(Array.from(chunks, toBytes))
+  }
+
+  get flush(): Effect.Effect<void, TlsError> {
+    return this.driver.flush
+  }
+
+  get end(): Effect.Effect<void, TlsError> {
+    return this.driver.end
+  }
+
+  get sink(): Sink.Sink<void, Uint8Array, never, TlsError> {
+    const buffer = this.driver.writeBuffer
+    return Sink.mapEffect(
+      Sink.forEachArray((chunks: ReadonlyArray<Uint8Array>) => buffer.write(chunks)),
+      () => this.driver.end
+    )
+  }
+}
+
+class Connection implements TlsConnection.TlsConnection {
+  readonly [TypeId]: typeof TypeId = TypeId
+  readonly reader: TlsConnection.ReadHalf
+  readonly writer: TlsConnection.WriteHalf
+  readonly session: TlsSession
+  private readonly driver: Driver
+
+  constructor(driver: Driver, session: TlsSession) {
+    this.driver = driver
+    this.session = session
+    this.reader = new Reader(driver.readBuffer)
+    this.writer = new Writer(driver)
+  }
+
+  get events(): Stream.Stream<TlsEvent> {
+    return this.driver.hub.stream
+  }
+
+  get closed(): Effect.Effect<CloseOutcome> {
+    return this.driver.closed
+  }
+
+  get stats(): Effect.Effect<TlsConnection.TlsStats> {
+    return Effect.sync(() => ({
+      bytesRead: this.driver.bytesRead,
+      bytesWritten: this.driver.bytesWritten,
+      eventsDropped: this.driver.hub.droppedTotal,
+      // Buffered bytes let tests (and monitoring) check the memory bounds of contract point 5.
+      readBuffered: this.driver.readBuffer.bytes,
+      writeBuffered: this.driver.writeBuffer.bytes
+    }))
   }
 }
 
@@ -490,11 +550,17 @@ export const make = Effect.fnUntraced(function* (params: {
   const { handshakeTimeout, closeTimeout } = options
 
   const scope = yield* Effect.scope
-  // Started at once rather than on the scheduler's next turn: the engine starts
-  // (and a client sends its hello) without waiting for an event-loop turn.
-  const fiber = yield* Effect.forkIn(driver.run, scope, { startImmediately: true })
-  // Added after the fork, so it runs before the scope interrupts the IO fiber.
-  yield* Scope.addFinalizer(scope, driver.close(fiber, closeTimeout))
+  // One finalizer owns the IO fiber: `close` always interrupts it, so it is
+  // forked detached (a scope-bound fork would add a second finalizer per
+  // connection), and the fork and the finalizer happen in one uninterruptible
+  // step, so the fiber is never left without its finalizer. It starts at once
+  // rather than on the scheduler's next turn: the engine starts (and a client
+  // sends its hello) without waiting for an event-loop turn.
+  const fiber = yield* Effect.uninterruptible(
+    Effect.tap(Effect.forkDetach(driver.run, { startImmediately: true }), (fiber) =>
+      Scope.addFinalizerExit(scope, () => driver.close(fiber, closeTimeout))
+    )
+  )
 
   const started = yield* Clock.currentTimeMillis
   yield* driver.awaitHandshake.pipe(
@@ -543,25 +609,5 @@ export const make = Effect.fnUntraced(function* (params: {
   const elapsed = (yield* Clock.currentTimeMillis) - started
   yield* Metrics.recordHandshake(session.role, session.resumed, elapsed)
 
-  const connection: TlsConnection.TlsConnection = {
-    [TypeId]: TypeId,
-    reader: makeReader(driver),
-    writer: makeWriter(driver),
-    session,
-    get events() {
-      return driver.hub.stream
-    },
-    get closed() {
-      return driver.closed
-    },
-    stats: Effect.sync(() => ({
-      bytesRead: driver.bytesRead,
-      bytesWritten: driver.bytesWritten,
-      eventsDropped: driver.hub.droppedTotal,
-      // Buffered bytes let tests (and monitoring) check the memory bounds of contract point 5.
-      readBuffered: driver.readBuffer.bytes,
-      writeBuffered: driver.writeBuffer.bytes
-    }))
-  }
-  return connection
+  return new Connection(driver, session)
 })

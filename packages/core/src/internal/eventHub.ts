@@ -17,8 +17,9 @@ interface Follower {
  * handshake (before anyone could follow) are seen.
  */
 export class EventHub {
-  private readonly followers = new Set<Follower>()
-  private readonly history: Array<TlsEvent> = []
+  // Both made on first use: most connections publish a few events and have no follower.
+  private followers: Set<Follower> | undefined = undefined
+  private history: Array<TlsEvent> | undefined = undefined
   private ended = false
   droppedTotal = 0
 
@@ -30,8 +31,11 @@ export class EventHub {
 
   publish(event: TlsEvent): void {
     if (this.ended) return
-    this.history.push(event)
-    if (this.history.length > this.capacity) this.history.shift()
+    this.history ??= []
+    const history = this.history
+    history.push(event)
+    if (history.length > this.capacity) history.shift()
+    if (this.followers === undefined) return
     for (const follower of this.followers) {
       if (!Queue.offerUnsafe(follower.queue, event)) {
         follower.dropped++
@@ -43,6 +47,7 @@ export class EventHub {
   end(): void {
     if (this.ended) return
     this.ended = true
+    if (this.followers === undefined) return
     for (const follower of this.followers) Queue.endUnsafe(follower.queue)
   }
 
@@ -53,14 +58,17 @@ export class EventHub {
         Effect.gen({ self: this }, function* () {
           const queue = yield* Queue.dropping<TlsEvent, Cause.Done>(this.capacity)
           const follower: Follower = { queue, dropped: 0 }
-          Queue.offerAllUnsafe(queue, this.history)
+          if (this.history !== undefined) Queue.offerAllUnsafe(queue, this.history)
           if (this.ended) Queue.endUnsafe(queue)
-          else this.followers.add(follower)
+          else {
+            this.followers ??= new Set()
+            this.followers.add(follower)
+          }
           return follower
         }),
         (follower) =>
           Effect.sync(() => {
-            this.followers.delete(follower)
+            this.followers?.delete(follower)
           })
       ).pipe(
         Effect.map((follower) =>

@@ -114,14 +114,20 @@ export class ReadBuffer {
     })
   }
 
-  private readonly readSlow: Effect.Effect<Option.Option<Uint8Array>, TlsError> = this.loop(() => {
-    const chunk = this.chunks.shift()
-    if (chunk !== undefined) {
-      this.freed()
-      return Effect.succeed(Option.some(chunk))
-    }
-    return this.endOrFail(() => Effect.succeedNone)
-  })
+  private waitingRead: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
+
+  /** `read` when the buffer is empty: built on the first wait, since many connections never wait. */
+  private get readSlow(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
+    this.waitingRead ??= this.loop(() => {
+      const chunk = this.chunks.shift()
+      if (chunk !== undefined) {
+        this.freed()
+        return Effect.succeed(Option.some(chunk))
+      }
+      return this.endOrFail(() => Effect.succeedNone)
+    })
+    return this.waitingRead
+  }
 
   /**
    * One chunk, or `None` at a clean end. A buffered chunk is taken in one
