@@ -32,10 +32,15 @@ export class Peer {
     })
   }
 
-  /** Forks a worker and waits until it is ready. `gc` exposes the collector for memory figures. */
+  /**
+   * Forks a worker and waits until it is ready. `gc` is for memory figures: it
+   * exposes the collector, and keeps V8 from flushing the bytecode of functions
+   * idle for a while (which freed heap during the measurement and made the heap
+   * growth per connection read low, for raw node:tls most of all).
+   */
   static async start(options: { readonly gc: boolean }): Promise<Peer> {
     const child = fork(workerPath, [], {
-      execArgv: options.gc ? ["--expose-gc"] : [],
+      execArgv: options.gc ? ["--expose-gc", "--no-flush-bytecode"] : [],
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     const peer = new Peer(child)
