@@ -3,8 +3,8 @@
  */
 import { X509Certificate } from "node:crypto"
 import type * as tls from "node:tls"
-import { TlsProtocolError, TlsStateError } from "@effect-tls/core/TlsError"
-import type { PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
+import { type TlsError, TlsProtocolError, TlsStateError } from "@effect-tls/core/TlsError"
+import type { ExportKeyingMaterialOptions, PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Effect from "effect/Effect"
 
 /**
@@ -22,25 +22,6 @@ export const chainDer = (detailed: Partial<tls.DetailedPeerCertificate> | undefi
     current = current.issuerCertificate
   }
   return ders
-}
-
-/**
- * The peer's chain as verified, decoded on first use: most connections never
- * look at it, and decoding costs more than a resumed handshake.
- */
-const lazyPeerChain = (ders: ReadonlyArray<Buffer>): (() => ReadonlyArray<PeerCertificate>) => {
-  let chain: ReadonlyArray<PeerCertificate> | undefined
-  return () => {
-    if (chain !== undefined) return chain
-    const decoded: Array<PeerCertificate> = []
-    try {
-      for (const der of ders) decoded.push(decode(der))
-    } catch {
-      // A certificate OpenSSL accepted but Node cannot decode: report what decoded.
-    }
-    chain = decoded
-    return chain
-  }
 }
 
 const decode = (der: Buffer): PeerCertificate => {
@@ -61,6 +42,86 @@ const decode = (der: Buffer): PeerCertificate => {
 }
 
 /**
+ * The session of one connection. A class, not an object literal with a getter
+ * and closures: V8 keeps such a literal in dictionary mode (about 1.3 KiB per
+ * connection), while instances of a class share one shape and their methods.
+ * Every field is set in the constructor, in one order, so that they do.
+ */
+class NodeTlsSession implements TlsSession {
+  readonly protocol: string
+  readonly cipher: string
+  readonly group: string | undefined
+  readonly alpn: string | undefined
+  readonly servername: string | undefined
+  readonly peerVerified: boolean
+  readonly resumed: boolean
+  readonly role: "client" | "server"
+  /** Kept for `exportKeyingMaterial`, which asks OpenSSL while the connection lives. */
+  private readonly socket: tls.TLSSocket
+  /** The DER of the peer's chain as verified, leaf first. */
+  private readonly peerChainDer: ReadonlyArray<Buffer>
+  /** Decoded on first use: most connections never look, and decoding costs more than a resumed handshake. */
+  private decoded: ReadonlyArray<PeerCertificate> | undefined
+
+  constructor(
+    socket: tls.TLSSocket,
+    role: "client" | "server",
+    servername: string | undefined,
+    peerVerified: boolean,
+    peerChainDer: ReadonlyArray<Buffer>
+  ) {
+    const cipher = socket.getCipher()
+    const keyInfo = socket.getEphemeralKeyInfo() as { readonly name?: string; readonly type?: string } | null
+    const alpn = socket.alpnProtocol
+    this.protocol = socket.getProtocol() ?? "unknown"
+    this.cipher = cipher.standardName ?? cipher.name
+    this.group = keyInfo?.name
+    this.alpn = typeof alpn === "string" ? alpn : undefined
+    this.servername = servername
+    this.peerVerified = peerVerified
+    this.resumed = socket.isSessionReused()
+    this.role = role
+    this.socket = socket
+    this.peerChainDer = peerChainDer
+    this.decoded = undefined
+  }
+
+  get peerCertificates(): ReadonlyArray<PeerCertificate> {
+    if (this.decoded !== undefined) return this.decoded
+    const decoded: Array<PeerCertificate> = []
+    try {
+      for (const der of this.peerChainDer) decoded.push(decode(der))
+    } catch {
+      // A certificate OpenSSL accepted but Node cannot decode: report what decoded.
+    }
+    this.decoded = decoded
+    return decoded
+  }
+
+  exportKeyingMaterial({ label, length, context }: ExportKeyingMaterialOptions): Effect.Effect<Uint8Array, TlsError> {
+    const socket = this.socket
+    return Effect.try({
+      try: () => {
+        if (socket.destroyed) throw new Error("closed")
+        const material =
+          context === undefined
+            ? // Node's typings require a context, but "no context" differs from an empty one in TLS 1.2 (RFC 5705).
+              (socket.exportKeyingMaterial as (length: number, label: string) => Buffer).call(socket, length, label)
+            : socket.exportKeyingMaterial(length, label, Buffer.from(context))
+        return new Uint8Array(material.buffer, material.byteOffset, material.byteLength)
+      },
+      catch: (cause) =>
+        socket.destroyed
+          ? new TlsStateError({
+              reason: "ConnectionClosed",
+              detail: "exportKeyingMaterial after the connection closed"
+            })
+          : new TlsProtocolError({ reason: "Other", detail: "exportKeyingMaterial failed", cause })
+    })
+  }
+}
+
+/**
  * Reads the session facts from an established socket, while it is alive.
  */
 export const fromSocket = (
@@ -73,41 +134,12 @@ export const fromSocket = (
     readonly peerChain: ReadonlyArray<Buffer>
   }
 ): TlsSession => {
-  const cipher = socket.getCipher()
-  const keyInfo = socket.getEphemeralKeyInfo() as { readonly name?: string; readonly type?: string } | null
-  const alpn = socket.alpnProtocol
   const servernameOnSocket = (socket as { readonly servername?: unknown }).servername
-  const peerChain = lazyPeerChain(facts.peerChain)
-  return {
-    protocol: socket.getProtocol() ?? "unknown",
-    cipher: cipher.standardName ?? cipher.name,
-    group: keyInfo?.name,
-    alpn: typeof alpn === "string" ? alpn : undefined,
-    servername: facts.servername ?? (typeof servernameOnSocket === "string" ? servernameOnSocket : undefined),
-    get peerCertificates() {
-      return peerChain()
-    },
-    peerVerified: facts.peerVerified,
-    resumed: socket.isSessionReused(),
+  return new NodeTlsSession(
+    socket,
     role,
-    exportKeyingMaterial: ({ label, length, context }) =>
-      Effect.try({
-        try: () => {
-          if (socket.destroyed) throw new Error("closed")
-          const material =
-            context === undefined
-              ? // Node's typings require a context, but "no context" differs from an empty one in TLS 1.2 (RFC 5705).
-                (socket.exportKeyingMaterial as (length: number, label: string) => Buffer).call(socket, length, label)
-              : socket.exportKeyingMaterial(length, label, Buffer.from(context))
-          return new Uint8Array(material.buffer, material.byteOffset, material.byteLength)
-        },
-        catch: (cause) =>
-          socket.destroyed
-            ? new TlsStateError({
-                reason: "ConnectionClosed",
-                detail: "exportKeyingMaterial after the connection closed"
-              })
-            : new TlsProtocolError({ reason: "Other", detail: "exportKeyingMaterial failed", cause })
-      })
-  }
+    facts.servername ?? (typeof servernameOnSocket === "string" ? servernameOnSocket : undefined),
+    facts.peerVerified,
+    facts.peerChain
+  )
 }
