@@ -144,13 +144,19 @@ class Driver {
     ) {
       return Effect.void
     }
+    // Built once: a wake-up costs one turn of this loop, with nothing allocated
+    // here but the continuation.
+    const step = () => this.step()
+    const again = () => loop
+    const sleep = Effect.flatMap(this.signal.await, again)
+    const yieldThenStep = Effect.flatMap(Effect.yieldNow, again)
     const loop: Effect.Effect<void> = Effect.suspend(() => {
-      if (!this.guard(() => this.step())) return Effect.void
+      if (!this.guard(step)) return Effect.void
       if (this.yieldNow) {
         this.yieldNow = false
-        return Effect.flatMap(Effect.yieldNow, () => loop)
+        return yieldThenStep
       }
-      return Effect.flatMap(this.signal.await, () => loop)
+      return sleep
     })
     return loop
   })
