@@ -131,6 +131,38 @@ describe("NodeTls client and server", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("client: connections of one client to one server share one copy of its chain's DER", () =>
+    Effect.gen(function* () {
+      const pki = yield* CertificateAuthority.make()
+      const one = yield* pki.issueServer({ commonName: "one" })
+      const two = yield* pki.issueServer({ commonName: "two" })
+      const serve = (issued: CertificateAuthority.Issued) =>
+        NodeTlsServer.serve({ credentials: [credential(issued)], shutdownTimeout: "100 millis" }, () => Effect.never)
+      const servers = [yield* serve(one), yield* serve(two)] as const
+      // No session cache: every connection is a full handshake that verifies the chain anew.
+      const client = yield* NodeTlsClient.make({ ca: pki.root, sessionCache: false })
+      const other = yield* NodeTlsClient.make({ ca: pki.root, sessionCache: false })
+      const chain = (via: NodeTlsClient.Client, server: 0 | 1) =>
+        Effect.map(via.connect({ host: "127.0.0.1", port: servers[server].address.port }), (connection) =>
+          connection.session.peerCertificates.map((certificate) => certificate.der)
+        )
+      const a = yield* chain(client, 0)
+      const b = yield* chain(client, 1)
+      const c = yield* chain(client, 0)
+      const d = yield* chain(other, 0)
+      assert.strictEqual(a.length, 3)
+      const sameMemory = (x: ReadonlyArray<Uint8Array>, y: ReadonlyArray<Uint8Array>) =>
+        x.length === y.length && x.every((der, i) => der.buffer === y[i]?.buffer)
+      const sameBytes = (x: ReadonlyArray<Uint8Array>, y: ReadonlyArray<Uint8Array>) =>
+        x.length === y.length && x.every((der, i) => Buffer.from(der).equals(Buffer.from(y[i] ?? [])))
+      // Another server in between does not stop the sharing.
+      assert.isTrue(sameMemory(a, c), "one client, one server: one copy")
+      assert.isFalse(sameBytes(a, b), "another server has another chain")
+      assert.isTrue(sameBytes(a, d))
+      assert.isFalse(sameMemory(a, d), "clients do not share with each other")
+    }).pipe(Effect.scoped)
+  )
+
   it.live("server: tickets off means no resumption", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()

@@ -161,6 +161,43 @@ interface CachedSession {
   readonly peerChain: ReadonlyArray<Buffer>
 }
 
+/** How many distinct server chains a client keeps for sharing (see `PeerChains`). */
+const PEER_CHAINS_SIZE = 4
+
+/**
+ * The server chains a client verified last, so that its connections to one
+ * server share one copy of the DER (about 2 KiB per connection otherwise).
+ * Invariant: at most PEER_CHAINS_SIZE chains, the most recently seen first;
+ * a chain is shared only when byte-equal, certificate by certificate.
+ */
+class PeerChains {
+  private readonly chains: Array<ReadonlyArray<Buffer>> = []
+
+  readonly share = (chain: ReadonlyArray<Buffer>): ReadonlyArray<Buffer> => {
+    const chains = this.chains
+    for (let i = 0; i < chains.length; i++) {
+      const kept = chains[i] as ReadonlyArray<Buffer>
+      if (!sameChain(kept, chain)) continue
+      if (i > 0) {
+        chains.splice(i, 1)
+        chains.unshift(kept)
+      }
+      return kept
+    }
+    chains.unshift(chain)
+    if (chains.length > PEER_CHAINS_SIZE) chains.pop()
+    return chain
+  }
+}
+
+const sameChain = (a: ReadonlyArray<Buffer>, b: ReadonlyArray<Buffer>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    if (!(a[i] as Buffer).equals(b[i] as Buffer)) return false
+  }
+  return true
+}
+
 const spkiPin = /^[A-Za-z0-9+/]{43}=$/
 
 /** Validates client options and builds their SecureContext (and session cache, unless `sessionCache` is false). */
@@ -187,6 +224,7 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     const skipHostname = options.insecureSkipHostnameCheck === true
     const pins = options.pinnedSpkiSha256 === undefined ? {} : { pinnedSpkiSha256: options.pinnedSpkiSha256 }
     const cache = options.sessionCache === false ? undefined : new SessionCache()
+    const sharePeerChain = new PeerChains().share
     const context: ClientContext = {
       options,
       secureContext,
@@ -212,6 +250,7 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
           extras: {
             ...keylog,
             servername,
+            sharePeerChain,
             ...pins,
             ...(cached === undefined ? {} : { resumedPeerChain: cached.peerChain }),
             ...(cache === undefined

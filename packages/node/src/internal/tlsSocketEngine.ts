@@ -45,6 +45,12 @@ export interface EngineExtras {
    * a resumed handshake does not verify it again, and reports this one.
    */
   readonly resumedPeerChain?: ReadonlyArray<Buffer> | undefined
+  /**
+   * Client: given the server's chain as verified, returns an equal chain the
+   * client already holds (connections to one server then share one copy), or
+   * this one.
+   */
+  readonly sharePeerChain?: ((chain: ReadonlyArray<Buffer>) => ReadonlyArray<Buffer>) | undefined
   /** The server name the client asked for, reported in the session (client side). */
   readonly servername?: string | undefined
   /** Milliseconds without plaintext traffic after which the connection fails with a `Timeout`. */
@@ -253,7 +259,7 @@ class SocketEngine implements Engine {
             // Node builds the verified chain for this check (full handshakes):
             // kept for the session, instead of building it a second time.
             checkServerIdentity: (hostname, certificate) => {
-              this.verifiedPeer = Session.chainDer(certificate)
+              this.verifiedPeer = this.shared(Session.chainDer(certificate))
               return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
             }
           })
@@ -370,8 +376,13 @@ class SocketEngine implements Engine {
     }
     if (this.role === "server" && this.tlsOptions.requestCert !== true) return []
     // Node returns an empty object when the peer sent no certificate.
-    this.verifiedPeer = Session.chainDer(socket.getPeerCertificate(true))
+    this.verifiedPeer = this.shared(Session.chainDer(socket.getPeerCertificate(true)))
     return this.verifiedPeer
+  }
+
+  private shared(chain: ReadonlyArray<Buffer>): ReadonlyArray<Buffer> {
+    const share = this.extras.sharePeerChain
+    return share === undefined || chain.length === 0 ? chain : share(chain)
   }
 
   private onSecure(socket: tls.TLSSocket): void {
