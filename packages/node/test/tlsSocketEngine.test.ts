@@ -8,6 +8,7 @@ import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 
 const collect = (connection: TlsConnection.TlsConnection) =>
   Effect.gen(function* () {
@@ -140,6 +141,49 @@ describe("TLSSocket engine", () => {
       assert.strictEqual((yield* collect(c)).toString(), "after half-close")
       const outcome = yield* c.closed
       assert.strictEqual(outcome._tag, "Clean")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("fused: a session ticket is in memory once, shared by its event and the session cache, exactly sized", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const sockets = yield* tcpPair()
+      const cached: Array<Buffer> = []
+      const server = makeFusedEngine("server", sockets.server, { key: issued.key, cert: issued.chain })
+      const client = makeFusedEngine(
+        "client",
+        sockets.client,
+        { ca: issued.ca, servername: "localhost" },
+        { onSession: (ticket) => cached.push(ticket) }
+      )
+      const [c, s] = yield* Effect.all(
+        [
+          TlsConnection.make({ engine: client, transport: Transport.fused }),
+          TlsConnection.make({ engine: server, transport: Transport.fused })
+        ],
+        { concurrency: 2 }
+      )
+      // TLS 1.3 tickets follow the handshake: once the server's data arrived, they did.
+      yield* s.writer.write("x")
+      yield* s.writer.end
+      assert.strictEqual((yield* collect(c)).toString(), "x")
+      const tickets = yield* c.events.pipe(
+        Stream.filter((event) => event._tag === "SessionTicket"),
+        Stream.take(cached.length),
+        Stream.runCollect,
+        Effect.timeout("5 seconds")
+      )
+      assert.isAtLeast(cached.length, 1)
+      assert.strictEqual(tickets.length, cached.length)
+      tickets.forEach((event, i) => {
+        const kept = cached[i]
+        assert.isDefined(kept)
+        assert.strictEqual(event.ticket.buffer, kept?.buffer, "the same memory")
+        assert.strictEqual(event.ticket.byteOffset, kept?.byteOffset)
+        assert.strictEqual(event.ticket.byteLength, kept?.byteLength)
+        // Node's own Buffer is a slice of a larger slab, which it would keep alive.
+        assert.strictEqual(event.ticket.buffer.byteLength, event.ticket.byteLength, "no larger allocation behind it")
+      })
     }).pipe(Effect.scoped)
   )
 })

@@ -330,11 +330,7 @@ class SocketEngine implements Engine {
         this.events.push(TlsEvent.OcspResponse({ response: new Uint8Array(response) }))
         this.waker()
       })
-      socket.on("session", (session: Buffer) => {
-        this.events.push(TlsEvent.SessionTicket({ ticket: new Uint8Array(session) }))
-        this.extras.onSession?.(session, this.peerChain())
-        this.waker()
-      })
+      socket.on("session", (session: Buffer) => this.onTicket(session))
     } else {
       socket.on("secure", () => this.onSecure(socket))
     }
@@ -355,6 +351,21 @@ class SocketEngine implements Engine {
         }
       })
     }
+  }
+
+  /**
+   * A client's 'session': the event and the session cache share one copy of
+   * the ticket. Node's Buffer is a slice of a 64 KiB slab that other tickets
+   * share, so keeping it (in the event history, for the connection's life, or
+   * in the cache) would keep the whole slab; the copy has its own memory of
+   * exactly the ticket's size.
+   */
+  private onTicket(session: Buffer): void {
+    const ticket = new Uint8Array(session)
+    this.events.push(TlsEvent.SessionTicket({ ticket }))
+    const onSession = this.extras.onSession
+    if (onSession !== undefined) onSession(Buffer.from(ticket.buffer, 0, ticket.byteLength), this.peerChain())
+    this.waker()
   }
 
   private markInboundEnded(): void {
