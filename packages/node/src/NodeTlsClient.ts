@@ -194,9 +194,8 @@ const fromContext = (context: ClientContext): Client => {
             options: options.connection
           })
         }
+        // Until the TLSSocket takes it over, `ignoreError` keeps the socket's errors from throwing.
         const socket = yield* Net.connectSocket(tcp)
-        // Errors before the TLSSocket takes the socket over reach it through the wrap; this keeps them from throwing.
-        socket.on("error", () => {})
         return yield* TlsConnection.make({
           engine: makeFusedEngine("client", socket, tls, extras),
           transport: Transport.fused,

@@ -34,7 +34,7 @@ import { type ServerContext, serverContext, serverDefaults } from "./internal/co
 import { errorCode } from "./internal/errors.ts"
 import { noStack } from "./internal/spans.ts"
 import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
-import { NetTransport } from "./internal/transports/net.ts"
+import { ignoreError, NetTransport } from "./internal/transports/net.ts"
 import { handOver } from "./internal/transports/plaintext.ts"
 import type { Plaintext } from "./Starttls.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
@@ -191,8 +191,8 @@ export const serve = <E, R>(
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
     server.maxConnections = options.maxConnections ?? defaults.maxConnections
     server.on("connection", (socket) => {
-      // Errors before the TLSSocket takes over reach it through the wrap; this keeps them from throwing.
-      socket.on("error", () => {})
+      // Until the TLSSocket (or the transport) takes it over, this keeps the socket's errors from throwing.
+      socket.on("error", ignoreError)
       run(serveSocket(socket))
     })
 

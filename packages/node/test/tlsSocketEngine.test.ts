@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as Transport from "@effect-tls/core/Transport"
 import { makeDuplexEngine, makeFusedEngine } from "@effect-tls/node/internal/tlsSocketEngine"
+import { ignoreError } from "@effect-tls/node/internal/transports/net"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
@@ -117,10 +118,12 @@ describe("TLSSocket engine", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("fused: handshake and data over TCP, the end is reported as Ended", () =>
+  it.live("fused: handshake and data over TCP, the end is reported as Ended; the guard error listener is removed", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const sockets = yield* tcpPair()
+      sockets.client.on("error", ignoreError)
+      sockets.server.on("error", ignoreError)
       const server = makeFusedEngine("server", sockets.server, { key: issued.key, cert: issued.chain })
       const client = makeFusedEngine("client", sockets.client, { ca: issued.ca, servername: "localhost" })
       const [c, s] = yield* Effect.all(
@@ -130,6 +133,11 @@ describe("TLSSocket engine", () => {
         ],
         { concurrency: 2 }
       )
+      // The TLSSocket forwards the TCP socket's errors: the guard listener is gone, Node's is there.
+      for (const tcp of [sockets.client, sockets.server]) {
+        assert.notInclude(tcp.listeners("error"), ignoreError)
+        assert.isAtLeast(tcp.listenerCount("error"), 1)
+      }
       const payload = Buffer.alloc(1_000_000, 3)
       const reader = yield* Effect.forkChild(collect(s))
       yield* c.writer.write(payload)

@@ -21,6 +21,7 @@ import { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
 import { fromNodeError } from "./errors.ts"
 import * as Session from "./session.ts"
+import { ignoreError } from "./transports/net.ts"
 
 /**
  * What the engine adds to Node's TLS options.
@@ -125,16 +126,35 @@ interface HeldWrite {
 }
 
 /**
- * The ciphertext side of a duplex engine: what the TLSSocket writes waits in
- * `outbox` until the IO fiber takes it; what the IO fiber feeds is pushed to
- * the TLSSocket.
+ * The ciphertext side of a duplex engine, and the state only that mode has:
+ * what the TLSSocket writes waits in `outbox` until the IO fiber takes it;
+ * what the IO fiber feeds is pushed to the TLSSocket. A fused engine has none
+ * of it.
  */
 class CiphertextDuplex extends Duplex {
   readonly owner: SocketEngine
+  // Outbound invariant: a TLSSocket write's callback is held until the IO
+  // fiber took every chunk of it, so Node's write backpressure is the IO fiber's.
+  outbox: Array<Uint8Array> = []
+  outboxHead = 0
+  held: Array<HeldWrite> = []
+  heldHead = 0
+  /** The TLSSocket ended its writable side (close_notify is in `outbox`). */
+  finalDone = false
+  /** The transport's EOF reached the TLSSocket (the readable side ended). */
+  eofDelivered = false
+  eofFed = false
+  /** How OpenSSL's EOF came, decided when it came (see `trackedPush`). */
+  endKind: "CloseNotify" | "Truncated" | undefined = undefined
 
   constructor(owner: SocketEngine) {
     super({ allowHalfOpen: true, decodeStrings: true })
     this.owner = owner
+    // Registered before the TLSSocket wraps the duplex, so it runs before
+    // Node's own 'end' listener hands the EOF to OpenSSL: an EOF OpenSSL
+    // reports before this ran came from close_notify.
+    this.on("end", onDuplexEnd)
+    this.on("error", noop)
   }
 
   override _read(): void {
@@ -143,24 +163,86 @@ class CiphertextDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.owner.holdWrite([chunk], callback)
+    this.hold([chunk], callback)
   }
 
   override _writev(
     chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
     callback: (error?: Error | null) => void
   ): void {
-    this.owner.holdWrite(
+    this.hold(
       chunks.map((entry) => entry.chunk),
       callback
     )
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.owner.onDuplexFinal()
+    this.finalDone = true
+    this.owner.wake()
     callback()
   }
+
+  /** The ciphertext waits for the IO fiber, and so does Node's callback. */
+  private hold(chunks: ReadonlyArray<Buffer>, callback: (error?: Error | null) => void): void {
+    let count = 0
+    for (const chunk of chunks) {
+      if (chunk.length === 0) continue
+      this.outbox.push(chunk)
+      count++
+    }
+    if (count === 0) {
+      callback()
+      return
+    }
+    this.held.push({ remaining: count, callback })
+    this.owner.wake()
+  }
+
+  takeCiphertext(): Uint8Array | undefined {
+    if (this.outboxHead === this.outbox.length) return undefined
+    const chunk = this.outbox[this.outboxHead] as Uint8Array
+    this.outbox[this.outboxHead] = EMPTY
+    this.outboxHead++
+    if (this.outboxHead === this.outbox.length) {
+      this.outbox.length = 0
+      this.outboxHead = 0
+    }
+    const write = this.held[this.heldHead]
+    if (write !== undefined && --write.remaining === 0) {
+      this.heldHead++
+      if (this.heldHead === this.held.length) {
+        this.held.length = 0
+        this.heldHead = 0
+      }
+      // May synchronously hand over more ciphertext; the caller loops until undefined.
+      write.callback()
+    }
+    return chunk
+  }
+
+  get hasCiphertext(): boolean {
+    return this.outboxHead < this.outbox.length
+  }
 }
+
+function onDuplexEnd(this: CiphertextDuplex): void {
+  this.eofDelivered = true
+}
+
+/**
+ * Where the shared listeners below find their engine: Node calls a listener
+ * with the socket as `this`, so one function serves every connection instead
+ * of a closure per connection and event.
+ */
+const ENGINE: unique symbol = Symbol("effect-tls/SocketEngine")
+
+interface OwnedSocket extends tls.TLSSocket {
+  [ENGINE]: SocketEngine
+}
+
+const engineOf = (socket: tls.TLSSocket): SocketEngine => (socket as OwnedSocket)[ENGINE]
+
+const nodePush = tls.TLSSocket.prototype.push
 
 class SocketEngine implements Engine {
   readonly role: "client" | "server"
@@ -179,39 +261,29 @@ class SocketEngine implements Engine {
   // the IO fiber takes it. Once it holds INBOX_LIMIT bytes the TLSSocket is
   // paused, so Node stops reading (TCP backpressure, or the duplex's readable
   // side stops flowing) and at most one stream buffer more arrives.
-  private inbox: Array<Uint8Array> = []
+  private readonly inbox: Array<Uint8Array> = []
   private inboxHead = 0
   private inboxBytes = 0
   private paused = false
   private tlsEnded = false
-  /** Duplex: how OpenSSL's EOF came, decided when it came (see `listen`). */
-  private endKind: "CloseNotify" | "Truncated" | undefined = undefined
   /** Set on 'end', after the last 'data': every plaintext chunk is in `inbox`. */
   private inboundState: InboundState = "Open"
 
   private secure = false
   private error: TlsError | undefined = undefined
-  private events: Array<TlsEvent> = []
+  /** Made on the first event: most connections have few, and most steps none. */
+  private events: Array<TlsEvent> | undefined = undefined
   private sessionInfo: TlsSession | undefined = undefined
 
   // Outbound invariant: plaintext written to the TLSSocket is pending while the
   // socket counts it in `writableLength`; for a duplex engine it then waits as
-  // ciphertext in `outbox` and its write callback is held until the IO fiber
-  // took every chunk of it, so Node's write backpressure is the IO fiber's.
+  // ciphertext in the duplex (see `CiphertextDuplex`).
   private endRequested = false
   private finished = false
   private destroyed = false
 
-  // Duplex mode only.
+  /** Duplex mode only: made by `start`. */
   private duplex: CiphertextDuplex | undefined = undefined
-  private outbox: Array<Uint8Array> = []
-  private outboxHead = 0
-  private held: Array<HeldWrite> = []
-  private heldHead = 0
-  private duplexFinal = false
-  /** The transport's EOF reached the TLSSocket (the duplex's readable side ended). */
-  private eofDelivered = false
-  private eofFed = false
 
   constructor(
     role: "client" | "server",
@@ -226,7 +298,7 @@ class SocketEngine implements Engine {
     this.extras = extras
   }
 
-  readonly wake = (): void => {
+  wake(): void {
     this.waker()
   }
 
@@ -236,20 +308,13 @@ class SocketEngine implements Engine {
 
   start(): void {
     if (this.destroyed) return
+    const tcp = this.tcp
     let under: net.Socket | Duplex
-    if (this.tcp !== undefined) {
-      under = this.tcp
+    if (tcp !== undefined) {
+      under = tcp
     } else {
-      const duplex = new CiphertextDuplex(this)
-      this.duplex = duplex
-      // Registered before the TLSSocket wraps the duplex, so it runs before
-      // Node's own 'end' listener hands the EOF to OpenSSL: an EOF OpenSSL
-      // reports before this ran came from close_notify.
-      duplex.on("end", () => {
-        this.eofDelivered = true
-      })
-      duplex.on("error", noop)
-      under = duplex
+      this.duplex = new CiphertextDuplex(this)
+      under = this.duplex
     }
     const socket =
       this.role === "client"
@@ -266,79 +331,39 @@ class SocketEngine implements Engine {
         : new tls.TLSSocket(under as Duplex, { ...this.tlsOptions, isServer: true })
     this.socket = socket
     this.listen(socket)
+    // The TLSSocket forwards the TCP socket's errors now: the guard is not needed.
+    if (tcp !== undefined) tcp.off("error", ignoreError)
     if (this.role === "server") socket.disableRenegotiation()
   }
 
   private listen(socket: tls.TLSSocket): void {
+    ;(socket as OwnedSocket)[ENGINE] = this
     // An EOF from OpenSSL is pushed to the socket's readable side at once;
-    // noting the moment here tells close_notify (EOF before the transport's)
+    // noting the moment there tells close_notify (EOF before the transport's)
     // from truncation (EOF only after it). `push` is the public hook every
     // readable stream goes through.
-    const push = socket.push
-    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk === null && !this.tlsEnded) {
-        this.tlsEnded = true
-        if (!this.fused) this.endKind = this.eofDelivered ? "Truncated" : "CloseNotify"
-      }
-      return push.call(socket, chunk, encoding)
-    }
-    socket.on("data", (chunk: Buffer) => {
-      this.inbox.push(chunk)
-      this.inboxBytes += chunk.length
-      if (this.inboxBytes >= INBOX_LIMIT && !this.paused) {
-        this.paused = true
-        socket.pause()
-      }
-      this.waker()
-    })
-    socket.on("end", () => {
-      if (!this.secure) {
-        this.onError(
-          new TlsTransportError({
-            reason: "ConnectionReset",
-            detail: "the peer closed the connection in the handshake"
-          })
-        )
-        return
-      }
-      this.markInboundEnded()
-    })
-    socket.on("drain", this.wake)
-    socket.on("finish", () => {
-      this.finished = true
-      this.waker()
-    })
+    socket.push = trackedPush
+    socket.on("data", onData)
+    socket.on("end", onEnd)
+    socket.on("drain", onWake)
+    socket.on("finish", onFinish)
     // A server TLSSocket outside a tls.Server keeps "control" of its errors and
     // reports them only as '_tlsError'; a client's come as 'error'. Both are
     // followed; the first one wins.
-    socket.on("error", (error: Error) => this.onError(error))
-    socket.on("_tlsError", (error: Error) => this.onError(error))
-    socket.on("close", () => {
-      if (!this.destroyed && this.error === undefined && !(this.secure && this.inboundState !== "Open")) {
-        this.onError(
-          new TlsTransportError({
-            reason: "ConnectionReset",
-            detail: this.secure ? "the connection closed" : "the connection closed in the handshake"
-          })
-        )
-      }
-      this.waker()
-    })
+    socket.on("error", onSocketError)
+    socket.on("_tlsError", onSocketError)
+    socket.on("close", onClose)
     if (this.role === "client") {
-      socket.on("secureConnect", () => this.onSecure(socket))
-      socket.on("OCSPResponse", (response: Buffer) => {
-        this.events.push(TlsEvent.OcspResponse({ response: new Uint8Array(response) }))
-        this.waker()
-      })
-      socket.on("session", (session: Buffer) => this.onTicket(session))
+      socket.on("secureConnect", onSecure)
+      if (this.tlsOptions.requestOCSP === true) socket.on("OCSPResponse", onOcspResponse)
+      socket.on("session", onTicket)
     } else {
-      socket.on("secure", () => this.onSecure(socket))
+      socket.on("secure", onSecure)
     }
     const idle = this.extras.idleTimeout
     if (idle !== undefined && idle > 0) {
-      socket.setTimeout(idle, () =>
-        this.onError(new TlsTransportError({ reason: "Timeout", detail: `no traffic for ${idle} ms` }))
-      )
+      socket.setTimeout(idle)
+      socket.on("timeout", onIdle)
     }
     if (this.extras.keylog === true || this.extras.onKeylog !== undefined) {
       const onKeylog = this.extras.onKeylog
@@ -346,11 +371,75 @@ class SocketEngine implements Engine {
       socket.on("keylog", (line: Buffer) => {
         onKeylog?.(line)
         if (events) {
-          this.events.push(TlsEvent.Keylog({ line: line.toString("latin1").trimEnd() }))
+          this.event(TlsEvent.Keylog({ line: line.toString("latin1").trimEnd() }))
           this.waker()
         }
       })
     }
+  }
+
+  // --- Node's events (through the shared listeners below) -------------------
+
+  /** OpenSSL's EOF reaches the readable side. */
+  onTlsEnd(): void {
+    if (this.tlsEnded) return
+    this.tlsEnded = true
+    const duplex = this.duplex
+    if (duplex !== undefined) duplex.endKind = duplex.eofDelivered ? "Truncated" : "CloseNotify"
+  }
+
+  onData(chunk: Buffer): void {
+    this.inbox.push(chunk)
+    this.inboxBytes += chunk.length
+    if (this.inboxBytes >= INBOX_LIMIT && !this.paused && this.socket !== undefined) {
+      this.paused = true
+      this.socket.pause()
+    }
+    this.waker()
+  }
+
+  onEnd(): void {
+    if (!this.secure) {
+      this.onError(
+        new TlsTransportError({
+          reason: "ConnectionReset",
+          detail: "the peer closed the connection in the handshake"
+        })
+      )
+      return
+    }
+    const duplex = this.duplex
+    this.inboundState =
+      duplex === undefined ? "Ended" : (duplex.endKind ?? (duplex.eofDelivered ? "Truncated" : "CloseNotify"))
+    this.waker()
+  }
+
+  onFinish(): void {
+    this.finished = true
+    this.waker()
+  }
+
+  onClose(): void {
+    if (!this.destroyed && this.error === undefined && !(this.secure && this.inboundState !== "Open")) {
+      this.onError(
+        new TlsTransportError({
+          reason: "ConnectionReset",
+          detail: this.secure ? "the connection closed" : "the connection closed in the handshake"
+        })
+      )
+    }
+    this.waker()
+  }
+
+  onIdle(): void {
+    this.onError(
+      new TlsTransportError({ reason: "Timeout", detail: `no traffic for ${this.extras.idleTimeout ?? 0} ms` })
+    )
+  }
+
+  onOcspResponse(response: Buffer): void {
+    this.event(TlsEvent.OcspResponse({ response: new Uint8Array(response) }))
+    this.waker()
   }
 
   /**
@@ -360,17 +449,17 @@ class SocketEngine implements Engine {
    * in the cache) would keep the whole slab; the copy has its own memory of
    * exactly the ticket's size.
    */
-  private onTicket(session: Buffer): void {
+  onTicket(session: Buffer): void {
     const ticket = new Uint8Array(session)
-    this.events.push(TlsEvent.SessionTicket({ ticket }))
+    this.event(TlsEvent.SessionTicket({ ticket }))
     const onSession = this.extras.onSession
     if (onSession !== undefined) onSession(Buffer.from(ticket.buffer, 0, ticket.byteLength), this.peerChain())
     this.waker()
   }
 
-  private markInboundEnded(): void {
-    this.inboundState = this.fused ? "Ended" : (this.endKind ?? (this.eofDelivered ? "Truncated" : "CloseNotify"))
-    this.waker()
+  private event(event: TlsEvent): void {
+    if (this.events === undefined) this.events = [event]
+    else this.events.push(event)
   }
 
   /**
@@ -396,7 +485,7 @@ class SocketEngine implements Engine {
     return share === undefined || chain.length === 0 ? chain : share(chain)
   }
 
-  private onSecure(socket: tls.TLSSocket): void {
+  onSecure(socket: tls.TLSSocket): void {
     if (this.error !== undefined || this.destroyed) return
     let peerVerified: boolean
     if (this.role === "client") {
@@ -452,12 +541,12 @@ class SocketEngine implements Engine {
     this.waker()
   }
 
-  private onError(error: unknown): void {
+  onError(error: unknown): void {
     if (this.error !== undefined || this.destroyed) return
     const mapped = isTlsError(error) ? error : fromNodeError(error, this.secure)
     this.error = mapped
     if ("alert" in mapped && mapped.alert !== undefined && mapped.code !== undefined && /_ALERT_/.test(mapped.code)) {
-      this.events.push(TlsEvent.AlertReceived({ level: "fatal", description: mapped.alert }))
+      this.event(TlsEvent.AlertReceived({ level: "fatal", description: mapped.alert }))
     }
     // Fatal means closed: Node leaves the TCP connection open after an error
     // past the handshake, so the socket is destroyed here.
@@ -492,18 +581,21 @@ class SocketEngine implements Engine {
   }
 
   receiveEnd(): void {
-    if (this.duplex === undefined || this.eofFed) return
-    this.eofFed = true
-    this.duplex.push(null)
+    const duplex = this.duplex
+    if (duplex === undefined || duplex.eofFed) return
+    duplex.eofFed = true
+    duplex.push(null)
   }
 
   takePlaintext(): Uint8Array | undefined {
-    if (this.inboxHead === this.inbox.length) return undefined
-    const chunk = this.inbox[this.inboxHead] as Uint8Array
-    this.inbox[this.inboxHead] = EMPTY
+    const inbox = this.inbox
+    if (this.inboxHead === inbox.length) return undefined
+    const chunk = inbox[this.inboxHead] as Uint8Array
+    inbox[this.inboxHead] = EMPTY
     this.inboxHead++
-    if (this.inboxHead === this.inbox.length) {
-      this.inbox = []
+    if (this.inboxHead === inbox.length) {
+      // Emptied in place: no new array per drained inbox.
+      inbox.length = 0
       this.inboxHead = 0
     }
     this.inboxBytes -= chunk.length
@@ -530,7 +622,8 @@ class SocketEngine implements Engine {
   }
 
   /**
-   * A write's callback. The IO fiber is woken only if it asked (an
+   * A write's callback (Node calls it without a `this`, hence the one closure
+   * per engine). The IO fiber is woken only if it asked (an
    * `outboundPending()` that answered true: a flush or close_notify waits);
    * waking it after every write would cost a step per write.
    */
@@ -558,46 +651,7 @@ class SocketEngine implements Engine {
   }
 
   takeCiphertext(): Uint8Array | undefined {
-    if (this.outboxHead === this.outbox.length) return undefined
-    const chunk = this.outbox[this.outboxHead] as Uint8Array
-    this.outbox[this.outboxHead] = EMPTY
-    this.outboxHead++
-    if (this.outboxHead === this.outbox.length) {
-      this.outbox = []
-      this.outboxHead = 0
-    }
-    const write = this.held[this.heldHead]
-    if (write !== undefined && --write.remaining === 0) {
-      this.heldHead++
-      if (this.heldHead === this.held.length) {
-        this.held = []
-        this.heldHead = 0
-      }
-      // May synchronously hand over more ciphertext; the caller loops until undefined.
-      write.callback()
-    }
-    return chunk
-  }
-
-  /** Duplex `_write`: the ciphertext waits for the IO fiber, and so does Node's callback. */
-  holdWrite(chunks: ReadonlyArray<Buffer>, callback: (error?: Error | null) => void): void {
-    let count = 0
-    for (const chunk of chunks) {
-      if (chunk.length === 0) continue
-      this.outbox.push(chunk)
-      count++
-    }
-    if (count === 0) {
-      callback()
-      return
-    }
-    this.held.push({ remaining: count, callback })
-    this.waker()
-  }
-
-  onDuplexFinal(): void {
-    this.duplexFinal = true
-    this.waker()
+    return this.duplex?.takeCiphertext()
   }
 
   outboundPending(): boolean {
@@ -607,10 +661,11 @@ class SocketEngine implements Engine {
       this.drainWanted = true
       return true
     }
-    if (this.fused) return false
+    const duplex = this.duplex
+    if (duplex === undefined) return false
     // Duplex: close_notify is handed on once the TLSSocket ended the duplex,
     // which happens only after its ciphertext was taken.
-    return this.outboxHead < this.outbox.length || (this.endRequested && !this.duplexFinal)
+    return duplex.hasCiphertext || (this.endRequested && !duplex.finalDone)
   }
 
   outboundEnded(): boolean {
@@ -618,9 +673,9 @@ class SocketEngine implements Engine {
   }
 
   takeEvents(): ReadonlyArray<TlsEvent> {
-    if (this.events.length === 0) return NO_EVENTS
     const events = this.events
-    this.events = []
+    if (events === undefined) return NO_EVENTS
+    this.events = undefined
     return events
   }
 
@@ -631,6 +686,53 @@ class SocketEngine implements Engine {
     this.duplex?.destroy()
     this.tcp?.destroy()
   }
+}
+
+// The listeners every engine's TLSSocket shares (`this` is the socket).
+
+function trackedPush(this: tls.TLSSocket, chunk: unknown, encoding?: BufferEncoding): boolean {
+  if (chunk === null) engineOf(this).onTlsEnd()
+  return nodePush.call(this, chunk, encoding)
+}
+
+function onData(this: tls.TLSSocket, chunk: Buffer): void {
+  engineOf(this).onData(chunk)
+}
+
+function onEnd(this: tls.TLSSocket): void {
+  engineOf(this).onEnd()
+}
+
+function onWake(this: tls.TLSSocket): void {
+  engineOf(this).wake()
+}
+
+function onFinish(this: tls.TLSSocket): void {
+  engineOf(this).onFinish()
+}
+
+function onSocketError(this: tls.TLSSocket, error: Error): void {
+  engineOf(this).onError(error)
+}
+
+function onClose(this: tls.TLSSocket): void {
+  engineOf(this).onClose()
+}
+
+function onSecure(this: tls.TLSSocket): void {
+  engineOf(this).onSecure(this)
+}
+
+function onIdle(this: tls.TLSSocket): void {
+  engineOf(this).onIdle()
+}
+
+function onOcspResponse(this: tls.TLSSocket, response: Buffer): void {
+  engineOf(this).onOcspResponse(response)
+}
+
+function onTicket(this: tls.TLSSocket, session: Buffer): void {
+  engineOf(this).onTicket(session)
 }
 
 const EMPTY = new Uint8Array(0)

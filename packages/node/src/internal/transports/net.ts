@@ -9,6 +9,14 @@ import type { ConnectOptions } from "../../NodeTransport.ts"
 import { transportError } from "../errors.ts"
 
 /**
+ * The 'error' listener of a TCP socket between its connect (or accept) and
+ * its owner (a `NetTransport`, a fused engine's TLSSocket): without one, an
+ * error there would throw. The owner removes it once it listens itself; one
+ * function for every socket, so that it can.
+ */
+export const ignoreError = (_error: Error): void => {}
+
+/**
  * A `node:net` socket as a readiness-driven transport.
  *
  * Inbound invariant: the socket stays in paused mode and `read()` takes
@@ -42,6 +50,7 @@ export class NetTransport implements Transport {
     socket.on("end", this.onEnd)
     socket.on("finish", this.onFinish)
     socket.on("error", this.onError)
+    socket.off("error", ignoreError)
     socket.on("close", this.onClose)
   }
 
@@ -118,8 +127,8 @@ export const defaultConnectTimeout = Duration.seconds(10)
 
 /**
  * Opens a TCP socket within the connect timeout (DNS included). Interruption
- * or the timeout destroys it at once; on success the caller owns it, with no
- * listener left behind.
+ * or the timeout destroys it at once; on success the caller owns it, with
+ * `ignoreError` as its only listener until the owner takes over.
  */
 export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError> => {
   const timeout = options.connectTimeout ?? defaultConnectTimeout
@@ -135,6 +144,7 @@ export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, T
     })
     const onConnect = () => {
       socket.off("error", onError)
+      socket.on("error", ignoreError)
       resume(Effect.succeed(socket))
     }
     const onError = (cause: Error) => {
