@@ -133,6 +133,11 @@ export const makeAcceptor = (options: TlsOptions.ServerConnectionOptions): Effec
  * handler ends the connection is closed gracefully. The handler also gets the
  * TCP peer (for logs and limits: what the TLS session cannot tell).
  *
+ * Each connection's accept and handshake run in a `NodeTlsServer.connection`
+ * span (attributes `client.address`, `client.port`), which ends when the
+ * handshake is done or fails; the handler runs outside it, under the span
+ * current where `serve` ran.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -148,43 +153,39 @@ export const serve = <E, R>(
     const set = yield* FiberSet.make<void, never>()
     const run = yield* FiberSet.runtime(set)<R>()
 
-    const serveSocket = (socket: net.Socket) => {
+    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> => {
       // Read at accept time: Node forgets the address once the socket closes.
       const peer: Peer = {
         address: socket.remoteAddress ?? "",
         port: socket.remotePort ?? 0,
         family: socket.remoteFamily ?? ""
       }
-      return Effect.scoped(
-        Effect.gen(function* () {
-          // The contexts current at accept time serve the whole handshake, even across a reload.
-          const { tls, extras } = context.engineOptions()
-          const connection = yield* duplex
-            ? TlsConnection.make({
-                engine: makeDuplexEngine("server", tls, extras),
-                transport: new NetTransport(socket),
-                options: options.connection
-              })
-            : TlsConnection.make({
-                engine: makeFusedEngine("server", socket, tls, extras),
-                transport: Transport.fused,
-                options: options.connection
-              })
-          yield* handler(connection, peer)
-        })
+      // The contexts current at accept time serve the whole handshake, even across a reload.
+      const { tls, extras } = context.engineOptions()
+      const accept = TlsConnection.make(
+        duplex
+          ? {
+              engine: makeDuplexEngine("server", tls, extras),
+              transport: new NetTransport(socket),
+              options: options.connection
+            }
+          : {
+              engine: makeFusedEngine("server", socket, tls, extras),
+              transport: Transport.fused,
+              options: options.connection
+            }
       ).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
-          Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
-            ? Effect.void
-            : Effect.logDebug("TLS connection ended with a failure", exit.cause)
-        ),
-        Effect.ensuring(Effect.sync(() => socket.destroy())),
+        // Accepting and the handshake only: a span open for the connection's
+        // whole life would keep it (and its frames) reachable all along.
         Effect.withSpan(
           "NodeTlsServer.connection",
           { attributes: { "client.address": peer.address, "client.port": peer.port } },
           noStack
         )
+      )
+      return Effect.scoped(Effect.flatMap(accept, (connection) => handler(connection, peer))).pipe(
+        Effect.onExit((exit) => connectionEnded(socket, exit)),
+        Effect.ignoreCause
       )
     }
 
@@ -250,6 +251,18 @@ export const layer = <E, R>(
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
+
+/**
+ * A served connection's end: the TCP socket is destroyed whatever happened
+ * (the connection's scope closed it already, unless it never took it), and a
+ * failure other than an interruption is logged at debug level.
+ */
+const connectionEnded = (socket: net.Socket, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+  socket.destroy()
+  return Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
+    ? Effect.void
+    : Effect.logDebug("TLS connection ended with a failure", exit.cause)
+}
 
 const acceptorOf = (context: ServerContext): Acceptor => ({
   reload: context.reload,

@@ -13,6 +13,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Tracer from "effect/Tracer"
 import { readAll, silentServer, testServer } from "./helpers.ts"
 
 const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
@@ -161,6 +162,48 @@ describe("NodeTls client and server", () => {
       assert.isTrue(sameBytes(a, d))
       assert.isFalse(sameMemory(a, d), "clients do not share with each other")
     }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "server: the NodeTlsServer.connection span covers accept and handshake and ends before the handler runs",
+    () =>
+      Effect.gen(function* () {
+        const spans: Array<Tracer.NativeSpan> = []
+        const tracer = Tracer.make({
+          span: (options) => {
+            const span = new Tracer.NativeSpan(options)
+            spans.push(span)
+            return span
+          }
+        })
+        const issued = yield* CertificateAuthority.issueServer()
+        const seen = yield* Deferred.make<{ readonly handlerSpan: string; readonly connection: Tracer.NativeSpan }>()
+        const server = yield* NodeTlsServer.serve(
+          { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
+          (connection) =>
+            Effect.gen(function* () {
+              const current = yield* Effect.option(Effect.currentSpan)
+              const span = spans.find((span) => span.name === "NodeTlsServer.connection")
+              if (span !== undefined) {
+                yield* Deferred.succeed(seen, {
+                  handlerSpan: current._tag === "Some" ? current.value.name : "none",
+                  connection: span
+                })
+              }
+              yield* connection.writer.end
+            })
+        ).pipe(Effect.withSpan("serve site"), Effect.withTracer(tracer))
+        yield* Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port: server.address.port, ca: issued.ca }))
+        const { handlerSpan, connection } = yield* Deferred.await(seen).pipe(Effect.timeout("5 seconds"))
+        assert.strictEqual(handlerSpan, "serve site", "the handler runs outside the span, under serve's")
+        assert.strictEqual(connection.status._tag, "Ended", "ended when the handshake was done")
+        assert.strictEqual(connection.attributes.get("client.address"), "127.0.0.1")
+        assert.isNumber(connection.attributes.get("client.port"))
+        const handshake = spans.find(
+          (span) => span.name === "TlsConnection.handshake" && span.attributes.get("tls.role") === "server"
+        )
+        assert.strictEqual(handshake?.parent._tag === "Some" ? handshake.parent.value : undefined, connection)
+      }).pipe(Effect.scoped)
   )
 
   it.live("server: tickets off means no resumption", () =>
