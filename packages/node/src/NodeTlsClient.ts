@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import type { Engine } from "@effect-tls/core/Engine"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import { type TlsError, TlsHandshakeError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
@@ -21,6 +22,7 @@ import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
@@ -176,6 +178,11 @@ export const upgrade = (
 // internal
 // -----------------------------------------------------------------------------
 
+const release = (engine: Engine, transport: Transport.Transport): void => {
+  transport.destroy()
+  engine.destroy()
+}
+
 const fromContext = (context: ClientContext): Client => {
   const options = context.options
   const connectTimeout = options.connectTimeout ?? defaultConnectTimeout
@@ -183,25 +190,26 @@ const fromContext = (context: ClientContext): Client => {
   return {
     cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>
-      Effect.gen(function* () {
-        const tcp = { host: target.host, port: target.port, connectTimeout }
-        const { tls, extras } = context.engineOptions(target)
-        if (duplex) {
-          const transport = yield* Net.connect(tcp)
-          return yield* TlsConnection.make({
-            engine: makeDuplexEngine("client", tls, extras),
-            transport,
-            options: options.connection
-          })
-        }
-        // Until the TLSSocket takes it over, `ignoreError` keeps the socket's errors from throwing.
-        const socket = yield* Net.connectSocket(tcp)
-        return yield* TlsConnection.make({
-          engine: makeFusedEngine("client", socket, tls, extras),
-          transport: Transport.fused,
-          options: options.connection
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(Net.openSocket({ host: target.host, port: target.port, connectTimeout })), (socket) => {
+          // From here the socket is never without an owner: this region is
+          // uninterruptible until `make` runs, and if `make` fails or is
+          // interrupted, even before its scope finalizer owns them, the
+          // engine and the transport (and with them the socket) are
+          // destroyed here. A connection that is made is closed by its
+          // scope, so the socket needs no finalizer of its own.
+          const { tls, extras } = context.engineOptions(target)
+          const engine = duplex
+            ? makeDuplexEngine("client", tls, extras)
+            : makeFusedEngine("client", socket, tls, extras)
+          const transport = duplex ? new Net.NetTransport(socket) : Transport.fused
+          return restore(TlsConnection.make({ engine, transport, options: options.connection })).pipe(
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => release(engine, transport))
+            )
+          )
         })
-      }).pipe(
+      ).pipe(
         Effect.withSpan(
           "NodeTlsClient.connect",
           {

@@ -9,12 +9,14 @@ import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Tracer from "effect/Tracer"
 import { readAll, silentServer, testServer } from "./helpers.ts"
+import { activeResources, settleResources } from "./reliability-support.ts"
 
 const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
   cert: issued.chain,
@@ -338,6 +340,36 @@ describe("NodeTls client and server", () => {
         return Effect.sync(() => socket.destroy())
       }).pipe(Effect.timeout("5 seconds"))
       assert.isAtLeast(closed, 150)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("client: connects interrupted at spread moments, on both paths, leave no socket or timer behind", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* NodeTlsServer.serve(
+        { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
+        (connection) => connection.writer.end
+      )
+      const baseline = activeResources()
+      let interrupted = 0
+      for (const engine of ["native", "duplex"] as const) {
+        const client = yield* NodeTlsClient.make({ ca: issued.ca, engine })
+        for (let i = 0; i < 40; i++) {
+          const fiber = yield* Effect.forkChild(
+            Effect.scoped(client.connect({ host: "127.0.0.1", port: server.address.port }))
+          )
+          // Not a synchronisation: these spread the interruption over DNS, the
+          // TCP connect, the hand-over and the handshake.
+          if (i % 4 === 1) for (let k = 0; k < i; k++) yield* Effect.yieldNow
+          if (i % 4 === 2) yield* Effect.sleep(`${i % 5} millis`)
+          if (i % 4 === 3) yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+          const exit = yield* Fiber.interrupt(fiber).pipe(Effect.andThen(Fiber.await(fiber)))
+          if (Exit.hasInterrupts(exit)) interrupted++
+        }
+      }
+      assert.isAtLeast(interrupted, 20, "most connects were interrupted")
+      assert.deepStrictEqual(yield* settleResources(baseline), [])
+      assert.strictEqual(yield* server.connections, 0)
     }).pipe(Effect.scoped)
   )
 
