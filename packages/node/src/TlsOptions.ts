@@ -153,7 +153,11 @@ export interface ServerConnectionOptions extends CommonOptions {
   readonly clientAuth?: ClientAuthOptions | undefined
   /** Session tickets (resumption). Default true. */
   readonly tickets?: boolean | undefined
-  /** A connection with no traffic for this long is closed. Default 5 minutes. */
+  /**
+   * An established connection with no traffic for this long fails with
+   * `TlsTransportError` `Timeout`. Default 5 minutes. (The handshake is bounded
+   * by the connection's `handshakeTimeout` instead.)
+   */
   readonly idleTimeout?: Duration.Input | undefined
 }
 

@@ -2,6 +2,7 @@
  * The server's limits: `maxConnections` (the excess connection is refused at
  * accept, as TlsOptions documents) and the idle timeout.
  */
+import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
@@ -13,6 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { credential } from "./interop-support.ts"
+import { echo, observedServer } from "./reliability-support.ts"
 
 describe("native path: server limits", () => {
   it.live("maxConnections: the excess connection is refused at accept; a slot freed is taken again", () =>
@@ -118,6 +120,34 @@ describe("native path: server limits", () => {
         assert.strictEqual(failed?._tag, "TlsTransportError")
         assert.strictEqual(failed?.reason, "Timeout")
       }
+    }).pipe(Effect.scoped)
+  )
+  it.live("idle timeout: a stalled handshake ends by the handshake timeout, not the shorter idle timeout", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const observed = yield* observedServer(
+        {
+          credentials: [credential(issued)],
+          idleTimeout: "100 millis",
+          shutdownTimeout: "100 millis",
+          connection: { handshakeTimeout: "400 millis" }
+        },
+        echo
+      )
+      // A TCP client that never sends its hello.
+      const silent = yield* Effect.acquireRelease(
+        Effect.callback<net.Socket>((resume) => {
+          const socket = net.connect({ host: "127.0.0.1", port: observed.port }, () => resume(Effect.succeed(socket)))
+          socket.on("error", () => {})
+        }),
+        (socket) => Effect.sync(() => socket.destroy())
+      )
+      assert.isFalse(silent.destroyed)
+      const failure = yield* observed.nextFailure(2_000)
+      assert.isTrue(Option.isSome(failure), "the server reported no failure")
+      const error = Option.getOrThrow(failure)
+      assert.strictEqual(error._tag, "TlsHandshakeError")
+      assert.strictEqual(error.reason, "Timeout")
     }).pipe(Effect.scoped)
   )
 })

@@ -360,11 +360,6 @@ class SocketEngine implements Engine {
     } else {
       socket.on("secure", onSecure)
     }
-    const idle = this.extras.idleTimeout
-    if (idle !== undefined && idle > 0) {
-      socket.setTimeout(idle)
-      socket.on("timeout", onIdle)
-    }
     if (this.extras.keylog === true || this.extras.onKeylog !== undefined) {
       const onKeylog = this.extras.onKeylog
       const events = this.extras.keylog === true
@@ -538,6 +533,13 @@ class SocketEngine implements Engine {
     })
     // The connection publishes HandshakeDone itself when it sees handshakeDone().
     this.secure = true
+    // The idle timer starts with the established connection: the handshake has
+    // its own timeout, and a stalled handshake is reported as that.
+    const idle = this.extras.idleTimeout
+    if (idle !== undefined && idle > 0) {
+      socket.setTimeout(idle)
+      socket.on("timeout", onIdle)
+    }
     this.waker()
   }
 
