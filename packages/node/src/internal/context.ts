@@ -308,7 +308,7 @@ export const serverContext = (
   Effect.gen(function* () {
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
-    let current = yield* generation(options, options.credentials, options.sni ?? {})
+    const first = yield* generation(options, options.credentials, options.sni ?? {})
     const keylog = keylogExtras(options.keylog)
     const idleTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? serverDefaults.idleTimeout))
     const clientAuth =
@@ -317,23 +317,24 @@ export const serverContext = (
         : { requestCert: true, rejectUnauthorized: options.clientAuth.mode === "require" }
     const alpn = options.alpn === undefined ? {} : { ALPNProtocols: [...options.alpn] }
     const extras: EngineExtras = { ...keylog, idleTimeout }
+    // One options object per generation, shared by its connections (Node keeps
+    // a connection's options for its whole life).
+    const engineOptionsOf = (of: Generation): EngineOptions => ({
+      tls: {
+        secureContext: of.default,
+        ...clientAuth,
+        ...alpn,
+        ...(of.sniCallback === undefined ? {} : { SNICallback: of.sniCallback })
+      },
+      extras
+    })
+    let currentOptions = engineOptionsOf(first)
     const context: ServerContext = {
       options,
-      engineOptions: () => {
-        const sni = current.sniCallback
-        return {
-          tls: {
-            secureContext: current.default,
-            ...clientAuth,
-            ...alpn,
-            ...(sni === undefined ? {} : { SNICallback: sni })
-          },
-          extras
-        }
-      },
+      engineOptions: () => currentOptions,
       reload: (credentials, sni) =>
         Effect.map(generation(options, credentials, sni ?? options.sni ?? {}), (next) => {
-          current = next
+          currentOptions = engineOptionsOf(next)
         })
     }
     return context
