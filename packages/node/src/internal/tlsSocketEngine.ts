@@ -272,9 +272,12 @@ class SocketEngine implements Engine {
   private socket: tls.TLSSocket | undefined = undefined
 
   // Inbound invariant: plaintext the TLSSocket emitted waits in `inbox` until
-  // the IO fiber takes it. Once it holds INBOX_LIMIT bytes the TLSSocket is
+  // the IO fiber takes it. Once it holds more than INBOX_LIMIT bytes (more than
+  // one record: the IO fiber has not taken the last one) the TLSSocket is
   // paused, so Node stops reading (TCP backpressure, or the duplex's readable
-  // side stops flowing) and at most one stream buffer more arrives.
+  // side stops flowing) and at most one stream buffer more arrives. Not at one
+  // full record: Node hands each record over in a callback of its own, so that
+  // paused and resumed the socket for every record, at a cost of several µs each.
   private readonly inbox: Array<Uint8Array> = []
   private inboxHead = 0
   private inboxBytes = 0
@@ -400,7 +403,7 @@ class SocketEngine implements Engine {
   onData(chunk: Buffer): void {
     this.inbox.push(chunk)
     this.inboxBytes += chunk.length
-    if (this.inboxBytes >= INBOX_LIMIT && !this.paused && this.socket !== undefined) {
+    if (this.inboxBytes > INBOX_LIMIT && !this.paused && this.socket !== undefined) {
       this.paused = true
       this.socket.pause()
     }
@@ -615,7 +618,7 @@ class SocketEngine implements Engine {
       this.inboxHead = 0
     }
     this.inboxBytes -= chunk.length
-    if (this.paused && this.inboxBytes < INBOX_LIMIT && this.socket !== undefined) {
+    if (this.paused && this.inboxBytes <= INBOX_LIMIT && this.socket !== undefined) {
       this.paused = false
       this.socket.resume()
     }
