@@ -55,6 +55,14 @@ describe("NodeTls client and server", () => {
       const b = yield* TlsSession.tlsExporterChannelBinding(server.session)
       assert.strictEqual(a.length, 32)
       assert.deepStrictEqual(Buffer.from(a), Buffer.from(b))
+      // A function value of the session, usable on its own.
+      const { exportKeyingMaterial } = s
+      const c = yield* exportKeyingMaterial({
+        label: TlsSession.TLS_EXPORTER_LABEL,
+        length: 32,
+        context: new Uint8Array(0)
+      })
+      assert.deepStrictEqual(Buffer.from(c), Buffer.from(a))
     }).pipe(Effect.scoped)
   )
 

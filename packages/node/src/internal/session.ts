@@ -98,27 +98,36 @@ class NodeTlsSession implements TlsSession {
     return decoded
   }
 
-  exportKeyingMaterial({ label, length, context }: ExportKeyingMaterialOptions): Effect.Effect<Uint8Array, TlsError> {
-    const socket = this.socket
-    return Effect.try({
-      try: () => {
-        if (socket.destroyed) throw new Error("closed")
-        const material =
-          context === undefined
-            ? // Node's typings require a context, but "no context" differs from an empty one in TLS 1.2 (RFC 5705).
-              (socket.exportKeyingMaterial as (length: number, label: string) => Buffer).call(socket, length, label)
-            : socket.exportKeyingMaterial(length, label, Buffer.from(context))
-        return new Uint8Array(material.buffer, material.byteOffset, material.byteLength)
-      },
-      catch: (cause) =>
-        socket.destroyed
-          ? new TlsStateError({
-              reason: "ConnectionClosed",
-              detail: "exportKeyingMaterial after the connection closed"
-            })
-          : new TlsProtocolError({ reason: "Other", detail: "exportKeyingMaterial failed", cause })
-    })
-  }
+  /**
+   * An own property, not a prototype method: `TlsSession` declares it as a
+   * function value, so `const { exportKeyingMaterial } = session` must work.
+   */
+  readonly exportKeyingMaterial = (options: ExportKeyingMaterialOptions): Effect.Effect<Uint8Array, TlsError> =>
+    exportFrom(this.socket, options)
+}
+
+const exportFrom = (
+  socket: tls.TLSSocket,
+  { label, length, context }: ExportKeyingMaterialOptions
+): Effect.Effect<Uint8Array, TlsError> => {
+  return Effect.try({
+    try: () => {
+      if (socket.destroyed) throw new Error("closed")
+      const material =
+        context === undefined
+          ? // Node's typings require a context, but "no context" differs from an empty one in TLS 1.2 (RFC 5705).
+            (socket.exportKeyingMaterial as (length: number, label: string) => Buffer).call(socket, length, label)
+          : socket.exportKeyingMaterial(length, label, Buffer.from(context))
+      return new Uint8Array(material.buffer, material.byteOffset, material.byteLength)
+    },
+    catch: (cause) =>
+      socket.destroyed
+        ? new TlsStateError({
+            reason: "ConnectionClosed",
+            detail: "exportKeyingMaterial after the connection closed"
+          })
+        : new TlsProtocolError({ reason: "Other", detail: "exportKeyingMaterial failed", cause })
+  })
 }
 
 /**
