@@ -317,8 +317,8 @@ export const serverContext = (
         : { requestCert: true, rejectUnauthorized: options.clientAuth.mode === "require" }
     const alpn = options.alpn === undefined ? {} : { ALPNProtocols: [...options.alpn] }
     const extras: EngineExtras = { ...keylog, idleTimeout }
-    // One options object per generation, shared by its connections (Node keeps
-    // a connection's options for its whole life).
+    // One options object per generation, shared by its connections: no
+    // options built per accepted connection (the TLSSocket copies them anyway).
     const engineOptionsOf = (of: Generation): EngineOptions => ({
       tls: {
         secureContext: of.default,

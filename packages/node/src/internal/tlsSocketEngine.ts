@@ -115,7 +115,8 @@ const noop = (): void => {}
 
 /**
  * A server's TLSSocket options, made once per options object: a server hands
- * every connection the same one, and Node keeps it for the connection's life.
+ * every connection the same one, so nothing is spread per connection (the
+ * TLSSocket keeps a copy of its own).
  */
 const serverOptionsCache = new WeakMap<EngineTlsOptions, tls.TLSSocketOptions>()
 const serverSocketOptions = (options: EngineTlsOptions): tls.TLSSocketOptions => {
