@@ -539,19 +539,39 @@ class Connection implements TlsConnection.TlsConnection {
 }
 
 /** @internal */
-export const make = Effect.fnUntraced(function* (params: {
+export const make = (params: {
   readonly engine: Engine
   readonly transport: Transport
   readonly options?: TlsConnection.ConnectionOptions | undefined
-}): Effect.fn.Return<TlsConnection.TlsConnection, TlsError, Scope.Scope> {
-  const options = yield* resolveOptions(params.options ?? {}).pipe(
-    Effect.tapError(() =>
-      Effect.sync(() => {
-        params.transport.destroy()
-        params.engine.destroy()
-      })
+}): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
+  Effect.suspend(() => {
+    // The engine and the transport are handed over by the call: until the
+    // scope's finalizer owns them (`owned`), no IO fiber runs, and if this
+    // effect fails or is interrupted once it has started, they are destroyed
+    // here. After that, the handshake's failure path and `close` release them
+    // once the IO fiber has stopped. (An effect interrupted before it starts
+    // runs nothing: a caller handing them over in an uninterruptible region
+    // covers that moment itself, as NodeTlsClient does.)
+    const owned = { done: false }
+    return Effect.onExit(makeOwned(params, owned), (exit) =>
+      exit._tag === "Success" || owned.done
+        ? Effect.void
+        : Effect.sync(() => {
+            params.transport.destroy()
+            params.engine.destroy()
+          })
     )
-  )
+  })
+
+const makeOwned = Effect.fnUntraced(function* (
+  params: {
+    readonly engine: Engine
+    readonly transport: Transport
+    readonly options?: TlsConnection.ConnectionOptions | undefined
+  },
+  owned: { done: boolean }
+): Effect.fn.Return<TlsConnection.TlsConnection, TlsError, Scope.Scope> {
+  const options = yield* resolveOptions(params.options ?? {})
   const driver = new Driver(params.engine, params.transport, options)
   const { handshakeTimeout, closeTimeout } = options
 
@@ -564,7 +584,12 @@ export const make = Effect.fnUntraced(function* (params: {
   // sends its hello) without waiting for an event-loop turn.
   const fiber = yield* Effect.uninterruptible(
     Effect.tap(Effect.forkDetach(driver.run, { startImmediately: true }), (fiber) =>
-      Scope.addFinalizerExit(scope, () => driver.close(fiber, closeTimeout))
+      Effect.map(
+        Scope.addFinalizerExit(scope, () => driver.close(fiber, closeTimeout)),
+        () => {
+          owned.done = true
+        }
+      )
     )
   )
 
