@@ -113,21 +113,6 @@ const CIPHERTEXT_IN_LIMIT = 16 * 1024
 
 const noop = (): void => {}
 
-/**
- * A server's TLSSocket options, made once per options object: a server hands
- * every connection the same one, so nothing is spread per connection (the
- * TLSSocket keeps a copy of its own).
- */
-const serverOptionsCache = new WeakMap<EngineTlsOptions, tls.TLSSocketOptions>()
-const serverSocketOptions = (options: EngineTlsOptions): tls.TLSSocketOptions => {
-  let found = serverOptionsCache.get(options)
-  if (found === undefined) {
-    found = { ...options, isServer: true }
-    serverOptionsCache.set(options, found)
-  }
-  return found
-}
-
 const EMPTY_WRITE = Buffer.alloc(0)
 
 /** What Node keeps on a server TLSSocket that the public typings do not show. */
@@ -346,7 +331,7 @@ class SocketEngine implements Engine {
               return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
             }
           })
-        : new tls.TLSSocket(under as Duplex, serverSocketOptions(this.tlsOptions))
+        : new tls.TLSSocket(under as Duplex, { ...this.tlsOptions, isServer: true })
     this.socket = socket
     this.listen(socket)
     // The TLSSocket forwards the TCP socket's errors now: the guard is not needed.
