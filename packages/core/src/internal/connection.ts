@@ -21,12 +21,13 @@ import {
 import { TlsEvent } from "../TlsEvent.ts"
 import type { TlsSession } from "../TlsSession.ts"
 import type { Transport } from "../Transport.ts"
-import { ChunkList } from "./chunks.ts"
+import { ChunkList } from "./buffers/chunkList.ts"
+import { ReadBuffer } from "./buffers/readBuffer.ts"
+import { WaitList } from "./buffers/waitList.ts"
+import { WriteBuffer } from "./buffers/writeBuffer.ts"
 import { EventHub } from "./eventHub.ts"
 import * as Metrics from "./metrics.ts"
-import { ReadBuffer } from "./readBuffer.ts"
-import { Signal, Waiters } from "./signal.ts"
-import { WriteBuffer } from "./writeBuffer.ts"
+import { Signal } from "./signal.ts"
 
 /** @internal */
 export const TypeId: "~@effect-tls/core/TlsConnection" = "~@effect-tls/core/TlsConnection"
@@ -46,6 +47,11 @@ export const defaultOptions = {
 
 /** Rounds of moving data per step before the IO fiber yields to the application fibers. */
 const MAX_ROUNDS = 64
+
+/** The most plaintext a TLS record carries: the largest piece of a write fed to the engine at once. */
+const RECORD_PLAINTEXT_BYTES = 16 * 1024
+/** The largest TLS record on the wire: header, 2^14 bytes and the most expansion RFC 8446 allows. */
+const RECORD_CIPHERTEXT_BYTES = 5 + RECORD_PLAINTEXT_BYTES + 256
 
 const encoder = new TextEncoder()
 const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
@@ -85,15 +91,22 @@ class Driver {
   readonly writeBuffer: WriteBuffer
   readonly hub: EventHub
   /** Woken whenever the handshake, the flush state, the write side or the outcome may have changed. */
-  readonly progress = new Waiters()
+  readonly progress = new WaitList()
+  /** Changes at the end of every step (IO fiber) and at the end; read by the fibers in `awaitProgress`. */
+  private progressVersion = 0
 
   // Outbound invariant: ciphertext taken from the engine waits here, in order,
   // until the transport takes it. Application plaintext is fed to the engine
-  // only while this holds less than the write limit, so what accumulates beyond
-  // it is control output (alerts, KeyUpdate answers, close_notify), and reading
-  // the transport pauses once it exceeds `controlLimit`.
+  // in pieces of at most one record, and only while this holds less than the
+  // write limit W; the engine itself holds at most two records it has not
+  // handed on (`plaintextWritable`). So application data here is at most
+  // W + 3 records of ciphertext (R), and what accumulates beyond that is
+  // control output (alerts, KeyUpdate answers, close_notify). Reading the
+  // transport pauses while this holds `readPauseBytes` = W + 3R + C (C: the
+  // control buffer): a writer blocked by a peer that does not read never stops
+  // reads, and control output produced meanwhile waits in at most C bytes.
   private readonly outbox = new ChunkList()
-  private readonly controlLimit: number
+  private readonly readPauseBytes: number
 
   private handshakeReported = false
   private plaintextDrained = false
@@ -110,6 +123,13 @@ class Driver {
   session: TlsSession | undefined = undefined
   bytesRead = 0
   bytesWritten = 0
+  /** The most accepted bytes a pending `flush` waits for: written by `flush` callers, read by the IO fiber. */
+  private flushWanted = 0
+  /**
+   * Plaintext bytes (of those given to the engine, in order) known to have
+   * been handed to the transport: written by the IO fiber, read by `flush`.
+   */
+  private flushedBytes = 0
 
   readonly engine: Engine
   readonly transport: Transport
@@ -128,7 +148,7 @@ class Driver {
     this.transport = transport
     this.readBuffer = new ReadBuffer(options.readBufferBytes, this.signal.wake)
     this.writeBuffer = new WriteBuffer(options.writeBufferBytes, this.signal.wake)
-    this.controlLimit = options.controlBufferBytes + options.writeBufferBytes
+    this.readPauseBytes = options.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + options.controlBufferBytes
     this.hub = new EventHub(options.eventBufferSize)
   }
 
@@ -191,7 +211,7 @@ class Driver {
       readBuffer.push(chunk)
       moved = true
     }
-    while (!this.transportEofFed && engine.wantsCiphertext() && this.outbox.bytes < this.controlLimit) {
+    while (!this.transportEofFed && engine.wantsCiphertext() && this.outbox.bytes < this.readPauseBytes) {
       const chunk = transport.read()
       if (chunk !== undefined) {
         engine.receiveCiphertext(chunk)
@@ -207,19 +227,23 @@ class Driver {
   }
 
   // Outbound invariant: application plaintext enters the engine only after the
-  // handshake, in order, while the engine takes it and the outbox is below the
-  // write limit; close_notify follows the last accepted chunk. Control output
-  // leaves together with application data, in the order the engine produced
-  // it, as soon as the transport takes it.
+  // handshake, in order, in pieces of at most a record (a fused engine takes
+  // whole writes: it has no outbox to bound), while the engine takes it and
+  // the outbox is below the write limit; close_notify follows the last
+  // accepted write. Control output leaves together with application data, in
+  // the order the engine produced it, as soon as the transport takes it.
+  // Nothing is sent after the FIN: output the engine still produces then (an
+  // answer to a KeyUpdate that came after our close_notify) is dropped.
   private moveOutbound(): boolean {
     const { engine, transport, writeBuffer, outbox } = this
     let moved = false
     if (!this.handshakeReported && engine.handshakeDone()) this.reportHandshake()
     if (this.handshakeReported) {
+      const cut = !engine.fused
       while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
-        const chunk = writeBuffer.take() as Uint8Array
-        this.bytesWritten += chunk.length
-        engine.sendPlaintext(chunk)
+        const piece = writeBuffer.take(RECORD_PLAINTEXT_BYTES, cut) as Uint8Array
+        this.bytesWritten += piece.length
+        engine.sendPlaintext(piece)
         moved = true
       }
       if (writeBuffer.endRequested && writeBuffer.isEmpty && !this.closeNotifyQueued) {
@@ -230,7 +254,7 @@ class Driver {
       }
     }
     for (let chunk = engine.takeCiphertext(); chunk !== undefined; chunk = engine.takeCiphertext()) {
-      outbox.push(chunk)
+      if (!this.finQueued) outbox.push(chunk)
     }
     while (!outbox.isEmpty && transport.writable()) {
       transport.write(outbox.shift() as Uint8Array)
@@ -267,6 +291,8 @@ class Driver {
       (engine.fused ? engine.outboundEnded() : this.transport.endFinished())
     ) {
       this.writeSideDone = true
+      // Everything given to the engine went out before its close_notify.
+      this.flushedBytes = this.bytesWritten
     }
     for (const event of engine.takeEvents()) this.hub.publish(event)
 
@@ -300,8 +326,14 @@ class Driver {
       this.finish(this.endedOutcome())
       return false
     }
+    // Asked only while a flush waits: a TLSSocket engine then wakes the IO
+    // fiber when its writes complete, which costs a step per write otherwise.
+    if (this.flushWanted > this.flushedBytes && this.outbox.isEmpty && !engine.outboundPending()) {
+      this.flushedBytes = this.bytesWritten
+    }
     this.writeBuffer.wakeWriters()
     this.readBuffer.wakeReaders()
+    this.progressVersion++
     this.progress.wakeAll()
     return true
   }
@@ -320,10 +352,6 @@ class Driver {
     })
   }
 
-  isFlushed(): boolean {
-    return this.writeBuffer.isEmpty && this.outbox.isEmpty && !this.engine.outboundPending()
-  }
-
   private release(): void {
     this.transport.destroy()
     this.engine.destroy()
@@ -333,6 +361,7 @@ class Driver {
     if (this.outcome !== undefined) return
     this.outcome = outcome
     this.hub.end()
+    this.progressVersion++
     this.progress.wakeAll()
   }
 
@@ -364,9 +393,15 @@ class Driver {
 
   /** Waits until `check` returns an effect; it is re-evaluated after every step of the IO fiber. */
   awaitProgress<A>(check: () => Effect.Effect<A, TlsError> | undefined): Effect.Effect<A, TlsError> {
-    const go: Effect.Effect<A, TlsError> = Effect.suspend(
-      () => check() ?? Effect.flatMap(this.progress.await, () => go)
-    )
+    const go: Effect.Effect<A, TlsError> = Effect.suspend(() => {
+      const done = check()
+      if (done !== undefined) return done
+      const seen = this.progressVersion
+      return Effect.flatMap(
+        this.progress.wait(() => this.progressVersion !== seen, 0),
+        () => go
+      )
+    })
     return go
   }
 
@@ -376,12 +411,24 @@ class Driver {
 
   // The effects below are built when used, not per connection: an idle
   // connection should cost little memory.
+  /**
+   * Completes once the bytes accepted before it was called were handed to the
+   * transport. The IO fiber decides that (`flushedBytes`): the engine is
+   * asked only from its own fiber.
+   */
   get flush(): Effect.Effect<void, TlsError> {
-    return this.awaitProgress(() => {
-      if (this.failure !== undefined) return Effect.fail(this.failure)
-      if (this.isFlushed()) return Effect.void
-      if (this.outcome !== undefined) return Effect.fail(this.closedError())
-      return undefined
+    return Effect.suspend(() => {
+      const target = this.writeBuffer.acceptedBytes
+      if (target > this.flushWanted) {
+        this.flushWanted = target
+        this.signal.wake()
+      }
+      return this.awaitProgress(() => {
+        if (this.failure !== undefined) return Effect.fail(this.failure)
+        if (this.flushedBytes >= target) return Effect.void
+        if (this.outcome !== undefined) return Effect.fail(this.closedError())
+        return undefined
+      })
     })
   }
 
@@ -483,7 +530,7 @@ class Writer implements TlsConnection.WriteHalf {
   constructor(driver: Driver) {
     this.driver = driver
     const buffer = driver.writeBuffer
-    this.write = (chunk) => buffer.writeOne(toBytes(chunk))
+    this.write = (chunk) => buffer.write([toBytes(chunk)])
     this.writeAll = (chunks) => buffer.write(Array.from(chunks, toBytes))
   }
 

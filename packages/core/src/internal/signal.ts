@@ -50,31 +50,3 @@ export class Signal {
     })
   })
 }
-
-/**
- * A set of application fibers waiting for a state change. Waiters re-check the
- * state after waking, so waking too many is harmless and waking none is a bug.
- */
-export class Waiters {
-  private waiting: Array<() => void> = []
-
-  /** Built per wait rather than per instance: most connections rarely wait. */
-  get await(): Effect.Effect<void> {
-    return Effect.callback<void>((resume) => {
-      const waiter = () => resume(Effect.void)
-      this.waiting.push(waiter)
-      return Effect.sync(() => {
-        const index = this.waiting.indexOf(waiter)
-        if (index >= 0) this.waiting.splice(index, 1)
-      })
-    })
-  }
-
-  wakeAll(): void {
-    if (this.waiting.length === 0) return
-    // Swapped out first: a woken fiber runs synchronously and may wait again.
-    const waiting = this.waiting
-    this.waiting = []
-    for (let i = 0; i < waiting.length; i++) (waiting[i] as () => void)()
-  }
-}

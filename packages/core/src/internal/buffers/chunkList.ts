@@ -47,14 +47,20 @@ export class ChunkList {
   }
 
   /**
-   * Takes the first chunk; if it is shorter than `small`, the small chunks
-   * right after it come too, copied into one, up to `max` bytes in all. Small
-   * writes then reach the engine as one record instead of one record (and one
-   * system call) each.
+   * Takes the first chunk, cut at `max` bytes if `cut` (the rest stays at the
+   * front, not copied); if it is shorter than `small`, the small chunks right
+   * after it come too, copied into one, up to `max` bytes in all. Small writes
+   * then reach the engine as one record instead of one record (and one system
+   * call) each.
    */
-  shiftCoalesced(small: number, max: number): Uint8Array | undefined {
+  shiftCoalesced(small: number, max: number, cut: boolean): Uint8Array | undefined {
     const first = this.chunks[this.head]
     if (first === undefined) return undefined
+    if (cut && first.length > max) {
+      this.chunks[this.head] = first.subarray(max)
+      this.bytes -= max
+      return first.subarray(0, max)
+    }
     let end = this.head + 1
     let total = first.length
     if (total < small) {
@@ -87,6 +93,7 @@ export class ChunkList {
 
   /** Takes exactly `n` bytes (`n <= bytes`), splitting a chunk if needed. */
   take(n: number): Uint8Array {
+    if (n === 0) return EMPTY
     const first = this.chunks[this.head] as Uint8Array
     if (first.length === n) return this.shift() as Uint8Array
     if (first.length > n) {
@@ -149,3 +156,5 @@ export class ChunkList {
     return true
   }
 }
+
+const EMPTY = new Uint8Array(0)

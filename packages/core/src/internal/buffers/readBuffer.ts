@@ -1,0 +1,259 @@
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { TlsConfigError, type TlsError, TlsStateError } from "../../TlsError.ts"
+import { ChunkList } from "./chunkList.ts"
+import { Handoff, retry, WAIT } from "./handoff.ts"
+
+/**
+ * How the stream ended. `Closed` (the connection's scope closed it) builds its
+ * error only if a reader asks: most connections close with nobody reading, and
+ * an error's stack trace costs more than the rest of the close.
+ */
+export type Ending =
+  | { readonly _tag: "End" }
+  | { readonly _tag: "Fail"; readonly error: TlsError }
+  | { readonly _tag: "Closed" }
+
+/** A stream pull: one chunk, or `Done` at the clean end. */
+type Pull = Effect.Effect<readonly [Uint8Array], TlsError | Cause.Done>
+
+/**
+ * The inbound buffer between the IO fiber (producer) and the readers.
+ *
+ * Invariants of the read direction:
+ * - Only the IO fiber calls `push` (and `finish`, as does the connection's
+ *   close); it pushes only while `ioHasSpace()`, so the buffer holds at most
+ *   `capacity()` bytes plus one chunk (one TLS record). `capacity()` is the
+ *   configured limit, raised while a reader waits for a frame larger than it
+ *   (an exact or delimited read), for as long as it waits.
+ * - Bytes leave only in a commit (see `Handoff`): a read either returns what
+ *   it removed or removed nothing, however it is interrupted, and a read that
+ *   fails (`EndOfStream`, `FrameTooLong`) removed nothing.
+ * - After `finish`, the buffered bytes are still delivered; the ending is
+ *   reported once they are gone.
+ *
+ * Shared fields: `chunks` (pushed by the IO fiber, taken in readers'
+ * commits), `ending` (written by the IO fiber or the close, read by readers),
+ * the waiters' demands (registered by readers, read by the IO fiber through
+ * `capacity`), `starved` (set by the IO fiber, cleared by readers).
+ */
+export class ReadBuffer extends Handoff {
+  private readonly chunks = new ChunkList()
+  private ending: Ending | undefined = undefined
+  /** The IO fiber found the buffer full; readers wake it once they drained it to half. */
+  private starved = false
+  /** Commits so far: offsets into the buffer stay valid while it is unchanged (the IO fiber only appends). */
+  private takes = 0
+
+  readonly limit: number
+  /** Called when a reader freed space or raised the demand, to wake the IO fiber. */
+  private readonly onSpace: () => void
+
+  constructor(limit: number, onSpace: () => void) {
+    super(onSpace)
+    this.limit = limit
+    this.onSpace = onSpace
+  }
+
+  get bytes(): number {
+    return this.chunks.bytes
+  }
+
+  capacity(): number {
+    const demand = this.waiters.demand()
+    return Math.max(demand, this.limit)
+  }
+
+  // --- the IO fiber's side ----------------------------------------------------
+
+  /**
+   * IO fiber: whether it may push. A `false` is remembered, so that readers
+   * wake the IO fiber once they have drained the buffer to half its capacity
+   * (waking it for every chunk taken would move one chunk per wake-up).
+   */
+  ioHasSpace(): boolean {
+    if (this.chunks.bytes < this.capacity()) return true
+    this.starved = true
+    return false
+  }
+
+  /** IO fiber: adds a chunk. Readers are woken by `wakeReaders`, once per step. */
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk)
+    this.version++
+  }
+
+  /** IO fiber, at the end of a step: wakes the readers if there is anything for them. */
+  wakeReaders(): void {
+    if (!this.chunks.isEmpty) this.waiters.wakeAll()
+  }
+
+  finish(ending: Ending): void {
+    if (this.ending !== undefined) return
+    this.ending = ending
+    this.version++
+    this.waiters.wakeAll()
+  }
+
+  // --- the readers' side ------------------------------------------------------
+
+  /** The effect that ends a read once the buffer is empty and the stream has ended. */
+  private endOrFail<A, E>(onEnd: () => Effect.Effect<A, E>): Effect.Effect<A, E | TlsError> {
+    const ending = this.ending as Ending
+    switch (ending._tag) {
+      case "End":
+        return onEnd()
+      case "Fail":
+        return Effect.fail(ending.error)
+      case "Closed":
+        return Effect.fail(new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" }))
+    }
+  }
+
+  /** In a commit, after taking: waiters look again, and the IO fiber may have room again. */
+  private took(): void {
+    this.takes++
+    this.changed()
+    if (this.starved && this.chunks.bytes <= this.capacity() / 2) {
+      this.starved = false
+      this.onSpace()
+    }
+  }
+
+  private readonly commitChunk = Effect.sync((): Option.Option<Uint8Array> => {
+    const chunk = this.chunks.shift()
+    if (chunk === undefined) return retry()
+    this.took()
+    return Option.some(chunk)
+  })
+
+  private readonly commitPull: Pull = Effect.sync((): readonly [Uint8Array] => {
+    const chunk = this.chunks.shift()
+    if (chunk === undefined) return retry()
+    this.took()
+    return [chunk]
+  })
+
+  private readOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
+  private pullOperation: Pull | undefined = undefined
+
+  /** One chunk, or `None` at a clean end. Built on first use: many connections never read this way. */
+  get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
+    this.readOperation ??= this.operation(() => {
+      if (!this.chunks.isEmpty) return this.commitChunk
+      if (this.ending === undefined) return WAIT
+      return this.endOrFail(() => Effect.succeedNone)
+    })
+    return this.readOperation
+  }
+
+  /**
+   * A `Stream` pull: one chunk per pull, so that a consumer that stops
+   * (`Stream.take`) or is interrupted between chunks leaves the rest here.
+   */
+  get pull(): Pull {
+    this.pullOperation ??= this.operation(() => {
+      if (!this.chunks.isEmpty) return this.commitPull
+      if (this.ending === undefined) return WAIT
+      return this.endOrFail(() => Cause.done())
+    })
+    return this.pullOperation
+  }
+
+  /** Exactly `n` bytes; fails with `EndOfStream` (consuming nothing) if the stream ends first. */
+  readExactly(n: number): Effect.Effect<Uint8Array, TlsError> {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      return Effect.fail(
+        new TlsConfigError({
+          reason: "InvalidOption",
+          detail: `readExactly: the byte count must be a non-negative integer, got ${n}`
+        })
+      )
+    }
+    if (n === 0) return Effect.succeed(new Uint8Array(0))
+    const commit = Effect.sync(() => {
+      if (this.chunks.bytes < n) return retry()
+      const bytes = this.chunks.take(n)
+      this.took()
+      return bytes
+    })
+    return this.operation(
+      () => {
+        if (this.chunks.bytes >= n) return commit
+        if (this.ending === undefined) return WAIT
+        return this.endOrFail(() =>
+          Effect.fail(
+            new TlsStateError({
+              reason: "EndOfStream",
+              detail: `wanted ${n} bytes, ${this.chunks.bytes} arrived before the end`
+            })
+          )
+        )
+      },
+      () => n
+    )
+  }
+
+  /**
+   * The bytes before the next `delimiter`, which is consumed too. Fails with
+   * `FrameTooLong` if `maxBytes` arrive without it and with `EndOfStream` if the
+   * stream ends first; both consume nothing.
+   */
+  readUntil(delimiter: Uint8Array, maxBytes: number): Effect.Effect<Uint8Array, TlsError> {
+    if (delimiter.length === 0) {
+      return Effect.fail(new TlsConfigError({ reason: "InvalidOption", detail: "readUntil: the delimiter is empty" }))
+    }
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      return Effect.fail(
+        new TlsConfigError({
+          reason: "InvalidOption",
+          detail: `readUntil: maxBytes must be a non-negative integer, got ${maxBytes}`
+        })
+      )
+    }
+    const bound = maxBytes + delimiter.length
+    // Suspended so that the search state is per run: the returned effect can be
+    // run again (after an interruption, or repeated) without skipping bytes.
+    return Effect.suspend(() => {
+      /** Bytes before this offset hold no delimiter, as long as `takes` is `takesSeen`. */
+      let searched = 0
+      let found = -1
+      let takesSeen = this.takes
+      const commit = Effect.sync(() => {
+        // `found` holds only if no reader took bytes since the step found it.
+        if (this.takes !== takesSeen) return retry()
+        const frame = this.chunks.take(found)
+        this.chunks.take(delimiter.length)
+        this.took()
+        return frame
+      })
+      return this.operation(
+        () => {
+          if (this.takes !== takesSeen) {
+            takesSeen = this.takes
+            searched = 0
+          }
+          const at = this.chunks.indexOf(delimiter, searched)
+          if (at >= 0 && at <= maxBytes) {
+            found = at
+            return commit
+          }
+          if (at > maxBytes || this.chunks.bytes >= bound) {
+            return Effect.fail(
+              new TlsStateError({ reason: "FrameTooLong", detail: `no delimiter within ${maxBytes} bytes` })
+            )
+          }
+          if (this.ending !== undefined) {
+            return this.endOrFail(() =>
+              Effect.fail(new TlsStateError({ reason: "EndOfStream", detail: "the stream ended before the delimiter" }))
+            )
+          }
+          searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
+          return WAIT
+        },
+        () => bound
+      )
+    })
+  }
+}
