@@ -1,7 +1,14 @@
 /**
- * The conformance suite: one `it.live` test per point of the connection
+ * The conformance suite: `it.live` tests of every point of the connection
  * contract (DESIGN.md section 3), run against any implementation that can make
  * a connected client/server pair.
+ *
+ * Every test runs once per scheduling budget (`MaxOpsBeforeYield`, for the
+ * test's fibers and every fiber they fork, the connections' IO fibers
+ * included), from a handful of operations to Effect's default, with seeded
+ * random choices and interruption points; a failure prints the budget and the
+ * seed, and `EFFECT_TLS_BUDGETS`, `EFFECT_TLS_SEED` and `EFFECT_TLS_SEEDS`
+ * replay it or widen the search (see `Adversarial`).
  *
  * Capabilities an implementation cannot offer (manual control of the wire, a
  * KeyUpdate on demand, fault injection, a count of its resources) are
@@ -113,7 +120,7 @@ export interface ConformanceScale {
   readonly floodBytes?: number | undefined
   /** Bytes per direction in the transfer tests. Default 4 MiB. */
   readonly transferBytes?: number | undefined
-  /** Seed of the pseudo-random choices (chunk sizes, interrupt points). Default 0x5eed. */
+  /** First seed of the pseudo-random choices (chunk sizes, interrupt points). Default 0x5eed. */
   readonly seed?: number | undefined
 }
 
@@ -159,11 +166,16 @@ export interface ConformanceOptions {
   readonly makeFailingHandshakePair?: (() => FailingHandshake) | undefined
   /** Scale knobs (iterations, bytes), so slower implementations stay within time. */
   readonly scale?: ConformanceScale | undefined
+  /**
+   * The scheduling budgets every test runs under. Default
+   * `Adversarial.defaultBudgets`; `EFFECT_TLS_BUDGETS` overrides.
+   */
+  readonly budgets?: ReadonlyArray<number> | undefined
 }
 
 /**
- * Registers a `describe` block named after the implementation, with one
- * `it.live` test per contract point.
+ * Registers a `describe` block named after the implementation, with the
+ * contract's tests, each once per scheduling budget.
  *
  * @since 0.1.0
  * @category constructors

@@ -382,7 +382,9 @@ class Scripted implements ScriptedEngine {
           )
         }
         this.events.push(TlsEvent.KeyUpdate({ direction: "received", requested: requested === 1 }))
-        if (requested === 1) {
+        // After its close_notify a side sends nothing more, so a request that
+        // arrives then goes unanswered (RFC 8446, sections 4.6.3 and 6.1).
+        if (requested === 1 && !this.endSent) {
           // The answer is produced here, while reading: the IO fiber must send it
           // even if the application never writes again.
           this.emit(RecordType.keyUpdate, Uint8Array.of(0))

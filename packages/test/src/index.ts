@@ -5,6 +5,14 @@
  */
 
 /**
+ * Adversarial scheduling for tests: several scheduling budgets, seeded random
+ * interruption points, a printed seed to replay a failure.
+ *
+ * @since 0.1.0
+ */
+export * as Adversarial from "./Adversarial.ts"
+
+/**
  * A throwaway public key infrastructure for tests: root and intermediate CAs,
  * server and client leaves, and the bad certificates a TLS stack must reject.
  *
@@ -47,3 +55,10 @@ export * as MemoryTransport from "./MemoryTransport.ts"
  * @since 0.1.0
  */
 export * as ScriptedEngine from "./ScriptedEngine.ts"
+
+/**
+ * A connected client/server pair over the in-memory transport, in one line.
+ *
+ * @since 0.1.0
+ */
+export * as TestPair from "./TestPair.ts"
