@@ -148,7 +148,15 @@ class CiphertextDuplex extends Duplex {
   endKind: "CloseNotify" | "Truncated" | undefined = undefined
 
   constructor(owner: SocketEngine) {
-    super({ allowHalfOpen: true, decodeStrings: true })
+    // Not `autoDestroy`: Node would destroy the duplex as soon as both of its
+    // sides are done (the transport's EOF was read, close_notify was written),
+    // and Node's wrapper destroys itself and the TLSSocket on the duplex's
+    // 'close' (JSStreamSocket's 'close' listener), discarding plaintext the
+    // TLSSocket still buffers while it is paused. Invariant: the duplex is
+    // destroyed only with the TLSSocket (Node's wrapper destroys it when the
+    // TLSSocket closes, which a graceful end does only after its last 'data')
+    // or by the engine (`destroy`, or a fatal error).
+    super({ allowHalfOpen: true, decodeStrings: true, autoDestroy: false })
     this.owner = owner
     // Registered before the TLSSocket wraps the duplex, so it runs before
     // Node's own 'end' listener hands the EOF to OpenSSL: an EOF OpenSSL
