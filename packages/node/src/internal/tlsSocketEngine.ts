@@ -125,6 +125,16 @@ interface HeldWrite {
   readonly callback: (error?: Error | null) => void
 }
 
+type WriteCallback = (error: Error | null | undefined) => void
+
+/**
+ * Where the TLSSocket's ciphertext stands against its close_notify (duplex
+ * mode): `Open` before its shutdown, `Next` once the shutdown began (its next
+ * write carries close_notify), `Writing` while that write is made, `Written`
+ * after it.
+ */
+type CloseNotifyState = "Open" | "Next" | "Writing" | "Written"
+
 /**
  * The ciphertext side of a duplex engine, and the state only that mode has:
  * what the TLSSocket writes waits in `outbox` until the IO fiber takes it;
@@ -146,9 +156,19 @@ class CiphertextDuplex extends Duplex {
   eofFed = false
   /** How OpenSSL's EOF came, decided when it came (see `trackedPush`). */
   endKind: "CloseNotify" | "Truncated" | undefined = undefined
+  /** Set by the TLSSocket's shutdown (see `trackedFinal`) and by `write`. */
+  closeNotify: CloseNotifyState = "Open"
 
   constructor(owner: SocketEngine) {
-    super({ allowHalfOpen: true, decodeStrings: true })
+    // Not `autoDestroy`: Node would destroy the duplex as soon as both of its
+    // sides are done (the transport's EOF was read, close_notify was written),
+    // and Node's wrapper destroys itself and the TLSSocket on the duplex's
+    // 'close' (JSStreamSocket's 'close' listener), discarding plaintext the
+    // TLSSocket still buffers while it is paused. Invariant: the duplex is
+    // destroyed only with the TLSSocket (Node's wrapper destroys it when the
+    // TLSSocket closes, which a graceful end does only after its last 'data')
+    // or by the engine (`destroy`, or a fatal error).
+    super({ allowHalfOpen: true, decodeStrings: true, autoDestroy: false })
     this.owner = owner
     // Registered before the TLSSocket wraps the duplex, so it runs before
     // Node's own 'end' listener hands the EOF to OpenSSL: an EOF OpenSSL
@@ -160,6 +180,42 @@ class CiphertextDuplex extends Duplex {
   override _read(): void {
     // The TLSSocket wants ciphertext again (it was paused by backpressure).
     this.owner.wake()
+  }
+
+  /**
+   * Every ciphertext write of the TLSSocket comes through here (Node's
+   * wrapper, JSStreamSocket, writes each buffer of one TLS write in one
+   * synchronous run). What it writes after the write that carries
+   * close_notify is dropped: no record may follow close_notify (RFC 8446
+   * section 4.6.3), so no KeyUpdate answer is due any more, and the writable
+   * side may already be ended, where a write would fail the connection.
+   * OpenSSL does produce such output: the answer it owes to a KeyUpdate
+   * request is flushed when the peer's next handshake message arrives, which
+   * can be after our close_notify.
+   */
+  override write(chunk: unknown, callback?: WriteCallback): boolean
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteCallback): boolean
+  override write(
+    chunk: unknown,
+    encodingOrCallback?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback
+  ): boolean {
+    if (this.closeNotify === "Written" || this.writableEnded) {
+      const done = typeof encodingOrCallback === "function" ? encodingOrCallback : callback
+      // Asynchronously, as a Writable calls it.
+      if (done !== undefined) process.nextTick(done, null)
+      return true
+    }
+    if (this.closeNotify === "Next") {
+      // The rest of this TLS write follows in this synchronous run; Node makes
+      // the next one only once this one completed (in a later setImmediate),
+      // so the tick ends close_notify's write.
+      this.closeNotify = "Writing"
+      process.nextTick(closeNotifyWritten, this)
+    }
+    if (typeof encodingOrCallback === "function") return super.write(chunk, encodingOrCallback)
+    if (encodingOrCallback === undefined) return super.write(chunk, callback)
+    return super.write(chunk, encodingOrCallback, callback)
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -229,6 +285,10 @@ function onDuplexEnd(this: CiphertextDuplex): void {
   this.eofDelivered = true
 }
 
+function closeNotifyWritten(duplex: CiphertextDuplex): void {
+  duplex.closeNotify = "Written"
+}
+
 /**
  * Where the shared listeners below find their engine: Node calls a listener
  * with the socket as `this`, so one function serves every connection instead
@@ -243,6 +303,7 @@ interface OwnedSocket extends tls.TLSSocket {
 const engineOf = (socket: tls.TLSSocket): SocketEngine => (socket as OwnedSocket)[ENGINE]
 
 const nodePush = tls.TLSSocket.prototype.push
+const nodeFinal = tls.TLSSocket.prototype._final
 
 class SocketEngine implements Engine {
   readonly role: "client" | "server"
@@ -346,6 +407,9 @@ class SocketEngine implements Engine {
     // from truncation (EOF only after it). `push` is the public hook every
     // readable stream goes through.
     socket.push = trackedPush
+    // Duplex: the start of the TLS shutdown tells which ciphertext write
+    // carries close_notify (see `CiphertextDuplex.write`).
+    if (this.duplex !== undefined) socket._final = trackedFinal
     socket.on("data", onData)
     socket.on("end", onEnd)
     socket.on("drain", onWake)
@@ -377,6 +441,12 @@ class SocketEngine implements Engine {
   }
 
   // --- Node's events (through the shared listeners below) -------------------
+
+  /** The TLSSocket's shutdown begins: OpenSSL writes close_notify now. */
+  onShutdown(): void {
+    const duplex = this.duplex
+    if (duplex !== undefined && duplex.closeNotify === "Open") duplex.closeNotify = "Next"
+  }
 
   /** OpenSSL's EOF reaches the readable side. */
   onTlsEnd(): void {
@@ -698,6 +768,20 @@ class SocketEngine implements Engine {
 function trackedPush(this: tls.TLSSocket, chunk: unknown, encoding?: BufferEncoding): boolean {
   if (chunk === null) engineOf(this).onTlsEnd()
   return nodePush.call(this, chunk, encoding)
+}
+
+/**
+ * The TLSSocket's `_final` (duplex mode): Node's TLS shutdown runs in it
+ * (TLSWrap::DoShutdown: SSL_shutdown, then the write of what OpenSSL has to
+ * send). Nothing else waits in OpenSSL then (`sendEnd` ends the socket once
+ * its last write completed), so the first ciphertext write the TLSSocket
+ * makes from here on carries close_notify: at once, or once a write still in
+ * progress completed. Output OpenSSL produced in between lands in the same
+ * write, behind close_notify, and cannot be told from it: it goes out too.
+ */
+function trackedFinal(this: tls.TLSSocket, callback: (error?: Error | null) => void): void {
+  engineOf(this).onShutdown()
+  nodeFinal.call(this, callback)
 }
 
 function onData(this: tls.TLSSocket, chunk: Buffer): void {
