@@ -12,8 +12,9 @@ import { loopbackPair } from "./loopback.ts"
 /**
  * The next chunk, or `None` if none arrives within `within`. The timeout
  * interrupts the read; a chunk that arrives at that moment stays at the head
- * of the read buffer for the next read, so retrying is always safe. (`None`
- * also at the end of the stream.)
+ * of the read buffer for the next read, so retrying is safe (with a scheduling
+ * budget of 4 operations or more: see "Under every schedule"). (`None` also at
+ * the end of the stream.)
  */
 export const readWithin = (reader: TlsConnection.ReadHalf, within: Duration.Input) =>
   Effect.map(Effect.timeoutOption(reader.read, within), Option.flatten)

@@ -5,8 +5,9 @@
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as Starttls from "@effect-tls/node/Starttls"
-import { CertificateAuthority, FaultTransport, MemoryTransport } from "@effect-tls/test"
+import { Adversarial, CertificateAuthority, FaultTransport, MemoryTransport, TestPair } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 
 /** The protocol under test: the server answers each line with its length. */
@@ -69,4 +70,51 @@ export const interruptedReader = Effect.scoped(
 )
 // #endregion tests
 
-export const program = Effect.all({ byteByByte, cutShort, interruptedReader })
+// #region adversarial
+/** A length-prefixed protocol: a frame is a 4-byte big-endian length, then that many bytes. */
+export const writeFrame = (writer: TlsConnection.WriteHalf, payload: Uint8Array) => {
+  const header = new Uint8Array(4)
+  new DataView(header.buffer).setUint32(0, payload.length)
+  // One writeAll: the header and the payload are accepted together, or not at all.
+  return writer.writeAll([header, payload])
+}
+
+/** The next frame, or `undefined` at the clean end (the length is read whole or not at all). */
+export const readFrame = (reader: TlsConnection.ReadHalf) =>
+  Effect.flatMap(reader.readExactly(4), (header) =>
+    reader.readExactly(new DataView(header.buffer, header.byteOffset, 4).getUint32(0))
+  ).pipe(
+    Effect.catchTag("TlsStateError", (error) =>
+      error.reason === "EndOfStream" ? Effect.succeed(undefined) : Effect.fail(error)
+    )
+  )
+
+/**
+ * A client sends frames and is interrupted at random points, under several
+ * scheduling budgets: the server must receive exactly the frames whose
+ * writes completed. A failure names the budget and the seed to replay.
+ */
+export const framesUnderAdversity = Adversarial.run(({ random }) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { client, server } = yield* TestPair.make()
+      const completed: Array<number> = []
+      for (let i = 0; i < 100; i++) {
+        const payload = random.bytes(random.int(0, 2000))
+        const exit = yield* Adversarial.interruptAtRandom(writeFrame(client.writer, payload), random)
+        if (Exit.isSuccess(exit)) completed.push(payload.length)
+      }
+      yield* client.writer.end
+      const received: Array<number> = []
+      for (let frame = yield* readFrame(server.reader); frame !== undefined; frame = yield* readFrame(server.reader)) {
+        received.push(frame.length)
+      }
+      if (received.join() !== completed.join()) {
+        return yield* Effect.fail(`received ${received.length} frames, ${completed.length} writes completed`)
+      }
+    })
+  )
+)
+// #endregion adversarial
+
+export const program = Effect.all({ byteByByte, cutShort, interruptedReader, framesUnderAdversity })

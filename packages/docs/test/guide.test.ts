@@ -135,14 +135,17 @@ describe("guide examples", () => {
     })
   )
 
-  it.live("testing: byte-by-byte delivery works, a cut wire is truncation, an interrupted reader loses nothing", () =>
-    Effect.gen(function* () {
-      const result = yield* bounded(Testing.program)
-      assert.deepStrictEqual(result, {
-        byteByByte: "5",
-        cutShort: "TlsTruncationError",
-        interruptedReader: "still here"
+  it.live(
+    "testing: byte-by-byte delivery works, a cut wire is truncation, an interrupted reader loses nothing, frames survive adversarial schedules",
+    () =>
+      Effect.gen(function* () {
+        const result = yield* bounded(Testing.program)
+        assert.deepStrictEqual(result, {
+          byteByByte: "5",
+          cutShort: "TlsTruncationError",
+          interruptedReader: "still here",
+          framesUnderAdversity: undefined
+        })
       })
-    })
   )
 })

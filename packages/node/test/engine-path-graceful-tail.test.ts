@@ -25,12 +25,7 @@ const ROUNDS = 8
 const MAX_CHUNK = 16 * 1024
 const connection = {
   // A reader that takes 4 KiB at a time keeps the read buffer full most of the time.
-  readBufferBytes: 4096,
-  // Large enough that the IO fiber never stops reading the transport for its
-  // own outbox: with the default, two peers that both write and both read
-  // slowly can stall each other there (a flow-control limit of the core,
-  // outside what this test is about).
-  controlBufferBytes: MiB
+  readBufferBytes: 4096
 }
 
 /** Deterministic chunks (xorshift32) of `TOTAL` bytes in all, and their SHA-256. */

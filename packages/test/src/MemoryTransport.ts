@@ -27,7 +27,12 @@ export type Direction = "aToB" | "bToA"
  * @category models
  */
 export interface Options {
-  /** Bytes buffered per direction before the writer is told to wait. Default 64 KiB. */
+  /**
+   * Bytes buffered per direction before the writer is told to wait. Default
+   * 1 MiB, the order of what a loopback TCP connection buffers, so that a
+   * protocol that works over loopback does not deadlock here for want of
+   * buffer (a side that writes a large response before reading).
+   */
   readonly capacity?: number | undefined
   /** Deliver at most this many bytes per `read` (both directions). Default: chunks as written. */
   readonly chunkSize?: number | undefined
@@ -77,13 +82,21 @@ export interface Pair {
 }
 
 /**
+ * The default `capacity`: 1 MiB per direction.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultCapacity: number = 1024 * 1024
+
+/**
  * Makes a connected pair.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const makePair = (options?: Options): Pair => {
-  const capacity = options?.capacity ?? 64 * 1024
+  const capacity = options?.capacity ?? defaultCapacity
   if (!Number.isSafeInteger(capacity) || capacity <= 0) {
     throw new RangeError(`MemoryTransport capacity must be a positive integer, got ${capacity}`)
   }

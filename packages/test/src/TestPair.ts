@@ -5,7 +5,7 @@
  * By default both sides run the scripted engine (no cryptography, fully
  * deterministic); pass `connect` to run real TLS instead, for example
  * `Starttls.client` and `Starttls.server` from `@effect-tls/node` with
- * credentials from {@link CertificateAuthority}. Both handshakes are done when
+ * credentials from `CertificateAuthority`. Both handshakes are done when
  * the pair is returned; the scope closes both connections.
  *
  * @example

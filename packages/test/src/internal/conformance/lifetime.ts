@@ -226,23 +226,28 @@ export const register = ({ contract, has, need, options }: Registration): void =
           const { client, server } = pair
           const wire = need(pair.wire, "wire")
           yield* wire.pause("clientToServer")
-          // More than the paused wire, the outbox and the write buffer together take.
+          // The writer runs until everything between it and the paused wire is full:
+          // some accepted bytes then wait in the write buffer, where no flush can finish.
           const data = run.random.bytes(8 * 1024 * 1024)
           const writer = yield* Effect.forkChild(writeChunks(client.writer, randomChunks(data, run.random, 32 * 1024)))
+          yield* awaitStall(() => Effect.map(client.stats, (stats) => stats.bytesWritten), "the client (wire paused)")
+          const stalled = yield* client.stats
+          assert.isAbove(stalled.writeBuffered, 0, "nothing waits in the write buffer: the test proves nothing")
           const flushed = { done: false }
-          // Polling for "still waiting" is the only way to see that nothing happens; bounded.
           const flusher = yield* Effect.forkChild(
             Effect.andThen(
-              Effect.andThen(Effect.repeat(Effect.yieldNow, { times: 20 }), client.writer.flush),
+              client.writer.flush,
               Effect.sync(() => {
                 flushed.done = true
               })
             )
           )
-          yield* awaitStall(() => Effect.map(client.stats, (stats) => stats.bytesWritten), "the client (wire paused)")
+          // Polling for "still waiting" is the only way to see that nothing happens; bounded.
+          yield* Effect.repeat(Effect.sleep(Duration.millis(5)), { times: 20 })
           assert.isFalse(flushed.done, "flush completed while the wire was paused and bytes were still buffered")
+          const reading = yield* Effect.forkChild(readBytes(server.reader, data.length))
           yield* wire.resume("clientToServer")
-          const received = yield* readBytes(server.reader, data.length).pipe(within(20_000, "the data did not arrive"))
+          const received = yield* Fiber.join(reading).pipe(within(20_000, "the data did not arrive"))
           yield* Fiber.join(writer)
           yield* Fiber.join(flusher).pipe(within(5_000, "flush did not complete once the wire resumed"))
           assertBytes(received, data, "client -> server")
