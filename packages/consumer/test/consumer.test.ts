@@ -390,7 +390,10 @@ const serveAndTerminate = async (bin: string, node: string) => {
     cwd: app,
     env: userEnv(node)
   })
-  const pid = child.pid ?? -1
+  const pid = child.pid
+  // Never signal pid -1 (every process) or 0 (our own group).
+  assert.isDefined(pid, "effect-tls serve started")
+  if (pid === undefined || pid <= 0) return { ms: 0, version: "" }
   let stdout = ""
   let stderr = ""
   child.stdout?.on("data", (chunk: Buffer) => {
@@ -402,29 +405,33 @@ const serveAndTerminate = async (bin: string, node: string) => {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.on("exit", (code, signal) => resolve({ code, signal, at: performance.now() }))
   )
-  const within = <A>(promise: Promise<A>, ms: number, what: string) =>
-    Promise.race([
-      promise,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`${what} within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), ms)
-      )
-    ])
-  const until = (read: () => string, pattern: RegExp, ms: number) =>
-    within(
-      new Promise<RegExpMatchArray>((resolve) => {
-        const check = () => {
-          const match = pattern.exec(read())
-          if (match !== null) {
-            clearInterval(timer)
-            resolve(match)
-          }
-        }
-        const timer = setInterval(check, 20)
-        check()
-      }),
-      ms,
-      `serve printed ${pattern}`
-    )
+  const within = async <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), ms)
+    })
+    try {
+      return await Promise.race([promise, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  const until = async (read: () => string, pattern: RegExp, ms: number) => {
+    let poll: NodeJS.Timeout | undefined
+    const matched = new Promise<RegExpMatchArray>((resolve) => {
+      const check = () => {
+        const match = pattern.exec(read())
+        if (match !== null) resolve(match)
+      }
+      poll = setInterval(check, 20)
+      check()
+    })
+    try {
+      return await within(matched, ms, `serve printed ${pattern}`)
+    } finally {
+      clearInterval(poll)
+    }
+  }
   let socket: tls.TLSSocket | undefined
   try {
     const [, port] = await until(() => stdout, /^listening 127\.0\.0\.1:(\d+)$/m, 20_000)
