@@ -6,7 +6,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
-import { clientContext, serverContext } from "@effect-tls/node/internal/context"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as Starttls from "@effect-tls/node/Starttls"
@@ -19,6 +18,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import { clientContext, serverContext } from "../src/internal/context.ts"
 import { proxy, readAll } from "./helpers.ts"
 
 const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({

@@ -2,14 +2,14 @@ import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as Transport from "@effect-tls/core/Transport"
-import { makeDuplexEngine, makeFusedEngine } from "@effect-tls/node/internal/tlsSocketEngine"
-import { ignoreError } from "@effect-tls/node/internal/transports/net"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { makeDuplexEngine, makeFusedEngine } from "../src/internal/tlsSocketEngine.ts"
+import { ignoreError } from "../src/internal/transports/net.ts"
 
 const collect = (connection: TlsConnection.TlsConnection) =>
   Effect.gen(function* () {

@@ -1,20 +1,19 @@
 /**
  * The throwaway certificate authority of `serve` without `--cert`: a fresh
- * root and intermediate (from the test kit's CertificateAuthority, under a
- * random name so nothing is shared with another PKI of the process) and a
- * server certificate for localhost, 127.0.0.1 and ::1. The root goes to a
+ * root (under a random name, so that it is never mistaken for another) and a
+ * server certificate it signs for localhost, 127.0.0.1 and ::1. The root goes to a
  * file in a private temporary directory that is removed with the scope: the
  * CA's keys die with the process, so the file is useless afterwards.
  */
 import { randomBytes, X509Certificate } from "node:crypto"
-import * as CertificateAuthority from "@effect-tls/test/CertificateAuthority"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
+import * as Certificates from "./certificates.ts"
 
 /** What serve needs to run on the ephemeral CA, and what it tells the user. */
 export interface Ephemeral {
-  /** The server's leaf and intermediate, PEM. */
+  /** The server's certificate, PEM (the root signs it directly). */
   readonly chain: string
   /** The server's private key, PKCS#8 PEM. */
   readonly key: string
@@ -32,20 +31,19 @@ export interface Ephemeral {
 export const make = Effect.fn("EphemeralCa.make")(function* () {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const name = `effect-tls ephemeral ${randomBytes(4).toString("hex")}`
-  const pki = yield* CertificateAuthority.make({ name })
+  const root = yield* Certificates.root(`effect-tls ephemeral CA ${randomBytes(4).toString("hex")}`)
   const dnsNames = ["localhost"]
   const ipAddresses = ["127.0.0.1", "::1"]
-  const issued = yield* pki.issueServer({ commonName: "localhost", dnsNames, ipAddresses })
+  const leaf = yield* Certificates.serverLeaf(root, { commonName: "localhost", dnsNames, ipAddresses })
   const directory = yield* fs.makeTempDirectoryScoped({ prefix: "effect-tls-" })
   const caPath = path.join(directory, "ca.pem")
-  yield* fs.writeFileString(caPath, pki.root)
+  yield* fs.writeFileString(caPath, root.cert)
   const ephemeral: Ephemeral = {
-    chain: issued.chain,
-    key: issued.key,
-    root: pki.root,
+    chain: leaf.cert,
+    key: leaf.key,
+    root: root.cert,
     caPath,
-    fingerprint: new X509Certificate(issued.cert).fingerprint256,
+    fingerprint: new X509Certificate(leaf.cert).fingerprint256,
     names: [...dnsNames.map((n) => `DNS:${n}`), ...ipAddresses.map((a) => `IP:${a}`)]
   }
   return ephemeral
