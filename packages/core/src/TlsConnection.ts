@@ -136,8 +136,10 @@ export interface ConnectionOptions {
   /** Bytes of plaintext accepted from writers before `write` suspends. Default 64 KiB. */
   readonly writeBufferBytes?: number | undefined
   /**
-   * Bytes of ciphertext held while the transport does not take them (control
-   * output included) before the IO fiber stops reading. Default 64 KiB.
+   * Bytes of control output (alerts, KeyUpdate answers) held while the
+   * transport does not take them before the IO fiber stops reading. The
+   * ciphertext waiting for the transport is at most the write limit plus
+   * three records of application data plus this. Default 64 KiB.
    */
   readonly controlBufferBytes?: number | undefined
   /** Bound on the handshake. Default 10 seconds. */
