@@ -9,10 +9,10 @@
  * IO fiber has stopped, the connection's scope calls `destroy` (and, after a
  * fatal error, drains the last events and the fatal alert).
  *
- * A *fused* engine (Node's native TLSSocket on a TCP handle) performs its own
+ * A *native* engine (Node's native TLSSocket on a TCP handle) performs its own
  * socket IO in native code; it produces no ciphertext for the IO fiber and
  * reports the transport's end and failures itself. The connection pairs it
- * with `Transport.fused`.
+ * with `Transport.native`.
  *
  * @since 0.1.0
  */
@@ -42,7 +42,7 @@ export interface Engine {
   /** `client` or `server`. */
   readonly role: "client" | "server"
   /** Whether the engine does its own transport IO (see the module note). */
-  readonly fused: boolean
+  readonly native: boolean
   /**
    * Gives the engine the function to call when its state changes outside a call
    * from the IO fiber (engines backed by Node produce output asynchronously).
@@ -77,16 +77,16 @@ export interface Engine {
   readonly plaintextWritable: () => boolean
   /** Encrypts application data. Only valid after the handshake and before `sendEnd`. */
   readonly sendPlaintext: (chunk: Uint8Array) => void
-  /** Queues close_notify after all plaintext given so far. A fused engine also ends the transport. */
+  /** Queues close_notify after all plaintext given so far. A native engine also ends the transport. */
   readonly sendEnd: () => void
-  /** Takes the next ciphertext chunk to send, or `undefined`; fused engines return `undefined`. */
+  /** Takes the next ciphertext chunk to send, or `undefined`; native engines return `undefined`. */
   readonly takeCiphertext: () => Uint8Array | undefined
   /**
    * Whether plaintext given to the engine has not yet been handed on as
-   * ciphertext (to `takeCiphertext`, or to the socket for a fused engine).
+   * ciphertext (to `takeCiphertext`, or to the socket for a native engine).
    */
   readonly outboundPending: () => boolean
-  /** Whether the transport under a fused engine has finished its write side (FIN sent). */
+  /** Whether the transport under a native engine has finished its write side (FIN sent). */
   readonly outboundEnded: () => boolean
 
   /** Takes the control events produced since the last call. */

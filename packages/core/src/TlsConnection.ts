@@ -168,8 +168,8 @@ export const defaultOptions: {
 /**
  * Runs a connection over an engine and a transport: starts the IO fiber in
  * the current scope, performs the handshake within the handshake timeout, and
- * returns the established connection. For a fused engine, pass
- * `Transport.fused`.
+ * returns the established connection. For a native engine, pass
+ * `Transport.native`.
  *
  * If the handshake fails or times out, or the fiber is interrupted, the
  * transport is destroyed before this effect ends.

@@ -53,14 +53,14 @@ export interface Transport {
 }
 
 /**
- * The transport of a fused engine, which does its own IO: it never has bytes,
+ * The transport of a native engine, which does its own IO: it never has bytes,
  * never ends by itself and refuses nothing; the engine reports the real
  * transport's state.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fused: Transport = {
+export const native: Transport = {
   setWaker: () => {},
   read: () => undefined,
   readEnded: () => false,

@@ -27,7 +27,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
 import { noStack } from "./internal/spans.ts"
-import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
+import { makeDuplexEngine, makeNativeEngine } from "./internal/tlsSocketEngine.ts"
 import * as Net from "./internal/transports/net.ts"
 import { handOver } from "./internal/transports/plaintext.ts"
 import type { Plaintext } from "./Starttls.ts"
@@ -201,8 +201,8 @@ const fromContext = (context: ClientContext): Client => {
           const { tls, extras } = context.engineOptions(target)
           const engine = duplex
             ? makeDuplexEngine("client", tls, extras)
-            : makeFusedEngine("client", socket, tls, extras)
-          const transport = duplex ? new Net.NetTransport(socket) : Transport.fused
+            : makeNativeEngine("client", socket, tls, extras)
+          const transport = duplex ? new Net.NetTransport(socket) : Transport.native
           return restore(TlsConnection.make({ engine, transport, options: options.connection })).pipe(
             Effect.onExit((exit) =>
               Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => release(engine, transport))

@@ -33,7 +33,7 @@ import type * as Scope from "effect/Scope"
 import { type ServerContext, serverContext, serverDefaults } from "./internal/context.ts"
 import { errorCode } from "./internal/errors.ts"
 import { noStack } from "./internal/spans.ts"
-import { makeDuplexEngine, makeFusedEngine } from "./internal/tlsSocketEngine.ts"
+import { makeDuplexEngine, makeNativeEngine } from "./internal/tlsSocketEngine.ts"
 import { ignoreError, NetTransport } from "./internal/transports/net.ts"
 import { handOver } from "./internal/transports/plaintext.ts"
 import type { Plaintext } from "./Starttls.ts"
@@ -170,8 +170,8 @@ export const serve = <E, R>(
               options: options.connection
             }
           : {
-              engine: makeFusedEngine("server", socket, tls, extras),
-              transport: Transport.fused,
+              engine: makeNativeEngine("server", socket, tls, extras),
+              transport: Transport.native,
               options: options.connection
             }
       ).pipe(

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { makeDuplexEngine, makeFusedEngine } from "../src/internal/tlsSocketEngine.ts"
+import { makeDuplexEngine, makeNativeEngine } from "../src/internal/tlsSocketEngine.ts"
 import { ignoreError } from "../src/internal/transports/net.ts"
 
 const collect = (connection: TlsConnection.TlsConnection) =>
@@ -118,47 +118,49 @@ describe("TLSSocket engine", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("fused: handshake and data over TCP, the end is reported as Ended; the guard error listener is removed", () =>
-    Effect.gen(function* () {
-      const issued = yield* CertificateAuthority.issueServer()
-      const sockets = yield* tcpPair()
-      sockets.client.on("error", ignoreError)
-      sockets.server.on("error", ignoreError)
-      const server = makeFusedEngine("server", sockets.server, { key: issued.key, cert: issued.chain })
-      const client = makeFusedEngine("client", sockets.client, { ca: issued.ca, servername: "localhost" })
-      const [c, s] = yield* Effect.all(
-        [
-          TlsConnection.make({ engine: client, transport: Transport.fused }),
-          TlsConnection.make({ engine: server, transport: Transport.fused })
-        ],
-        { concurrency: 2 }
-      )
-      // The TLSSocket forwards the TCP socket's errors: the guard listener is gone, Node's is there.
-      for (const tcp of [sockets.client, sockets.server]) {
-        assert.notInclude(tcp.listeners("error"), ignoreError)
-        assert.isAtLeast(tcp.listenerCount("error"), 1)
-      }
-      const payload = Buffer.alloc(1_000_000, 3)
-      const reader = yield* Effect.forkChild(collect(s))
-      yield* c.writer.write(payload)
-      yield* c.writer.end
-      const received = yield* Fiber.join(reader)
-      assert.isTrue(received.equals(payload))
-      yield* s.writer.write("after half-close")
-      yield* s.writer.end
-      assert.strictEqual((yield* collect(c)).toString(), "after half-close")
-      const outcome = yield* c.closed
-      assert.strictEqual(outcome._tag, "Clean")
-    }).pipe(Effect.scoped)
+  it.live(
+    "native: handshake and data over TCP, the end is reported as Ended; the guard error listener is removed",
+    () =>
+      Effect.gen(function* () {
+        const issued = yield* CertificateAuthority.issueServer()
+        const sockets = yield* tcpPair()
+        sockets.client.on("error", ignoreError)
+        sockets.server.on("error", ignoreError)
+        const server = makeNativeEngine("server", sockets.server, { key: issued.key, cert: issued.chain })
+        const client = makeNativeEngine("client", sockets.client, { ca: issued.ca, servername: "localhost" })
+        const [c, s] = yield* Effect.all(
+          [
+            TlsConnection.make({ engine: client, transport: Transport.native }),
+            TlsConnection.make({ engine: server, transport: Transport.native })
+          ],
+          { concurrency: 2 }
+        )
+        // The TLSSocket forwards the TCP socket's errors: the guard listener is gone, Node's is there.
+        for (const tcp of [sockets.client, sockets.server]) {
+          assert.notInclude(tcp.listeners("error"), ignoreError)
+          assert.isAtLeast(tcp.listenerCount("error"), 1)
+        }
+        const payload = Buffer.alloc(1_000_000, 3)
+        const reader = yield* Effect.forkChild(collect(s))
+        yield* c.writer.write(payload)
+        yield* c.writer.end
+        const received = yield* Fiber.join(reader)
+        assert.isTrue(received.equals(payload))
+        yield* s.writer.write("after half-close")
+        yield* s.writer.end
+        assert.strictEqual((yield* collect(c)).toString(), "after half-close")
+        const outcome = yield* c.closed
+        assert.strictEqual(outcome._tag, "Clean")
+      }).pipe(Effect.scoped)
   )
 
-  it.live("fused: a session ticket is in memory once, shared by its event and the session cache, exactly sized", () =>
+  it.live("native: a session ticket is in memory once, shared by its event and the session cache, exactly sized", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const sockets = yield* tcpPair()
       const cached: Array<Buffer> = []
-      const server = makeFusedEngine("server", sockets.server, { key: issued.key, cert: issued.chain })
-      const client = makeFusedEngine(
+      const server = makeNativeEngine("server", sockets.server, { key: issued.key, cert: issued.chain })
+      const client = makeNativeEngine(
         "client",
         sockets.client,
         { ca: issued.ca, servername: "localhost" },
@@ -166,8 +168,8 @@ describe("TLSSocket engine", () => {
       )
       const [c, s] = yield* Effect.all(
         [
-          TlsConnection.make({ engine: client, transport: Transport.fused }),
-          TlsConnection.make({ engine: server, transport: Transport.fused })
+          TlsConnection.make({ engine: client, transport: Transport.native }),
+          TlsConnection.make({ engine: server, transport: Transport.native })
         ],
         { concurrency: 2 }
       )

@@ -26,7 +26,7 @@ const noEvents: ReadonlyArray<TlsEvent> = []
 
 class Identity implements Engine {
   readonly role: "client" | "server"
-  readonly fused = false
+  readonly native = false
   private readonly sessionValue: TlsSession
   private started = false
   private eof = false

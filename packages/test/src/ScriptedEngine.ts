@@ -100,7 +100,7 @@ const OUTPUT_LIMIT = 2 * (MAX_PAYLOAD + HEADER)
 
 class Scripted implements ScriptedEngine {
   readonly role: "client" | "server"
-  readonly fused = false
+  readonly native = false
   private readonly silent: boolean
   private readonly rejectHandshake: HandshakeFailureReason | undefined
   private readonly log = new CallerLog()

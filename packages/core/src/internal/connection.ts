@@ -227,7 +227,7 @@ class Driver {
   }
 
   // Outbound invariant: application plaintext enters the engine only after the
-  // handshake, in order, in pieces of at most a record (a fused engine takes
+  // handshake, in order, in pieces of at most a record (a native engine takes
   // whole writes: it has no outbox to bound), while the engine takes it and
   // the outbox is below the write limit; close_notify follows the last
   // accepted write. Control output leaves together with application data, in
@@ -239,7 +239,7 @@ class Driver {
     let moved = false
     if (!this.handshakeReported && engine.handshakeDone()) this.reportHandshake()
     if (this.handshakeReported) {
-      const cut = !engine.fused
+      const cut = !engine.native
       while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
         const piece = writeBuffer.take(RECORD_PLAINTEXT_BYTES, cut) as Uint8Array
         this.bytesWritten += piece.length
@@ -262,7 +262,7 @@ class Driver {
     }
     if (this.closeNotifyQueued && !this.finQueued && outbox.isEmpty && !engine.outboundPending()) {
       this.finQueued = true
-      if (!engine.fused) transport.end()
+      if (!engine.native) transport.end()
       moved = true
     }
     return moved
@@ -288,7 +288,7 @@ class Driver {
     if (
       this.finQueued &&
       !this.writeSideDone &&
-      (engine.fused ? engine.outboundEnded() : this.transport.endFinished())
+      (engine.native ? engine.outboundEnded() : this.transport.endFinished())
     ) {
       this.writeSideDone = true
       // Everything given to the engine went out before its close_notify.
@@ -373,7 +373,7 @@ class Driver {
       for (const event of this.engine.takeEvents()) this.hub.publish(event)
       // Best effort, never waiting: the fatal alert the engine produced goes
       // out if the transport takes it now, so the peer learns why.
-      if (!this.engine.fused) {
+      if (!this.engine.native) {
         for (let chunk = this.engine.takeCiphertext(); chunk !== undefined; chunk = this.engine.takeCiphertext()) {
           this.outbox.push(chunk)
         }

@@ -2,7 +2,7 @@
  * From the public options to Node's, for both paths: validation, the shared
  * SecureContexts, the client's session cache, the server's SNI selection
  * (per-name contexts and the resolver), and the per-connection options of the
- * engines. The native path (`makeFusedEngine`) and the engine path
+ * engines. The native path (`makeNativeEngine`) and the engine path
  * (`makeDuplexEngine`) take the same `EngineOptions` from here, so a
  * configuration behaves the same on both.
  */

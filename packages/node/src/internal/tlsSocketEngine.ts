@@ -2,8 +2,8 @@
  * The core `Engine` over a node:tls `TLSSocket`, in two modes that share the
  * plaintext, event, error and session code:
  *
- * - **fused**: the TLSSocket sits on a TCP socket and Node's C++ layer does the
- *   socket IO. The IO fiber never sees ciphertext; pair it with `Transport.fused`.
+ * - **native**: the TLSSocket sits on a TCP socket and Node's C++ layer does the
+ *   socket IO. The IO fiber never sees ciphertext; pair it with `Transport.native`.
  * - **duplex**: the TLSSocket sits on an in-memory `stream.Duplex` whose other
  *   side is this engine, so the IO fiber moves every ciphertext byte between it
  *   and any transport (STARTTLS, TLS in TLS, an Effect `Socket`).
@@ -88,14 +88,14 @@ export const makeDuplexEngine = (
 
 /**
  * An engine over a TLSSocket on a connected TCP socket: Node does the socket IO
- * in native code. Pair it with `Transport.fused`. The engine owns `socket`
+ * in native code. Pair it with `Transport.native`. The engine owns `socket`
  * from now on and destroys it. A FIN and a close_notify look the same here, so
  * the inbound end is reported as `Ended`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeFusedEngine = (
+export const makeNativeEngine = (
   role: "client" | "server",
   socket: net.Socket,
   tlsOptions: EngineTlsOptions,
@@ -138,7 +138,7 @@ type CloseNotifyState = "Open" | "Next" | "Writing" | "Written"
 /**
  * The ciphertext side of a duplex engine, and the state only that mode has:
  * what the TLSSocket writes waits in `outbox` until the IO fiber takes it;
- * what the IO fiber feeds is pushed to the TLSSocket. A fused engine has none
+ * what the IO fiber feeds is pushed to the TLSSocket. A native engine has none
  * of it.
  */
 class CiphertextDuplex extends Duplex {
@@ -307,7 +307,7 @@ const nodeFinal = tls.TLSSocket.prototype._final
 
 class SocketEngine implements Engine {
   readonly role: "client" | "server"
-  readonly fused: boolean
+  readonly native: boolean
   private readonly tcp: net.Socket | undefined
   private readonly tlsOptions: EngineTlsOptions
   private readonly extras: EngineExtras
@@ -356,7 +356,7 @@ class SocketEngine implements Engine {
     extras: EngineExtras
   ) {
     this.role = role
-    this.fused = tcp !== undefined
+    this.native = tcp !== undefined
     this.tcp = tcp
     this.tlsOptions = tlsOptions
     this.extras = extras
@@ -714,7 +714,7 @@ class SocketEngine implements Engine {
     this.endRequested = true
     const socket = this.socket
     if (socket === undefined) return
-    // close_notify after the pending writes; fused: then the TCP FIN. Node
+    // close_notify after the pending writes; native: then the TCP FIN. Node
     // requests the TCP shutdown without waiting for TLS output it is still
     // writing (a client's Finished, right after 'secureConnect'), and that
     // output is then lost: the server sees a FIN in the handshake. An empty

@@ -10,7 +10,7 @@ import { transportError } from "../errors.ts"
 
 /**
  * The 'error' listener of a TCP socket between its connect (or accept) and
- * its owner (a `NetTransport`, a fused engine's TLSSocket): without one, an
+ * its owner (a `NetTransport`, a native engine's TLSSocket): without one, an
  * error there would throw. The owner removes it once it listens itself; one
  * function for every socket, so that it can.
  */
