@@ -21,6 +21,16 @@ import type { TlsEvent } from "./TlsEvent.ts"
 import type { TlsSession } from "./TlsSession.ts"
 
 /**
+ * The most plaintext one TLS record carries (2^14 bytes, RFC 8446 section
+ * 5.1): engines hold about one record of undelivered plaintext, and the
+ * connection feeds them at most one record at a time.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const recordPlaintextBytes: number = 16 * 1024
+
+/**
  * How the engine's inbound direction stands.
  *
  * - `Open`: more application data may arrive.

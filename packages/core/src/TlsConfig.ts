@@ -8,7 +8,7 @@
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as internal from "./internal/connection.ts"
+import * as internal from "./internal/connection/options.ts"
 
 const ByteCount = Schema.Int.check(Schema.isGreaterThan(0))
 

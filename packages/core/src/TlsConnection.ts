@@ -18,7 +18,9 @@ import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { CloseOutcome } from "./CloseOutcome.ts"
 import type { Engine } from "./Engine.ts"
-import * as internal from "./internal/connection.ts"
+import * as Halves from "./internal/connection/halves.ts"
+import * as Lifecycle from "./internal/connection/lifecycle.ts"
+import * as Options from "./internal/connection/options.ts"
 import type { TlsError } from "./TlsError.ts"
 import type { TlsEvent } from "./TlsEvent.ts"
 import type { TlsSession } from "./TlsSession.ts"
@@ -28,7 +30,7 @@ import type { Transport } from "./Transport.ts"
  * @since 0.1.0
  * @category type ids
  */
-export const TypeId: "~@effect-tls/core/TlsConnection" = internal.TypeId
+export const TypeId: "~@effect-tls/core/TlsConnection" = Halves.TypeId
 
 /**
  * An established TLS connection. Valid while the scope it was acquired in is
@@ -163,7 +165,7 @@ export const defaultOptions: {
   readonly handshakeTimeout: Duration.Input
   readonly closeTimeout: Duration.Input
   readonly eventBufferSize: number
-} = internal.defaultOptions
+} = Options.defaultOptions
 
 /**
  * Runs a connection over an engine and a transport: starts the IO fiber in
@@ -181,10 +183,10 @@ export const make: (options: {
   readonly engine: Engine
   readonly transport: Transport
   readonly options?: ConnectionOptions | undefined
-}) => Effect.Effect<TlsConnection, TlsError, Scope.Scope> = internal.make
+}) => Effect.Effect<TlsConnection, TlsError, Scope.Scope> = Lifecycle.make
 
 /**
  * @since 0.1.0
  * @category refinements
  */
-export const isTlsConnection: (u: unknown) => u is TlsConnection = internal.isTlsConnection
+export const isTlsConnection: (u: unknown) => u is TlsConnection = Halves.isTlsConnection

@@ -161,7 +161,7 @@ export class TlsTruncationError extends Data.TaggedError("TlsTruncationError")<{
  * @since 0.1.0
  * @category models
  */
-export type ClosedReason = "WriteAfterEnd" | "ConnectionClosed" | "FrameTooLong" | "EndOfStream"
+export type StateFailureReason = "WriteAfterEnd" | "ConnectionClosed" | "FrameTooLong" | "EndOfStream"
 
 /**
  * The operation cannot be performed in the connection's current state.
@@ -170,7 +170,7 @@ export type ClosedReason = "WriteAfterEnd" | "ConnectionClosed" | "FrameTooLong"
  * @category errors
  */
 export class TlsStateError extends Data.TaggedError("TlsStateError")<{
-  readonly reason: ClosedReason
+  readonly reason: StateFailureReason
   readonly detail?: string | undefined
 }> {
   /** @since 0.1.0 */

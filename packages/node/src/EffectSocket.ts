@@ -19,6 +19,7 @@ import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as EffectSocketTransport from "./internal/transports/effectSocket.ts"
 import type { BufferOptions } from "./NodeTransport.ts"
+import * as NodeTransport from "./NodeTransport.ts"
 
 /**
  * An Effect `Socket` over a TLS connection, which stays reachable.
@@ -103,6 +104,6 @@ export const toTransport = (
   options?: BufferOptions
 ): Effect.Effect<Transport, TlsTransportError, Scope.Scope> =>
   EffectSocketTransport.make(socket, {
-    readBufferBytes: options?.readBufferBytes ?? 64 * 1024,
-    writeBufferBytes: options?.writeBufferBytes ?? 64 * 1024
+    readBufferBytes: options?.readBufferBytes ?? NodeTransport.defaultBufferBytes,
+    writeBufferBytes: options?.writeBufferBytes ?? NodeTransport.defaultBufferBytes
   })

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import type * as net from "node:net"
-import type { TlsConnection } from "@effect-tls/core/TlsConnection"
+import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import type * as Duration from "effect/Duration"
@@ -59,7 +59,7 @@ export interface BufferOptions {
  * @since 0.1.0
  * @category constants
  */
-export const defaultBufferBytes = 64 * 1024
+export const defaultBufferBytes: number = TlsConnection.defaultOptions.readBufferBytes
 
 /**
  * Opens a TCP connection within the connect timeout. The socket is destroyed
@@ -103,7 +103,7 @@ export const fromSocket = (socket: net.Socket): Effect.Effect<Transport, never, 
  * @category constructors
  */
 export const fromTlsConnection = (
-  outer: TlsConnection,
+  outer: TlsConnection.TlsConnection,
   options?: BufferOptions
 ): Effect.Effect<Transport, never, Scope.Scope> =>
   Tunnel.make(outer, {

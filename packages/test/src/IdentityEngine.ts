@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { Engine, InboundState } from "@effect-tls/core/Engine"
+import { type Engine, type InboundState, recordPlaintextBytes } from "@effect-tls/core/Engine"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import type { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
@@ -21,7 +21,7 @@ import { fakeSession } from "./internal/session.ts"
 export const make = (options: { readonly role: "client" | "server" }): Engine => new Identity(options.role)
 
 /** Plaintext held before the engine stops taking ciphertext, and ciphertext before it stops taking plaintext. */
-const LIMIT = 16 * 1024
+const LIMIT = recordPlaintextBytes
 const noEvents: ReadonlyArray<TlsEvent> = []
 
 class Identity implements Engine {

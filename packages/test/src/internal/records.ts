@@ -1,3 +1,5 @@
+import { recordPlaintextBytes } from "@effect-tls/core/Engine"
+
 /** Record types of the scripted framing `[type:1][length:2 BE][payload]`. */
 export const RecordType = {
   alert: 21,
@@ -10,7 +12,7 @@ export const RecordType = {
 export type RecordTypeName = keyof typeof RecordType
 
 export const HEADER = 3
-export const MAX_PAYLOAD = 16 * 1024
+export const MAX_PAYLOAD = recordPlaintextBytes
 
 const names = new Map<number, RecordTypeName>(
   (Object.entries(RecordType) as Array<[RecordTypeName, number]>).map(([name, type]) => [type, name])

@@ -1,10 +1,8 @@
 import * as Effect from "effect/Effect"
 import { type TlsError, TlsStateError } from "../../TlsError.ts"
+import { COALESCE_BELOW_BYTES } from "../constants.ts"
 import { ChunkList } from "./chunkList.ts"
 import { Handoff, retry, WAIT } from "./handoff.ts"
-
-/** Writes shorter than this are joined with their neighbours before they reach the engine. */
-const COALESCE_BELOW = 4 * 1024
 
 /**
  * The outbound buffer between the writers and the IO fiber (consumer).
@@ -59,12 +57,12 @@ export class WriteBuffer extends Handoff {
 
   /**
    * IO fiber: the next piece to encrypt. Consecutive writes smaller than
-   * `COALESCE_BELOW` leave as one piece of at most `max` bytes; with `cut`, a
+   * `COALESCE_BELOW_BYTES` leave as one piece of at most `max` bytes; with `cut`, a
    * longer chunk leaves in pieces of `max`. Order is kept; acceptance was
    * atomic already.
    */
   take(max: number, cut: boolean): Uint8Array | undefined {
-    const piece = this.chunks.shiftCoalesced(COALESCE_BELOW, max, cut)
+    const piece = this.chunks.shiftCoalesced(COALESCE_BELOW_BYTES, max, cut)
     if (piece !== undefined) this.version++
     return piece
   }

@@ -1,0 +1,388 @@
+/**
+ * The IO side of one connection: the IO fiber's loop and its step, the only
+ * code that calls the engine or the transport (contract point 1), and the
+ * waits application fibers use to see its progress.
+ */
+import * as Effect from "effect/Effect"
+import { CloseOutcome } from "../../CloseOutcome.ts"
+import type { Engine } from "../../Engine.ts"
+import { type TlsError, TlsProtocolError, TlsStateError, TlsTruncationError } from "../../TlsError.ts"
+import { TlsEvent } from "../../TlsEvent.ts"
+import type { Transport } from "../../Transport.ts"
+import { ChunkList } from "../buffers/chunkList.ts"
+import { ReadBuffer } from "../buffers/readBuffer.ts"
+import { WaitList } from "../buffers/waitList.ts"
+import { WriteBuffer } from "../buffers/writeBuffer.ts"
+import { MAX_ROUNDS_PER_STEP, RECORD_CIPHERTEXT_BYTES, RECORD_PLAINTEXT_BYTES } from "../constants.ts"
+import { EventHub } from "../eventHub.ts"
+import * as Phase from "./phase.ts"
+import { Signal } from "./signal.ts"
+
+/** The sizes a driver is built with (checked by the options). */
+export interface DriverSizes {
+  readonly readBufferBytes: number
+  readonly writeBufferBytes: number
+  readonly controlBufferBytes: number
+  readonly eventBufferSize: number
+}
+
+/**
+ * Field ownership, as Go's `crypto/tls.Conn` documents it:
+ * - IO fiber only: `receive`, `send` (read by `end` and the close through
+ *   `awaitProgress`), `outbox`, `yieldNow`, `plaintextDrained`.
+ * - Written by the IO fiber (or, once it has stopped, by the close and the
+ *   failed handshake through `fail` and `abort`), read by application fibers:
+ *   `lifecycle`, `bytesRead`, `bytesWritten`, `flushedBytes`,
+ *   `progressVersion`; a change is announced on `progress`.
+ * - Written by application fibers, read by the IO fiber: `flushWanted`, and
+ *   the buffers' shared state (see `ReadBuffer` and `WriteBuffer`).
+ * Only the IO fiber calls the engine and the transport, except `destroy`,
+ * which the close calls once the IO fiber has stopped (see `Engine`).
+ */
+export class Driver {
+  readonly engine: Engine
+  readonly transport: Transport
+  readonly signal = new Signal()
+  readonly readBuffer: ReadBuffer
+  readonly writeBuffer: WriteBuffer
+  readonly hub: EventHub
+
+  private lifecycleState: Phase.Lifecycle = Phase.handshaking
+  private receive: Phase.Receive = Phase.reading
+  private sendState: Phase.Send = Phase.sending
+
+  /** Application fibers waiting for the lifecycle, the send direction or the flush state to change. */
+  private readonly progress = new WaitList()
+  private progressVersion = 0
+
+  // Outbound invariant: ciphertext taken from the engine waits here, in order,
+  // until the transport takes it. Application plaintext is fed to the engine
+  // in pieces of at most one record, and only while this holds less than the
+  // write limit W; the engine itself holds at most two records it has not
+  // handed on (`plaintextWritable`). So application data here is at most
+  // W + 3 records of ciphertext (R), and what accumulates beyond that is
+  // control output (alerts, KeyUpdate answers, close_notify). Reading the
+  // transport pauses while this holds `readPauseBytes` = W + 3R + C (C: the
+  // control buffer): a writer blocked by a peer that does not read never stops
+  // reads, and control output produced meanwhile waits in at most C bytes.
+  private readonly outbox = new ChunkList()
+  private readonly readPauseBytes: number
+
+  /** A step stopped at the round limit with work left: the loop yields, then steps again. */
+  private yieldNow = false
+  /** The last `moveInbound` found the engine without plaintext: its inbound end may be reported. */
+  private plaintextDrained = false
+
+  bytesRead = 0
+  bytesWritten = 0
+  /** The most accepted bytes a pending `flush` waits for. */
+  private flushWanted = 0
+  /** Plaintext bytes (of those given to the engine, in order) known to have been handed to the transport. */
+  private flushedBytesCount = 0
+
+  constructor(engine: Engine, transport: Transport, sizes: DriverSizes) {
+    this.engine = engine
+    this.transport = transport
+    this.readBuffer = new ReadBuffer(sizes.readBufferBytes, this.signal.wake)
+    this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
+    this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
+    this.hub = new EventHub(sizes.eventBufferSize)
+  }
+
+  // --- what application fibers read ---------------------------------------------
+
+  get lifecycle(): Phase.Lifecycle {
+    return this.lifecycleState
+  }
+
+  get send(): Phase.Send {
+    return this.sendState
+  }
+
+  get flushedBytes(): number {
+    return this.flushedBytesCount
+  }
+
+  /** The error of an operation refused because the connection is over. */
+  closedError(): TlsError {
+    return (
+      Phase.failureOf(this.lifecycleState) ??
+      new TlsStateError({ reason: "ConnectionClosed", detail: "the connection is closed" })
+    )
+  }
+
+  /** How the connection ended, or would end now (see `Phase.outcomeOf`). */
+  outcome(forced?: string): CloseOutcome {
+    return Phase.outcomeOf(this.lifecycleState, this.receive, this.sendState, forced)
+  }
+
+  /** A flush waits for `target` accepted bytes: the IO fiber watches for them from its next step. */
+  wantFlush(target: number): void {
+    if (target <= this.flushWanted) return
+    this.flushWanted = target
+    this.signal.wake()
+  }
+
+  /** Waits until `check` returns an effect; it is re-evaluated after every step of the IO fiber. */
+  awaitProgress<A, E>(check: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> {
+    const go: Effect.Effect<A, E> = Effect.suspend(() => {
+      const result = check()
+      if (result !== undefined) return result
+      const seen = this.progressVersion
+      return Effect.flatMap(
+        this.progress.wait(() => this.progressVersion !== seen, 0),
+        () => go
+      )
+    })
+    return go
+  }
+
+  // --- the IO fiber ---------------------------------------------------------------
+
+  /** The IO fiber: step until both directions are done or the connection failed. */
+  readonly run: Effect.Effect<void> = Effect.suspend(() => {
+    this.engine.setWaker(this.signal.wake)
+    this.transport.setWaker(this.signal.wake)
+    if (
+      !this.guard(() => {
+        this.engine.start()
+        return true
+      })
+    ) {
+      return Effect.void
+    }
+    // Built once: a wake-up costs one turn of this loop, with nothing allocated
+    // here but the continuation.
+    const step = () => this.step()
+    const again = () => loop
+    const sleep = Effect.flatMap(this.signal.await, again)
+    const yieldThenStep = Effect.flatMap(Effect.yieldNow, again)
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (!this.guard(step)) return Effect.void
+      if (this.yieldNow) {
+        this.yieldNow = false
+        return yieldThenStep
+      }
+      return sleep
+    })
+    return loop
+  })
+
+  /** Runs `f`, turning a thrown exception into a fatal error. False when the connection is over. */
+  private guard(f: () => boolean): boolean {
+    if (this.lifecycleState._tag === "Closed") return false
+    try {
+      return f()
+    } catch (cause) {
+      this.fail(new TlsProtocolError({ reason: "Other", detail: "the engine or transport threw", cause }))
+      return false
+    }
+  }
+
+  // Inbound invariant: plaintext moves to the read buffer only while it has
+  // space, and ciphertext moves into the engine only while the engine wants it
+  // (its undelivered plaintext is below a record) and the outbox is below
+  // `readPauseBytes`; otherwise the transport is left unread and its own
+  // buffer fills, which is TCP backpressure on the peer.
+  private moveInbound(): boolean {
+    const { engine, transport, readBuffer } = this
+    let moved = false
+    this.plaintextDrained = false
+    while (readBuffer.ioHasSpace()) {
+      const chunk = engine.takePlaintext()
+      if (chunk === undefined) {
+        this.plaintextDrained = true
+        break
+      }
+      this.bytesRead += chunk.length
+      readBuffer.push(chunk)
+      moved = true
+    }
+    while (this.receive._tag === "Reading" && engine.wantsCiphertext() && this.outbox.bytes < this.readPauseBytes) {
+      const chunk = transport.read()
+      if (chunk !== undefined) {
+        engine.receiveCiphertext(chunk)
+      } else if (transport.readEnded()) {
+        this.receive = Phase.draining
+        engine.receiveEnd()
+      } else {
+        break
+      }
+      moved = true
+    }
+    return moved
+  }
+
+  // Outbound invariant: application plaintext enters the engine only after the
+  // handshake, in order, in pieces of at most a record (a native engine takes
+  // whole writes: it has no outbox to bound), while the engine takes it and
+  // the outbox is below the write limit; close_notify follows the last
+  // accepted write. Control output leaves together with application data, in
+  // the order the engine produced it, as soon as the transport takes it.
+  // Nothing is sent after the FIN: output the engine still produces then (an
+  // answer to a KeyUpdate that came after our close_notify) is dropped.
+  private moveOutbound(): boolean {
+    const { engine, transport, writeBuffer, outbox } = this
+    let moved = false
+    if (this.lifecycleState._tag === "Handshaking" && engine.handshakeDone()) this.established()
+    if (this.lifecycleState._tag === "Established") {
+      const cut = !engine.native
+      while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
+        const piece = writeBuffer.take(RECORD_PLAINTEXT_BYTES, cut) as Uint8Array
+        this.bytesWritten += piece.length
+        engine.sendPlaintext(piece)
+        moved = true
+      }
+      if (this.sendState._tag === "Sending" && writeBuffer.endRequested && writeBuffer.isEmpty) {
+        this.sendState = Phase.notifying
+        engine.sendEnd()
+        this.hub.publish(TlsEvent.CloseNotifySent())
+        moved = true
+      }
+    }
+    const afterFin = this.sendState._tag === "Finishing" || this.sendState._tag === "Done"
+    for (let chunk = engine.takeCiphertext(); chunk !== undefined; chunk = engine.takeCiphertext()) {
+      if (!afterFin) outbox.push(chunk)
+    }
+    while (!outbox.isEmpty && transport.writable()) {
+      transport.write(outbox.shift() as Uint8Array)
+      moved = true
+    }
+    if (this.sendState._tag === "Notifying" && outbox.isEmpty && !engine.outboundPending()) {
+      this.sendState = Phase.finishing
+      if (!engine.native) transport.end()
+      moved = true
+    }
+    return moved
+  }
+
+  /**
+   * Moves everything that can move now, in rounds until nothing moves (or a
+   * round limit, for fairness with the application fibers: then `yieldNow`
+   * is set and the loop yields before the next step), then settles the
+   * directions' phases and wakes whoever waits. Returns false when the
+   * connection is over.
+   */
+  private step(): boolean {
+    const { engine } = this
+    for (let rounds = 0; ; rounds++) {
+      const movedIn = this.moveInbound()
+      const movedOut = this.moveOutbound()
+      if (!(movedIn || movedOut) || engine.failure() !== undefined) break
+      if (rounds >= MAX_ROUNDS_PER_STEP) {
+        this.yieldNow = true
+        break
+      }
+    }
+    if (
+      this.sendState._tag === "Finishing" &&
+      (engine.native ? engine.outboundEnded() : this.transport.endFinished())
+    ) {
+      this.sendState = Phase.done
+      // Everything given to the engine went out before its close_notify.
+      this.flushedBytesCount = this.bytesWritten
+    }
+    for (const event of engine.takeEvents()) this.hub.publish(event)
+
+    const failure = engine.failure() ?? this.transport.failure()
+    if (failure !== undefined) {
+      this.fail(failure)
+      return false
+    }
+
+    if (this.receive._tag !== "Ended" && this.plaintextDrained) this.settleReceive()
+
+    if (this.receive._tag === "Ended" && this.sendState._tag === "Done") {
+      this.release()
+      this.settle(this.outcome())
+      return false
+    }
+    // Asked only while a flush waits: a TLSSocket engine then wakes the IO
+    // fiber when its writes complete, which costs a step per write otherwise.
+    if (this.flushWanted > this.flushedBytesCount && this.outbox.isEmpty && !engine.outboundPending()) {
+      this.flushedBytesCount = this.bytesWritten
+    }
+    this.writeBuffer.wakeWriters()
+    this.readBuffer.wakeReaders()
+    this.announce()
+    return true
+  }
+
+  /** The engine's inbound side ended (every plaintext chunk was taken): the read buffer learns how. */
+  private settleReceive(): void {
+    const inbound = this.engine.inbound()
+    if (inbound === "Open") return
+    this.receive = Phase.ended(inbound)
+    if (inbound === "Truncated") {
+      this.readBuffer.finish({
+        _tag: "Fail",
+        error: new TlsTruncationError({
+          reason: "EndWithoutCloseNotify",
+          detail: "the transport ended without close_notify"
+        })
+      })
+      return
+    }
+    if (inbound === "CloseNotify") this.hub.publish(TlsEvent.CloseNotifyReceived())
+    this.readBuffer.finish({ _tag: "End" })
+  }
+
+  private established(): void {
+    const session = this.engine.session()
+    this.lifecycleState = { _tag: "Established", session }
+    this.hub.publish(TlsEvent.HandshakeDone({ session }))
+  }
+
+  private announce(): void {
+    this.progressVersion++
+    this.progress.wakeAll()
+  }
+
+  private release(): void {
+    this.transport.destroy()
+    this.engine.destroy()
+  }
+
+  /** The connection is over: the outcome is final and every waiter learns it. */
+  private settle(outcome: CloseOutcome): void {
+    if (this.lifecycleState._tag === "Closed") return
+    this.lifecycleState = { _tag: "Closed", outcome }
+    this.hub.end()
+    this.announce()
+  }
+
+  /** Fatal error: the transport is destroyed and both halves fail with `error`. */
+  fail(error: TlsError): void {
+    if (this.lifecycleState._tag === "Closed") return
+    try {
+      for (const event of this.engine.takeEvents()) this.hub.publish(event)
+      // Best effort, never waiting: the fatal alert the engine produced goes
+      // out if the transport takes it now, so the peer learns why.
+      if (!this.engine.native) {
+        for (let chunk = this.engine.takeCiphertext(); chunk !== undefined; chunk = this.engine.takeCiphertext()) {
+          this.outbox.push(chunk)
+        }
+        while (!this.outbox.isEmpty && this.transport.writable()) {
+          this.transport.write(this.outbox.shift() as Uint8Array)
+        }
+      }
+    } catch {
+      // The engine or transport is already broken; its last output is lost, the error is not.
+    }
+    this.release()
+    // The write half is failed first: waking a reader resumes its fiber
+    // synchronously, and it must not find the write half still accepting.
+    this.writeBuffer.fail(error)
+    this.readBuffer.finish({ _tag: "Fail", error })
+    this.settle(CloseOutcome.Failed({ error }))
+  }
+
+  /** Ends everything at once, with `outcome`: no graceful part. Called once the IO fiber has stopped. */
+  abort(outcome: CloseOutcome): void {
+    this.release()
+    // Write half first, as in `fail`: a woken reader runs at once.
+    this.writeBuffer.close()
+    this.readBuffer.finish({ _tag: "Closed" })
+    this.settle(outcome)
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * A connection's life: made over an engine and a transport, its IO fiber
+ * started in the caller's scope, the handshake awaited within its bound, and
+ * the scope's finalizer that closes it gracefully within its bound, then by
+ * force.
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import { CloseOutcome } from "../../CloseOutcome.ts"
+import type { Engine } from "../../Engine.ts"
+import type * as TlsConnection from "../../TlsConnection.ts"
+import { type TlsError, TlsHandshakeError } from "../../TlsError.ts"
+import type { Transport } from "../../Transport.ts"
+import * as Metrics from "../metrics.ts"
+import { Driver } from "./driver.ts"
+import { Connection } from "./halves.ts"
+import * as Options from "./options.ts"
+
+interface Params {
+  readonly engine: Engine
+  readonly transport: Transport
+  readonly options?: TlsConnection.ConnectionOptions | undefined
+}
+
+/** @internal */
+export const make = (params: Params): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
+  Effect.suspend(() => {
+    // The engine and the transport are handed over by the call: until the
+    // scope's finalizer owns them (`owned`), no IO fiber runs, and if this
+    // effect fails or is interrupted once it has started, they are destroyed
+    // here. After that, the handshake's failure path and `close` release them
+    // once the IO fiber has stopped. (An effect interrupted before it starts
+    // runs nothing: a caller handing them over in an uninterruptible region
+    // covers that moment itself, as NodeTlsClient does.)
+    const owned = { done: false }
+    return Effect.onExit(makeOwned(params, owned), (exit) =>
+      exit._tag === "Success" || owned.done
+        ? Effect.void
+        : Effect.sync(() => {
+            params.transport.destroy()
+            params.engine.destroy()
+          })
+    )
+  })
+
+const makeOwned = Effect.fnUntraced(function* (
+  params: Params,
+  owned: { done: boolean }
+): Effect.fn.Return<TlsConnection.TlsConnection, TlsError, Scope.Scope> {
+  const options = yield* Options.resolve(params.options ?? {})
+  const driver = new Driver(params.engine, params.transport, options)
+  const { handshakeTimeout, closeTimeout } = options
+
+  const scope = yield* Effect.scope
+  // One finalizer owns the IO fiber: `close` always interrupts it, so it is
+  // forked detached (a scope-bound fork would add a second finalizer per
+  // connection), and the fork and the finalizer happen in one uninterruptible
+  // step, so the fiber is never left without its finalizer. It starts at once
+  // rather than on the scheduler's next turn: the engine starts (and a client
+  // sends its hello) without waiting for an event-loop turn.
+  const fiber = yield* Effect.uninterruptible(
+    Effect.tap(Effect.forkDetach(driver.run, { startImmediately: true }), (fiber) =>
+      Effect.map(
+        Scope.addFinalizerExit(scope, () => close(driver, fiber, closeTimeout)),
+        () => {
+          owned.done = true
+        }
+      )
+    )
+  )
+
+  const started = yield* Clock.currentTimeMillis
+  yield* awaitHandshake(driver).pipe(
+    Effect.timeoutOrElse({
+      duration: handshakeTimeout,
+      orElse: () =>
+        Effect.fail(
+          new TlsHandshakeError({
+            reason: "Timeout",
+            detail: `no handshake within ${Duration.format(handshakeTimeout)}`
+          })
+        )
+    }),
+    // On failure, timeout or interruption the IO fiber is stopped first, so
+    // that it is not running when the engine and transport are released here.
+    Effect.onExit((exit) =>
+      exit._tag === "Success"
+        ? Effect.void
+        : Effect.flatMap(Fiber.interrupt(fiber), () =>
+            Effect.sync(() => {
+              const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+              if (failure !== undefined && failure._tag === "Fail") {
+                driver.fail(failure.error)
+              } else {
+                driver.abort(CloseOutcome.Forced({ detail: "interrupted during the handshake" }))
+              }
+            })
+          )
+    ),
+    // A failed handshake leaves the driver `Failed`, and the scope's finalizer
+    // counts that error in `recordClose`, once. No call-site stack: capturing
+    // one costs more than a resumed handshake.
+    Effect.withSpan(
+      "TlsConnection.handshake",
+      { attributes: { "tls.role": params.engine.role } },
+      { captureStackTrace: false }
+    )
+  )
+
+  const lifecycle = driver.lifecycle
+  if (lifecycle._tag !== "Established") {
+    // `awaitHandshake` succeeds only once the IO fiber reported the session.
+    return yield* Effect.die(new Error(`effect-tls: handshake done in the ${lifecycle._tag} state`))
+  }
+  const { session } = lifecycle
+  const elapsed = (yield* Clock.currentTimeMillis) - started
+  yield* Metrics.recordHandshake(session.role, session.resumed, elapsed)
+
+  return new Connection(driver, session)
+})
+
+/** Completes once the IO fiber reported the handshake done; fails if the connection closed first. */
+const awaitHandshake = (driver: Driver): Effect.Effect<void, TlsError> =>
+  driver.awaitProgress(() => {
+    const lifecycle = driver.lifecycle
+    if (lifecycle._tag === "Established") return Effect.void
+    if (lifecycle._tag === "Closed") return Effect.fail(driver.closedError())
+    return undefined
+  })
+
+/** The scope's finalizer: graceful close within `closeTimeout`, then by force. */
+const close = (driver: Driver, fiber: Fiber.Fiber<void>, closeTimeout: Duration.Duration): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    let forced: string | undefined
+    if (driver.lifecycle._tag === "Established") {
+      driver.writeBuffer.requestEnd()
+      const graceful = yield* driver
+        .awaitProgress(() =>
+          driver.send._tag === "Done" || driver.lifecycle._tag === "Closed" ? Effect.void : undefined
+        )
+        .pipe(Effect.timeoutOption(closeTimeout))
+      if (graceful._tag === "None") {
+        forced = `close_notify was not delivered within ${Duration.format(closeTimeout)}`
+      }
+    }
+    yield* Fiber.interrupt(fiber)
+    const outcome = driver.outcome(forced)
+    driver.abort(outcome)
+    yield* Metrics.recordClose(driver.engine.role, outcome, driver.bytesRead, driver.bytesWritten)
+  })
