@@ -10,6 +10,7 @@ import { type Engine, type InboundState, recordPlaintextBytes } from "@effect-tl
 import type { TlsError } from "@effect-tls/core/TlsError"
 import type { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
+import { ChunkQueue } from "./internal/chunkQueue.ts"
 import { fakeSession } from "./internal/session.ts"
 
 /**
@@ -30,12 +31,8 @@ class Identity implements Engine {
   private readonly sessionValue: TlsSession
   private started = false
   private eof = false
-  private inbox: Array<Uint8Array> = []
-  private inboxHead = 0
-  private inboxBytes = 0
-  private outbox: Array<Uint8Array> = []
-  private outboxHead = 0
-  private outboxBytes = 0
+  private readonly inbox = new ChunkQueue()
+  private readonly outbox = new ChunkQueue()
 
   constructor(role: "client" | "server") {
     this.role = role
@@ -50,50 +47,24 @@ class Identity implements Engine {
   readonly failure = (): TlsError | undefined => undefined
   readonly session = (): TlsSession => this.sessionValue
 
-  readonly wantsCiphertext = (): boolean => this.inboxBytes < LIMIT
-  readonly receiveCiphertext = (chunk: Uint8Array): void => {
-    this.inbox.push(chunk)
-    this.inboxBytes += chunk.length
-  }
+  readonly wantsCiphertext = (): boolean => this.inbox.bytes < LIMIT
+  readonly receiveCiphertext = (chunk: Uint8Array): void => this.inbox.push(chunk)
   readonly receiveEnd = (): void => {
     this.eof = true
   }
-  readonly takePlaintext = (): Uint8Array | undefined => {
-    const chunk = this.inbox[this.inboxHead]
-    if (chunk === undefined) return undefined
-    this.inboxHead++
-    this.inboxBytes -= chunk.length
-    if (this.inboxHead === this.inbox.length) {
-      this.inbox = []
-      this.inboxHead = 0
-    }
-    return chunk
-  }
-  readonly inbound = (): InboundState => (this.eof && this.inboxBytes === 0 ? "Ended" : "Open")
+  readonly takePlaintext = (): Uint8Array | undefined => this.inbox.shift()
+  readonly inbound = (): InboundState => (this.eof && this.inbox.isEmpty ? "Ended" : "Open")
 
-  readonly plaintextWritable = (): boolean => this.outboxBytes < LIMIT
-  readonly sendPlaintext = (chunk: Uint8Array): void => {
-    this.outbox.push(chunk)
-    this.outboxBytes += chunk.length
-  }
+  readonly plaintextWritable = (): boolean => this.outbox.bytes < LIMIT
+  readonly sendPlaintext = (chunk: Uint8Array): void => this.outbox.push(chunk)
   readonly sendEnd = (): void => {}
-  readonly takeCiphertext = (): Uint8Array | undefined => {
-    const chunk = this.outbox[this.outboxHead]
-    if (chunk === undefined) return undefined
-    this.outboxHead++
-    this.outboxBytes -= chunk.length
-    if (this.outboxHead === this.outbox.length) {
-      this.outbox = []
-      this.outboxHead = 0
-    }
-    return chunk
-  }
-  readonly outboundPending = (): boolean => this.outboxHead < this.outbox.length
+  readonly takeCiphertext = (): Uint8Array | undefined => this.outbox.shift()
+  readonly outboundPending = (): boolean => !this.outbox.isEmpty
   readonly outboundEnded = (): boolean => false
 
   readonly takeEvents = (): ReadonlyArray<TlsEvent> => noEvents
   readonly destroy = (): void => {
-    this.inbox = []
-    this.outbox = []
+    this.inbox.clear()
+    this.outbox.clear()
   }
 }

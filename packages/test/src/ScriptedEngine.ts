@@ -27,6 +27,7 @@ import {
 } from "@effect-tls/core/TlsError"
 import { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
+import { ChunkQueue } from "./internal/chunkQueue.ts"
 import { AsyncWaker, CallerLog } from "./internal/owners.ts"
 import { encode, HEADER, MAX_PAYLOAD, RecordType, type RecordTypeName, typeName } from "./internal/records.ts"
 import { fakeSession } from "./internal/session.ts"
@@ -117,18 +118,14 @@ class Scripted implements ScriptedEngine {
   // holds at most one record of plaintext plus one transport chunk.
   private input: Uint8Array = new Uint8Array(0)
   private inputAt = 0
-  private plaintext: Array<Uint8Array> = []
-  private plaintextHead = 0
-  private plaintextBytes = 0
+  private readonly plaintext = new ChunkQueue()
   private closeNotifyReceived = false
   private eof = false
 
   // Outbound invariant: `output` holds encoded records in the order they were
   // produced, control records included; plaintext is accepted only while it is
   // below OUTPUT_LIMIT.
-  private output: Array<Uint8Array> = []
-  private outputHead = 0
-  private outputBytes = 0
+  private readonly output = new ChunkQueue()
   private endSent = false
 
   private readonly sessionValue: TlsSession
@@ -200,7 +197,7 @@ class Scripted implements ScriptedEngine {
     return (
       this.error === undefined &&
       !this.closeNotifyReceived &&
-      this.plaintextBytes < MAX_PAYLOAD &&
+      this.plaintext.bytes < MAX_PAYLOAD &&
       this.input.length - this.inputAt < MAX_PAYLOAD + HEADER
     )
   }
@@ -231,14 +228,8 @@ class Scripted implements ScriptedEngine {
 
   readonly takePlaintext = (): Uint8Array | undefined => {
     this.log.record("takePlaintext")
-    const chunk = this.plaintext[this.plaintextHead]
+    const chunk = this.plaintext.shift()
     if (chunk === undefined) return undefined
-    this.plaintextHead++
-    this.plaintextBytes -= chunk.length
-    if (this.plaintextHead === this.plaintext.length) {
-      this.plaintext = []
-      this.plaintextHead = 0
-    }
     // Room for another record: parse what is already buffered.
     this.parse()
     return chunk
@@ -248,13 +239,13 @@ class Scripted implements ScriptedEngine {
     this.log.record("inbound")
     if (this.closeNotifyReceived) return "CloseNotify"
     // A partial record at EOF is a truncation too.
-    if (this.eof && this.plaintextBytes === 0) return "Truncated"
+    if (this.eof && this.plaintext.isEmpty) return "Truncated"
     return "Open"
   }
 
   readonly plaintextWritable = (): boolean => {
     this.log.record("plaintextWritable")
-    return this.error === undefined && this.outputBytes < OUTPUT_LIMIT
+    return this.error === undefined && this.output.bytes < OUTPUT_LIMIT
   }
 
   readonly sendPlaintext = (chunk: Uint8Array): void => {
@@ -275,14 +266,8 @@ class Scripted implements ScriptedEngine {
 
   readonly takeCiphertext = (): Uint8Array | undefined => {
     this.log.record("takeCiphertext")
-    const record = this.output[this.outputHead]
+    const record = this.output.shift()
     if (record === undefined) return undefined
-    this.outputHead++
-    this.outputBytes -= record.length
-    if (this.outputHead === this.output.length) {
-      this.output = []
-      this.outputHead = 0
-    }
     const name = typeName(record[0] as number)
     if (name !== undefined) this.sent.push(name)
     return record
@@ -290,7 +275,7 @@ class Scripted implements ScriptedEngine {
 
   readonly outboundPending = (): boolean => {
     this.log.record("outboundPending")
-    return this.outputHead < this.output.length
+    return !this.output.isEmpty
   }
 
   readonly outboundEnded = (): boolean => {
@@ -310,12 +295,8 @@ class Scripted implements ScriptedEngine {
     this.log.record("destroy")
     this.input = new Uint8Array(0)
     this.inputAt = 0
-    this.plaintext = []
-    this.plaintextHead = 0
-    this.plaintextBytes = 0
-    this.output = []
-    this.outputHead = 0
-    this.outputBytes = 0
+    this.plaintext.clear()
+    this.output.clear()
   }
 
   // ---------------------------------------------------------------------------
@@ -325,11 +306,10 @@ class Scripted implements ScriptedEngine {
   private emit(type: number, payload: Uint8Array, offset = 0, length = payload.length - offset): void {
     const record = encode(type, payload, offset, length)
     this.output.push(record)
-    this.outputBytes += record.length
   }
 
   private parse(): void {
-    while (this.error === undefined && !this.closeNotifyReceived && this.plaintextBytes < MAX_PAYLOAD) {
+    while (this.error === undefined && !this.closeNotifyReceived && this.plaintext.bytes < MAX_PAYLOAD) {
       const input = this.input
       const at = this.inputAt
       if (input.length - at < HEADER) return
@@ -352,35 +332,16 @@ class Scripted implements ScriptedEngine {
       case RecordType.handshake:
         return this.handleHandshake(payload)
       case RecordType.data: {
-        if (!this.handshakeComplete) {
-          return this.fatal(
-            Alert.unexpectedMessage,
-            new TlsProtocolError({
-              reason: "UnexpectedMessage",
-              alert: Alert.unexpectedMessage,
-              detail: "application data before the handshake completed"
-            })
-          )
-        }
+        if (!this.handshakeComplete) return this.beforeHandshake("application data")
         if (payload.length > 0) {
           this.plaintext.push(payload)
-          this.plaintextBytes += payload.length
         }
         return
       }
       case RecordType.keyUpdate: {
         const requested = payload[0]
         if (payload.length !== 1 || (requested !== 0 && requested !== 1)) return this.decodeError("bad KeyUpdate")
-        if (!this.handshakeComplete) {
-          return this.fatal(
-            Alert.unexpectedMessage,
-            new TlsProtocolError({
-              reason: "UnexpectedMessage",
-              alert: Alert.unexpectedMessage,
-              detail: "early KeyUpdate"
-            })
-          )
-        }
+        if (!this.handshakeComplete) return this.beforeHandshake("a KeyUpdate")
         this.events.push(TlsEvent.KeyUpdate({ direction: "received", requested: requested === 1 }))
         // After its close_notify a side sends nothing more, so a request that
         // arrives then goes unanswered (RFC 8446, sections 4.6.3 and 6.1).
@@ -454,6 +415,18 @@ class Scripted implements ScriptedEngine {
       this.handshakeComplete
         ? new TlsProtocolError({ reason: "UnexpectedMessage", alert: Alert.unexpectedMessage, detail })
         : new TlsHandshakeError({ reason: "Other", alert: Alert.unexpectedMessage, detail })
+    )
+  }
+
+  /** A record that only an established connection may receive. */
+  private beforeHandshake(what: string): undefined {
+    return this.fatal(
+      Alert.unexpectedMessage,
+      new TlsProtocolError({
+        reason: "UnexpectedMessage",
+        alert: Alert.unexpectedMessage,
+        detail: `${what} before the handshake completed`
+      })
     )
   }
 

@@ -19,17 +19,12 @@ type Role = "client" | "server"
 
 const perRole = <A>(make: (role: Role) => A): Record<Role, A> => ({ client: make("client"), server: make("server") })
 
+const counter = (name: string, description: string, attributes: Record<string, string>) =>
+  Metric.counter(name, { description, incremental: true, attributes })
+
 const handshakes = perRole((role) => ({
-  full: Metric.counter("tls_handshakes_total", {
-    description: "TLS handshakes completed",
-    incremental: true,
-    attributes: { role, resumed: "false" }
-  }),
-  resumed: Metric.counter("tls_handshakes_total", {
-    description: "TLS handshakes completed",
-    incremental: true,
-    attributes: { role, resumed: "true" }
-  })
+  full: counter("tls_handshakes_total", "TLS handshakes completed", { role, resumed: "false" }),
+  resumed: counter("tls_handshakes_total", "TLS handshakes completed", { role, resumed: "true" })
 }))
 
 const handshakeDuration = perRole((role) =>
@@ -39,33 +34,19 @@ const handshakeDuration = perRole((role) =>
   })
 )
 
+const BYTES = "Application bytes read and written over TLS"
 const bytes = perRole((role) => ({
-  read: Metric.counter("tls_bytes_total", {
-    description: "Application bytes read and written over TLS",
-    incremental: true,
-    attributes: { role, direction: "read" }
-  }),
-  written: Metric.counter("tls_bytes_total", {
-    description: "Application bytes read and written over TLS",
-    incremental: true,
-    attributes: { role, direction: "written" }
-  })
+  read: counter("tls_bytes_total", BYTES, { role, direction: "read" }),
+  written: counter("tls_bytes_total", BYTES, { role, direction: "written" })
 }))
 
-const closed = perRole((role) => {
-  const byOutcome = (outcome: CloseOutcome["_tag"]) =>
-    Metric.counter("tls_connections_closed_total", {
-      description: "TLS connections ended, by outcome",
-      incremental: true,
-      attributes: { role, outcome }
-    })
-  return {
-    Clean: byOutcome("Clean"),
-    Truncated: byOutcome("Truncated"),
-    Failed: byOutcome("Failed"),
-    Forced: byOutcome("Forced")
-  }
-})
+const CLOSED = "TLS connections ended, by outcome"
+const closed = perRole((role) => ({
+  Clean: counter("tls_connections_closed_total", CLOSED, { role, outcome: "Clean" }),
+  Truncated: counter("tls_connections_closed_total", CLOSED, { role, outcome: "Truncated" }),
+  Failed: counter("tls_connections_closed_total", CLOSED, { role, outcome: "Failed" }),
+  Forced: counter("tls_connections_closed_total", CLOSED, { role, outcome: "Forced" })
+}))
 
 const errors = Metric.counter("tls_errors_total", {
   description: "TLS connection failures by kind and reason",

@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import type { ConformancePair } from "../../Conformance.ts"
 import {
   assertBytes,
   awaitStall,
@@ -32,15 +33,21 @@ const keyUpdateAnswer = (connection: TlsConnection.TlsConnection) =>
   )
 
 export const register = ({ contract, has, need }: Registration): void => {
+  /** The pair with the two capabilities the KeyUpdate tests need. */
+  const keyUpdates = (pair: ConformancePair) => ({
+    client: pair.client,
+    server: pair.server,
+    wire: need(pair.wire, "wire"),
+    requestKeyUpdate: need(pair.requestKeyUpdate, "requestKeyUpdate")
+  })
+
   contract(
     "split-safety: a KeyUpdate answer produced while reading waits for the blocked write side, then goes out before later data",
     [has("wire"), has("requestKeyUpdate")],
     ({ run, withPair, options }) =>
       withPair({}, (pair) =>
         Effect.gen(function* () {
-          const { client, server } = pair
-          const wire = need(pair.wire, "wire")
-          const requestKeyUpdate = need(pair.requestKeyUpdate, "requestKeyUpdate")
+          const { client, server, wire, requestKeyUpdate } = keyUpdates(pair)
           yield* wire.pause("clientToServer")
           // Block the client's write side: its writer fills every buffer down to the paused wire.
           const filler = { bytes: 0 }
@@ -90,9 +97,7 @@ export const register = ({ contract, has, need }: Registration): void => {
     ({ run, withPair }) =>
       withPair({}, (pair) =>
         Effect.gen(function* () {
-          const { client, server } = pair
-          const wire = need(pair.wire, "wire")
-          const requestKeyUpdate = need(pair.requestKeyUpdate, "requestKeyUpdate")
+          const { client, server, wire, requestKeyUpdate } = keyUpdates(pair)
           // The client's last application write is taken by the transport (but held on
           // the paused wire) before the KeyUpdate arrives: no later write can carry the answer.
           yield* wire.pause("clientToServer")

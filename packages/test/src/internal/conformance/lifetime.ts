@@ -14,6 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { FailingHandshake } from "../../Conformance.ts"
 import {
   assertBytes,
   awaitStall,
@@ -301,17 +302,30 @@ export const register = ({ contract, has, need, options }: Registration): void =
   )
 
   // 7 ---------------------------------------------------------------------------
+  /**
+   * A pair in a scope the test closes itself, with `closeTimeout` on both
+   * sides, and a check that nothing the implementation counts is left open.
+   */
+  const closablePair = (context: Context, closeTimeout: number) =>
+    Effect.gen(function* () {
+      const before = yield* context.baseline
+      const scope = yield* Scope.make()
+      const bound = { closeTimeout: Duration.millis(closeTimeout) }
+      const pair = yield* options.makePair({ client: bound, server: bound }).pipe(Scope.provide(scope))
+      const leftNothing = Effect.gen(function* () {
+        if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
+      })
+      return { pair, scope, leftNothing }
+    })
+
   contract(
     "scope close wakes a blocked reader and writer with an end or a typed error, and leaves nothing",
     [],
-    ({ options, baseline }) =>
+    (context) =>
       Effect.gen(function* () {
-        const before = yield* baseline
-        const scope = yield* Scope.make()
         const closeTimeout = 500
-        const { client } = yield* options
-          .makePair({ client: { closeTimeout: Duration.millis(closeTimeout) } })
-          .pipe(Scope.provide(scope))
+        const { pair, scope, leftNothing } = yield* closablePair(context, closeTimeout)
+        const { client } = pair
         // Nothing comes from the server, and the server never reads.
         const reader = yield* Effect.forkChild(client.reader.read)
         const accepted = { bytes: 0 }
@@ -329,20 +343,16 @@ export const register = ({ contract, has, need, options }: Registration): void =
           `writer: ${describeExit(writerExit)}`
         )
         yield* client.closed.pipe(within(1_000, "closed did not resolve after the scope closed"))
-        if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
+        yield* leftNothing
       })
   )
 
   contract(
     "scope close wakes a blocked reader itself, with the peer's close_notify held on the paused wire",
     [has("wire")],
-    ({ options, baseline }) =>
+    (context) =>
       Effect.gen(function* () {
-        const before = yield* baseline
-        const scope = yield* Scope.make()
-        const pair = yield* options
-          .makePair({ client: { closeTimeout: Duration.millis(300) }, server: { closeTimeout: Duration.millis(300) } })
-          .pipe(Scope.provide(scope))
+        const { pair, scope, leftNothing } = yield* closablePair(context, 300)
         const wire = need(pair.wire, "wire")
         // Nothing the server sends (its close_notify included) can wake the reader.
         yield* wire.pause("serverToClient")
@@ -353,71 +363,69 @@ export const register = ({ contract, has, need, options }: Registration): void =
           within(2_000, "the blocked reader was not woken by the close")
         )
         assert.isTrue(isTypedEndOrError(readerExit), `reader: ${describeExit(readerExit)}`)
-        if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
+        yield* leftNothing
       })
   )
 
-  contract(
-    "scope close towards a stalled peer ends Forced within the close timeout",
-    [has("wire")],
-    ({ options, baseline }) =>
+  contract("scope close towards a stalled peer ends Forced within the close timeout", [has("wire")], (context) =>
+    Effect.gen(function* () {
+      const closeTimeout = 300
+      const { pair, scope, leftNothing } = yield* closablePair(context, closeTimeout)
+      yield* need(pair.wire, "wire").pause("clientToServer")
+      const accepted = { bytes: 0 }
+      const writer = yield* Effect.forkChild(writeForever(pair.client.writer, fill(8192, 0x57), accepted))
+      yield* awaitStall(() => Effect.sync(() => accepted.bytes), "the client's writer (wire paused)")
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void).pipe(within(closeTimeout + 5_000, "the scope did not close"))
+      assert.isBelow(Date.now() - started, closeTimeout + 3_000)
+      const outcome = yield* pair.client.closed
+      assert.strictEqual(outcome._tag, "Forced", JSON.stringify(outcome))
+      yield* Fiber.await(writer).pipe(within(2_000, "the blocked writer was not woken"))
+      yield* leftNothing
+    })
+  )
+
+  // 12 and 9 ------------------------------------------------------------------
+  /** A handshake that must fail with `reason`, within `bound` ms, leaving nothing open. */
+  const failingHandshake = (
+    name: string,
+    need: readonly [boolean, string],
+    make: () => { readonly reason: FailingHandshake["reason"]; readonly connect: FailingHandshake["connect"] },
+    bound: number,
+    check?: (elapsed: number) => void
+  ) =>
+    contract(name, [need], ({ baseline }) =>
       Effect.gen(function* () {
         const before = yield* baseline
-        const scope = yield* Scope.make()
-        const closeTimeout = 300
-        const pair = yield* options
-          .makePair({ client: { closeTimeout: Duration.millis(closeTimeout) } })
-          .pipe(Scope.provide(scope))
-        yield* need(pair.wire, "wire").pause("clientToServer")
-        const accepted = { bytes: 0 }
-        const writer = yield* Effect.forkChild(writeForever(pair.client.writer, fill(8192, 0x57), accepted))
-        yield* awaitStall(() => Effect.sync(() => accepted.bytes), "the client's writer (wire paused)")
+        const { reason, connect } = make()
         const started = Date.now()
-        yield* Scope.close(scope, Exit.void).pipe(within(closeTimeout + 5_000, "the scope did not close"))
-        assert.isBelow(Date.now() - started, closeTimeout + 3_000)
-        const outcome = yield* pair.client.closed
-        assert.strictEqual(outcome._tag, "Forced", JSON.stringify(outcome))
-        yield* Fiber.await(writer).pipe(within(2_000, "the blocked writer was not woken"))
+        const error = yield* Effect.scoped(Effect.flip(connect)).pipe(within(bound, "the handshake did not end"))
+        assert.strictEqual(error._tag, "TlsHandshakeError", error.message)
+        assert.strictEqual(error._tag === "TlsHandshakeError" && error.reason, reason)
+        check?.(Date.now() - started)
         if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
       })
-  )
-
-  // 12 ------------------------------------------------------------------------
-  contract(
+    )
+  failingHandshake(
     "handshake timeout against a silent peer",
-    [[options.makeSilentServerPair !== undefined, "makeSilentServerPair"]],
-    ({ baseline }) =>
-      Effect.gen(function* () {
-        const makeSilent = need(options.makeSilentServerPair, "makeSilentServerPair")
-        const before = yield* baseline
-        const started = Date.now()
-        const error = yield* Effect.scoped(
-          Effect.flip(makeSilent({ client: { handshakeTimeout: Duration.millis(300) } }))
-        ).pipe(within(5_000, "the handshake timeout did not fire"))
-        const elapsed = Date.now() - started
-        assert.strictEqual(error._tag, "TlsHandshakeError", error.message)
-        assert.strictEqual(error._tag === "TlsHandshakeError" && error.reason, "Timeout")
-        assert.isAtLeast(elapsed, 250)
-        if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
+    [options.makeSilentServerPair !== undefined, "makeSilentServerPair"],
+    () => ({
+      reason: "Timeout",
+      connect: need(
+        options.makeSilentServerPair,
+        "makeSilentServerPair"
+      )({
+        client: { handshakeTimeout: Duration.millis(300) }
       })
+    }),
+    5_000,
+    (elapsed) => assert.isAtLeast(elapsed, 250)
   )
-
-  // 9 -------------------------------------------------------------------------
-  contract(
+  failingHandshake(
     "a handshake failure is reported with its reason",
-    [[options.makeFailingHandshakePair !== undefined, "makeFailingHandshakePair"]],
-    ({ baseline }) =>
-      Effect.gen(function* () {
-        const makeFailing = need(options.makeFailingHandshakePair, "makeFailingHandshakePair")
-        const before = yield* baseline
-        const failing = makeFailing()
-        const error = yield* Effect.scoped(Effect.flip(failing.connect)).pipe(
-          within(10_000, "the failing handshake did not end")
-        )
-        assert.strictEqual(error._tag, "TlsHandshakeError", error.message)
-        assert.strictEqual(error._tag === "TlsHandshakeError" && error.reason, failing.reason)
-        if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
-      })
+    [options.makeFailingHandshakePair !== undefined, "makeFailingHandshakePair"],
+    () => need(options.makeFailingHandshakePair, "makeFailingHandshakePair")(),
+    10_000
   )
 
   // 11 ------------------------------------------------------------------------
