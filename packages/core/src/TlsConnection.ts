@@ -114,12 +114,19 @@ export interface WriteHalf {
   readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, TlsError>
   /** Writes several chunks, in order; each one is accepted whole. */
   readonly writeAll: (chunks: Iterable<Uint8Array | string>) => Effect.Effect<void, TlsError>
-  /** Completes when every accepted byte has been handed to the transport. */
+  /**
+   * Completes when every byte accepted before it was called has been handed
+   * to the transport. Fails with `TlsStateError` `Stalled` if the transport
+   * takes nothing for the connection's `closeTimeout` (default 5 seconds; the
+   * bytes stay queued and the connection is unchanged), and with
+   * `ConnectionClosed` once the connection's scope closed.
+   */
   readonly flush: Effect.Effect<void, TlsError>
   /**
    * Ends the write half: close_notify after the pending writes, then the
    * transport's FIN. Completes when both are handed to the transport. The
-   * read half keeps reading.
+   * read half keeps reading. Bounded like `flush` (`Stalled`,
+   * `ConnectionClosed`).
    */
   readonly end: Effect.Effect<void, TlsError>
   /** A sink that writes every chunk, then ends the write half when the input ends. */
@@ -146,7 +153,10 @@ export interface ConnectionOptions {
   readonly controlBufferBytes?: number | undefined
   /** Bound on the handshake. Default 10 seconds. */
   readonly handshakeTimeout?: Duration.Input | undefined
-  /** Bound on the graceful part of closing. Default 5 seconds. */
+  /**
+   * Bound on the graceful part of closing, and on how long `flush` and `end`
+   * wait for the transport to take anything (`Stalled`). Default 5 seconds.
+   */
   readonly closeTimeout?: Duration.Input | undefined
   /** Events buffered per follower. Default 64. */
   readonly eventBufferSize?: number | undefined

@@ -157,11 +157,14 @@ export class TlsTruncationError extends Data.TaggedError("TlsTruncationError")<{
  * - `ConnectionClosed`: the connection's scope closed.
  * - `FrameTooLong`: a delimited read found no delimiter within its byte bound.
  * - `EndOfStream`: an exact read needed more bytes than arrived before a clean end.
+ * - `Stalled`: `flush` or `end` waited for the transport to take bytes, and it
+ *   took none within the stall bound (the connection's `closeTimeout`); the
+ *   connection is unchanged and the bytes are still queued.
  *
  * @since 0.1.0
  * @category models
  */
-export type StateFailureReason = "WriteAfterEnd" | "ConnectionClosed" | "FrameTooLong" | "EndOfStream"
+export type StateFailureReason = "WriteAfterEnd" | "ConnectionClosed" | "FrameTooLong" | "EndOfStream" | "Stalled"
 
 /**
  * The operation cannot be performed in the connection's current state.

@@ -31,7 +31,9 @@ type Pull = Effect.Effect<readonly [Uint8Array], TlsError | Cause.Done>
  *   it removed or removed nothing, however it is interrupted, and a read that
  *   fails (`EndOfStream`, `FrameTooLong`) removed nothing.
  * - After `finish`, the buffered bytes are still delivered; the ending is
- *   reported once they are gone.
+ *   reported once they are gone. After the connection's scope closed
+ *   (`Closed`), every read fails at once: the connection is gone, and a read
+ *   then is a use after close.
  *
  * Shared fields: `chunks` (pushed by the IO fiber, taken in readers'
  * commits), `ending` (written by the IO fiber or the close, read by readers),
@@ -89,8 +91,12 @@ export class ReadBuffer extends Handoff {
     if (!this.chunks.isEmpty) this.waiters.wakeAll()
   }
 
+  /**
+   * The stream ended. The first ending stands, except that the scope's close
+   * overrides a clean end: after it, reads fail even with bytes buffered.
+   */
   finish(ending: Ending): void {
-    if (this.ending !== undefined) return
+    if (this.ending !== undefined && !(ending._tag === "Closed" && this.ending._tag === "End")) return
     this.ending = ending
     this.version++
     this.waiters.wakeAll()
@@ -107,7 +113,7 @@ export class ReadBuffer extends Handoff {
       case "Fail":
         return Effect.fail(ending.error)
       case "Closed":
-        return Effect.fail(new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" }))
+        return closedError()
     }
   }
 
@@ -141,6 +147,7 @@ export class ReadBuffer extends Handoff {
   /** One chunk, or `None` at a clean end. Built on first use: many connections never read this way. */
   get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
     this.readOperation ??= this.operation(() => {
+      if (this.ending?._tag === "Closed") return closedError()
       if (!this.chunks.isEmpty) return this.commitChunk
       if (this.ending === undefined) return WAIT
       return this.endOrFail(() => Effect.succeedNone)
@@ -154,6 +161,7 @@ export class ReadBuffer extends Handoff {
    */
   get pull(): Pull {
     this.pullOperation ??= this.operation(() => {
+      if (this.ending?._tag === "Closed") return closedError()
       if (!this.chunks.isEmpty) return this.commitPull
       if (this.ending === undefined) return WAIT
       return this.endOrFail(() => Cause.done())
@@ -180,6 +188,7 @@ export class ReadBuffer extends Handoff {
     })
     return this.operation(
       () => {
+        if (this.ending?._tag === "Closed") return closedError()
         if (this.chunks.bytes >= n) return commit
         if (this.ending === undefined) return WAIT
         return this.endOrFail(() =>
@@ -230,6 +239,7 @@ export class ReadBuffer extends Handoff {
       })
       return this.operation(
         () => {
+          if (this.ending?._tag === "Closed") return closedError()
           if (this.takes !== takesSeen) {
             takesSeen = this.takes
             searched = 0
@@ -257,3 +267,6 @@ export class ReadBuffer extends Handoff {
     })
   }
 }
+
+const closedError = (): Effect.Effect<never, TlsError> =>
+  Effect.fail(new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" }))

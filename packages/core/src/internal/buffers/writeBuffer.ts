@@ -53,6 +53,11 @@ export class WriteBuffer extends Handoff {
     return this.endRequestedFlag
   }
 
+  /** Whether the connection's scope closed: every write half operation then fails `ConnectionClosed`. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
   // --- the IO fiber's side ----------------------------------------------------
 
   /**

@@ -3,6 +3,8 @@
  * code that calls the engine or the transport (contract point 1), and the
  * waits application fibers use to see its progress.
  */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
@@ -18,12 +20,14 @@ import { EventHub } from "../eventHub.ts"
 import * as Phase from "./phase.ts"
 import { Signal } from "./signal.ts"
 
-/** The sizes a driver is built with (checked by the options). */
+/** The sizes and bounds a driver is built with (checked by the options). */
 export interface DriverSizes {
   readonly readBufferBytes: number
   readonly writeBufferBytes: number
   readonly controlBufferBytes: number
   readonly eventBufferSize: number
+  /** How long `flush` and `end` wait for the transport to take anything before they fail `Stalled`. */
+  readonly stallTimeout: Duration.Duration
 }
 
 /**
@@ -33,7 +37,7 @@ export interface DriverSizes {
  * - Written by the IO fiber (or, once it has stopped, by the close and the
  *   failed handshake through `fail` and `abort`), read by application fibers:
  *   `lifecycle`, `bytesRead`, `bytesWritten`, `flushedBytes`,
- *   `progressVersion`; a change is announced on `progress`.
+ *   `outboundProgress`, `progressVersion`; a change is announced on `progress`.
  * - Written by application fibers, read by the IO fiber: `flushWanted`, and
  *   the buffers' shared state (see `ReadBuffer` and `WriteBuffer`).
  * Only the IO fiber calls the engine and the transport, except `destroy`,
@@ -79,6 +83,9 @@ export class Driver {
   private flushWanted = 0
   /** Plaintext bytes (of those given to the engine, in order) known to have been handed to the transport. */
   private flushedBytesCount = 0
+  /** Changes whenever the send direction moves: plaintext to the engine, ciphertext or the FIN to the transport. */
+  private outboundProgress = 0
+  private readonly stallTimeout: Duration.Duration
 
   constructor(engine: Engine, transport: Transport, sizes: DriverSizes) {
     this.engine = engine
@@ -87,6 +94,7 @@ export class Driver {
     this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
     this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
     this.hub = new EventHub(sizes.eventBufferSize)
+    this.stallTimeout = sizes.stallTimeout
   }
 
   // --- what application fibers read ---------------------------------------------
@@ -135,6 +143,47 @@ export class Driver {
       )
     })
     return go
+  }
+
+  /**
+   * `awaitProgress` for `flush` and `end`: fails `Stalled` once the send
+   * direction has not moved for the stall bound (a peer that stopped reading),
+   * leaving the connection as it is.
+   */
+  awaitSending<A>(what: string, check: () => Effect.Effect<A, TlsError> | undefined): Effect.Effect<A, TlsError> {
+    const bound = Duration.toMillis(this.stallTimeout)
+    return Effect.flatMap(Clock.currentTimeMillis, (start) => {
+      let since = start
+      let moved = this.outboundProgress
+      const go: Effect.Effect<A, TlsError> = Effect.suspend(() => {
+        const result = check()
+        if (result !== undefined) return result
+        const seen = this.progressVersion
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (this.outboundProgress !== moved) {
+            moved = this.outboundProgress
+            since = now
+          }
+          const left = since + bound - now
+          if (left <= 0) {
+            return Effect.fail(
+              new TlsStateError({
+                reason: "Stalled",
+                detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+              })
+            )
+          }
+          return Effect.flatMap(
+            Effect.timeoutOption(
+              this.progress.wait(() => this.progressVersion !== seen, 0),
+              Duration.millis(left)
+            ),
+            () => go
+          )
+        })
+      })
+      return go
+    })
   }
 
   // --- the IO fiber ---------------------------------------------------------------
@@ -231,6 +280,7 @@ export class Driver {
         const piece = writeBuffer.take(RECORD_PLAINTEXT_BYTES, cut) as Uint8Array
         this.bytesWritten += piece.length
         engine.sendPlaintext(piece)
+        this.outboundProgress++
         moved = true
       }
       if (this.sendState._tag === "Sending" && writeBuffer.endRequested && writeBuffer.isEmpty) {
@@ -246,11 +296,13 @@ export class Driver {
     }
     while (!outbox.isEmpty && transport.writable()) {
       transport.write(outbox.shift() as Uint8Array)
+      this.outboundProgress++
       moved = true
     }
     if (this.sendState._tag === "Notifying" && outbox.isEmpty && !engine.outboundPending()) {
       this.sendState = Phase.finishing
       if (!engine.native) transport.end()
+      this.outboundProgress++
       moved = true
     }
     return moved
@@ -281,6 +333,7 @@ export class Driver {
       this.sendState = Phase.done
       // Everything given to the engine went out before its close_notify.
       this.flushedBytesCount = this.bytesWritten
+      this.outboundProgress++
     }
     for (const event of engine.takeEvents()) this.hub.publish(event)
 
@@ -300,6 +353,7 @@ export class Driver {
     // Asked only while a flush waits: a TLSSocket engine then wakes the IO
     // fiber when its writes complete, which costs a step per write otherwise.
     if (this.flushWanted > this.flushedBytesCount && this.outbox.isEmpty && !engine.outboundPending()) {
+      if (this.flushedBytesCount !== this.bytesWritten) this.outboundProgress++
       this.flushedBytesCount = this.bytesWritten
     }
     this.writeBuffer.wakeWriters()

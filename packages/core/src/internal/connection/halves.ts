@@ -75,9 +75,10 @@ class Writer implements TlsConnection.WriteHalf {
   get flush(): Effect.Effect<void, TlsError> {
     const driver = this.driver
     return Effect.suspend(() => {
+      if (driver.writeBuffer.isClosed) return Effect.fail(driver.closedError())
       const target = driver.writeBuffer.acceptedBytes
       driver.wantFlush(target)
-      return driver.awaitProgress(() => {
+      return driver.awaitSending("flush", () => {
         const lifecycle = driver.lifecycle
         if (lifecycle._tag === "Closed" && lifecycle.outcome._tag === "Failed")
           return Effect.fail(lifecycle.outcome.error)
@@ -92,8 +93,9 @@ class Writer implements TlsConnection.WriteHalf {
   get end(): Effect.Effect<void, TlsError> {
     const driver = this.driver
     return Effect.suspend(() => {
+      if (driver.writeBuffer.isClosed) return Effect.fail(driver.closedError())
       driver.writeBuffer.requestEnd()
-      return driver.awaitProgress(() => {
+      return driver.awaitSending("end", () => {
         if (driver.send._tag === "Done") return Effect.void
         if (driver.lifecycle._tag === "Closed") return Effect.fail(driver.closedError())
         return undefined

@@ -48,5 +48,10 @@ export const resolve = (options: TlsConnection.ConnectionOptions): Effect.Effect
         new TlsConfigError({ reason: "InvalidOption", detail: "invalid handshakeTimeout or closeTimeout" })
       )
     }
-    return Effect.succeed({ ...sizes, handshakeTimeout: handshakeTimeout.value, closeTimeout: closeTimeout.value })
+    return Effect.succeed({
+      ...sizes,
+      handshakeTimeout: handshakeTimeout.value,
+      closeTimeout: closeTimeout.value,
+      stallTimeout: closeTimeout.value
+    })
   })
