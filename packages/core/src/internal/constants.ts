@@ -19,6 +19,9 @@ export const COALESCE_BELOW_BYTES = 4 * 1024
 /** Rounds of moving data in one step of the IO fiber before it yields to the application fibers. */
 export const MAX_ROUNDS_PER_STEP = 64
 
+/** Steps the IO fiber runs back to back for wake-ups raised while it stepped, before it sleeps. */
+export const STEPS_PER_WAKE = 8
+
 /** The default size of the read, write and control buffers. */
 export const DEFAULT_BUFFER_BYTES = 64 * 1024
 

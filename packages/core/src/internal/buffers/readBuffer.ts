@@ -47,6 +47,12 @@ export class ReadBuffer extends Handoff {
   private starved = false
   /** Commits so far: offsets into the buffer stay valid while it is unchanged (the IO fiber only appends). */
   private takes = 0
+  /**
+   * The IO fiber pushed since it last woke the readers. Only new bytes wake
+   * them: a reader waiting for more than is buffered would otherwise be woken
+   * by every step, wait again, and keep the IO fiber stepping.
+   */
+  private pushed = false
 
   readonly limit: number
   /** Called when a reader freed space or raised the demand, to wake the IO fiber. */
@@ -84,10 +90,14 @@ export class ReadBuffer extends Handoff {
   push(chunk: Uint8Array): void {
     this.chunks.push(chunk)
     this.version++
+    this.pushed = true
   }
 
   /** IO fiber, at the end of a step: wakes the readers if there is anything for them. */
   wakeReaders(): void {
+    if (!this.pushed) return
+    this.pushed = false
+    this.handOff()
     if (!this.chunks.isEmpty) this.waiters.wakeAll()
   }
 
@@ -99,6 +109,9 @@ export class ReadBuffer extends Handoff {
     if (this.ending !== undefined && !(ending._tag === "Closed" && this.ending._tag === "End")) return
     this.ending = ending
     this.version++
+    const handoff = this.slot
+    this.slot = undefined
+    handoff?.retry()
     this.waiters.wakeAll()
   }
 
@@ -143,16 +156,56 @@ export class ReadBuffer extends Handoff {
 
   private readOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
   private pullOperation: Pull | undefined = undefined
+  /** The one `read` waiting on an empty buffer that the IO fiber hands the next chunk to. */
+  private slot: SlotOffer | undefined = undefined
 
-  /** One chunk, or `None` at a clean end. Built on first use: many connections never read this way. */
+  /**
+   * One chunk, or `None` at a clean end. Built on first use: many connections
+   * never read this way. A read that finds the buffer empty waits in `slot`
+   * (if another read holds it, in the general wait list), and the IO fiber
+   * hands it the next chunk directly (see `handOff`).
+   */
   get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
     this.readOperation ??= this.operation(() => {
       if (this.ending?._tag === "Closed") return closedError()
       if (!this.chunks.isEmpty) return this.commitChunk
-      if (this.ending === undefined) return WAIT
-      return this.endOrFail(() => Effect.succeedNone)
+      if (this.ending !== undefined) return this.endOrFail(() => Effect.succeedNone)
+      return this.slot === undefined ? this.waitInSlot() : WAIT
     })
     return this.readOperation
+  }
+
+  /** Waits in the slot; resumed with the chunk itself, or with the read again (the stream ended). */
+  private waitInSlot(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
+    return Effect.callback<Option.Option<Uint8Array>, TlsError>((resume) => {
+      // Checked again in the step that registers: nothing may arrive unseen in between.
+      if (!this.chunks.isEmpty || this.ending !== undefined || this.slot !== undefined) {
+        resume(this.read)
+        return
+      }
+      const handoff = new SlotOffer(resume, this.read)
+      this.slot = handoff
+      return Effect.sync(() => {
+        if (this.slot === handoff) this.slot = undefined
+      })
+    })
+  }
+
+  /**
+   * IO fiber: gives the next chunk to the read in the slot. The chunk goes
+   * with the resumption, which Effect runs inline: the reader's fiber takes
+   * it in the first operation it runs (a commit, as every take is), before
+   * anything else can run. If the reader cannot take it now (it was
+   * interrupted in the same moment, or its budget made it yield first) the
+   * chunk goes back to the head of the buffer and the reader reads it again.
+   */
+  private handOff(): void {
+    const handoff = this.slot
+    if (handoff === undefined || this.chunks.isEmpty) return
+    this.slot = undefined
+    const chunk = this.chunks.shift() as Uint8Array
+    if (handoff.offer(chunk)) this.took()
+    else this.chunks.unshift(chunk)
   }
 
   /**
@@ -200,7 +253,8 @@ export class ReadBuffer extends Handoff {
           )
         )
       },
-      () => n
+      // A demand is needed only beyond the limit: the IO fiber fills that far anyway.
+      () => (n > this.limit ? n : 0)
     )
   }
 
@@ -262,7 +316,7 @@ export class ReadBuffer extends Handoff {
           searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
           return WAIT
         },
-        () => bound
+        () => (bound > this.limit ? bound : 0)
       )
     })
   }
@@ -270,3 +324,50 @@ export class ReadBuffer extends Handoff {
 
 const closedError = (): Effect.Effect<never, TlsError> =>
   Effect.fail(new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" }))
+
+/**
+ * One read waiting in the slot. `offer` resumes its fiber with a commit of
+ * the chunk and tells whether that commit ran (it runs inline, within
+ * `offer`, unless the fiber cannot run now); a commit that runs later, after
+ * the chunk was taken back, retries the read instead.
+ */
+class SlotOffer {
+  private chunk: Uint8Array | undefined = undefined
+  private state: "waiting" | "offered" | "taken" | "withdrawn" = "waiting"
+  private readonly resume: (effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void
+  private readonly again: Effect.Effect<Option.Option<Uint8Array>, TlsError>
+
+  constructor(
+    resume: (effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void,
+    again: Effect.Effect<Option.Option<Uint8Array>, TlsError>
+  ) {
+    this.resume = resume
+    this.again = again
+  }
+
+  private readonly take = Effect.sync((): Option.Option<Uint8Array> => {
+    if (this.state !== "offered") return retry()
+    this.state = "taken"
+    return Option.some(this.chunk as Uint8Array)
+  })
+
+  offer(chunk: Uint8Array): boolean {
+    this.chunk = chunk
+    this.state = "offered"
+    this.resume(this.take)
+    // `take` ran inside `resume` if the reader could run at once.
+    if (this.wasTaken()) return true
+    this.state = "withdrawn"
+    this.chunk = undefined
+    return false
+  }
+
+  private wasTaken(): boolean {
+    return this.state === "taken"
+  }
+
+  /** The stream ended while this read waited: it reads again and finds out. */
+  retry(): void {
+    this.resume(this.again)
+  }
+}

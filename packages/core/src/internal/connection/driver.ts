@@ -15,7 +15,7 @@ import { ChunkList } from "../buffers/chunkList.ts"
 import { ReadBuffer } from "../buffers/readBuffer.ts"
 import { WaitList } from "../buffers/waitList.ts"
 import { WriteBuffer } from "../buffers/writeBuffer.ts"
-import { MAX_ROUNDS_PER_STEP, RECORD_CIPHERTEXT_BYTES, RECORD_PLAINTEXT_BYTES } from "../constants.ts"
+import { MAX_ROUNDS_PER_STEP, RECORD_CIPHERTEXT_BYTES, RECORD_PLAINTEXT_BYTES, STEPS_PER_WAKE } from "../constants.ts"
 import { EventHub } from "../eventHub.ts"
 import * as Phase from "./phase.ts"
 import { Signal } from "./signal.ts"
@@ -207,12 +207,18 @@ export class Driver {
     const sleep = Effect.flatMap(this.signal.await, again)
     const yieldThenStep = Effect.flatMap(Effect.yieldNow, again)
     const loop: Effect.Effect<void> = Effect.suspend(() => {
-      if (!this.guard(step)) return Effect.void
-      if (this.yieldNow) {
-        this.yieldNow = false
-        return yieldThenStep
+      // A wake-up raised during a step (a reader resumed inline that wrote at
+      // once, a Node callback) is taken here: the next step runs without a
+      // suspension. Bounded, so that a step that keeps waking itself still
+      // goes through the scheduler.
+      for (let steps = 0; ; steps++) {
+        if (!this.guard(step)) return Effect.void
+        if (this.yieldNow) {
+          this.yieldNow = false
+          return yieldThenStep
+        }
+        if (steps >= STEPS_PER_WAKE || !this.signal.takePending()) return sleep
       }
-      return sleep
     })
     return loop
   })

@@ -38,6 +38,17 @@ export class Signal {
     }
   }
 
+  /**
+   * The owner, between two steps: takes a wake-up that came while it was
+   * running, so that it steps again at once instead of suspending only to be
+   * resumed.
+   */
+  takePending(): boolean {
+    if (!this.pending) return false
+    this.pending = false
+    return true
+  }
+
   readonly await: Effect.Effect<void> = Effect.callback<void>((resume) => {
     if (this.pending) {
       this.pending = false
