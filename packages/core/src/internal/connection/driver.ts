@@ -6,6 +6,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
 import { type TlsError, TlsProtocolError, TlsStateError, TlsTruncationError } from "../../TlsError.ts"
@@ -122,6 +123,25 @@ export class Driver {
   /** How the connection ended, or would end now (see `Phase.outcomeOf`). */
   outcome(forced?: string): CloseOutcome {
     return Phase.outcomeOf(this.lifecycleState, this.receive, this.sendState, forced)
+  }
+
+  /**
+   * Starts a timer that sets `expired` once `duration` has passed and wakes
+   * every `awaitProgress`, so that a wait that checks it ends: a deadline
+   * without a race of two fibers per wait. Returns the timer, to stop with
+   * `interruptUnsafe` once the wait is over.
+   */
+  deadline(duration: Duration.Duration, expired: { value: boolean }): Effect.Effect<Fiber.Fiber<void>> {
+    return Effect.forkDetach(
+      Effect.andThen(
+        Effect.sleep(duration),
+        Effect.sync(() => {
+          expired.value = true
+          this.announce()
+        })
+      ),
+      { startImmediately: true }
+    )
   }
 
   /** A flush waits for `target` accepted bytes: the IO fiber watches for them from its next step. */

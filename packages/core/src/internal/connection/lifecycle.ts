@@ -73,21 +73,14 @@ const makeOwned = Effect.fnUntraced(function* (
   )
 
   const started = yield* Clock.currentTimeMillis
-  yield* awaitHandshake(driver).pipe(
-    Effect.timeoutOrElse({
-      duration: handshakeTimeout,
-      orElse: () =>
-        Effect.fail(
-          new TlsHandshakeError({
-            reason: "Timeout",
-            detail: `no handshake within ${Duration.format(handshakeTimeout)}`
-          })
-        )
-    }),
+  const expired = { value: false }
+  const timer = yield* driver.deadline(handshakeTimeout, expired)
+  yield* awaitHandshake(driver, expired, handshakeTimeout).pipe(
     // On failure, timeout or interruption the IO fiber is stopped first, so
     // that it is not running when the engine and transport are released here.
-    Effect.onExit((exit) =>
-      exit._tag === "Success"
+    Effect.onExit((exit) => {
+      timer.interruptUnsafe()
+      return exit._tag === "Success"
         ? Effect.void
         : Effect.flatMap(Fiber.interrupt(fiber), () =>
             Effect.sync(() => {
@@ -99,7 +92,7 @@ const makeOwned = Effect.fnUntraced(function* (
               }
             })
           )
-    ),
+    }),
     // A failed handshake leaves the driver `Failed`, and the scope's finalizer
     // counts that error in `recordClose`, once. No call-site stack: capturing
     // one costs more than a resumed handshake.
@@ -122,12 +115,27 @@ const makeOwned = Effect.fnUntraced(function* (
   return new Connection(driver, session)
 })
 
-/** Completes once the IO fiber reported the handshake done; fails if the connection closed first. */
-const awaitHandshake = (driver: Driver): Effect.Effect<void, TlsError> =>
+/**
+ * Completes once the IO fiber reported the handshake done; fails if the
+ * connection closed first, or with `Timeout` once the deadline expired.
+ */
+const awaitHandshake = (
+  driver: Driver,
+  expired: { readonly value: boolean },
+  handshakeTimeout: Duration.Duration
+): Effect.Effect<void, TlsError> =>
   driver.awaitProgress(() => {
     const lifecycle = driver.lifecycle
     if (lifecycle._tag === "Established") return Effect.void
     if (lifecycle._tag === "Closed") return Effect.fail(driver.closedError())
+    if (expired.value) {
+      return Effect.fail(
+        new TlsHandshakeError({
+          reason: "Timeout",
+          detail: `no handshake within ${Duration.format(handshakeTimeout)}`
+        })
+      )
+    }
     return undefined
   })
 
@@ -137,14 +145,12 @@ const close = (driver: Driver, fiber: Fiber.Fiber<void>, closeTimeout: Duration.
     let forced: string | undefined
     if (driver.lifecycle._tag === "Established") {
       driver.writeBuffer.requestEnd()
-      const graceful = yield* driver
-        .awaitProgress(() =>
-          driver.send._tag === "Done" || driver.lifecycle._tag === "Closed" ? Effect.void : undefined
-        )
-        .pipe(Effect.timeoutOption(closeTimeout))
-      if (graceful._tag === "None") {
-        forced = `close_notify was not delivered within ${Duration.format(closeTimeout)}`
-      }
+      const expired = { value: false }
+      const timer = yield* driver.deadline(closeTimeout, expired)
+      const delivered = () => driver.send._tag === "Done" || driver.lifecycle._tag === "Closed"
+      yield* driver.awaitProgress(() => (delivered() || expired.value ? Effect.void : undefined))
+      timer.interruptUnsafe()
+      if (!delivered()) forced = `close_notify was not delivered within ${Duration.format(closeTimeout)}`
     }
     yield* Fiber.interrupt(fiber)
     const outcome = driver.outcome(forced)
