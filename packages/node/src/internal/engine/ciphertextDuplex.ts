@@ -6,13 +6,17 @@
  */
 import { Duplex } from "node:stream"
 import type * as tls from "node:tls"
+import { recordPlaintextBytes } from "@effect-tls/core/Engine"
 import { Fifo } from "./fifo.ts"
 import type { Mode } from "./mode.ts"
 import * as NodeInternals from "./nodeInternals.ts"
 import type { InboundEnd } from "./phases.ts"
 
-/** Ciphertext waiting inside the duplex for the TLSSocket above which the duplex takes no more. */
-const CIPHERTEXT_IN_LIMIT = 16 * 1024
+/**
+ * Ciphertext waiting inside the duplex for the TLSSocket above which the
+ * duplex takes no more: about one record.
+ */
+const CIPHERTEXT_IN_LIMIT = recordPlaintextBytes
 
 const noop = (): void => {}
 

@@ -17,7 +17,7 @@
  *   (`session.ts`).
  */
 import * as tls from "node:tls"
-import type { Engine, InboundState } from "@effect-tls/core/Engine"
+import { type Engine, type InboundState, recordPlaintextBytes } from "@effect-tls/core/Engine"
 import { isTlsError, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
@@ -35,11 +35,11 @@ import { SessionBookkeeping } from "./sessionBookkeeping.ts"
 import * as Verification from "./verification.ts"
 
 /**
- * Undelivered plaintext above which the engine pauses the TLSSocket and takes
- * no more ciphertext: more than one record, so that the IO fiber has not
- * taken the last one.
+ * Undelivered plaintext, one record, from which the engine takes no more
+ * ciphertext, and above which it pauses the TLSSocket (more than one record:
+ * the IO fiber has not taken the last one).
  */
-const INBOX_LIMIT = 16 * 1024
+const INBOX_LIMIT = recordPlaintextBytes
 
 const noop = (): void => {}
 
