@@ -1,4 +1,6 @@
 import * as net from "node:net"
+import { Duplex } from "node:stream"
+import * as tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as Transport from "@effect-tls/core/Transport"
@@ -8,7 +10,9 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { makeDuplexEngine, makeNativeEngine } from "../src/internal/tlsSocketEngine.ts"
+import { makeDuplexEngine, makeNativeEngine } from "../src/internal/engine/index.ts"
+import * as NodeInternals from "../src/internal/engine/nodeInternals.ts"
+import { own, type SocketOwner } from "../src/internal/engine/owner.ts"
 import { ignoreError } from "../src/internal/transports/net.ts"
 
 const collect = (connection: TlsConnection.TlsConnection) =>
@@ -194,6 +198,186 @@ describe("TLSSocket engine", () => {
         // Node's own Buffer is a slice of a larger slab, which it would keep alive.
         assert.strictEqual(event.ticket.buffer.byteLength, event.ticket.byteLength, "no larger allocation behind it")
       })
+    }).pipe(Effect.scoped)
+  )
+})
+
+// -----------------------------------------------------------------------------
+// Node internals (src/internal/engine/nodeInternals.ts)
+// -----------------------------------------------------------------------------
+
+/** One side of an in-memory wire: what is written to it is pushed to its peer. */
+class Wire extends Duplex {
+  peer: Wire | undefined = undefined
+  override _read(): void {}
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.peer?.push(chunk)
+    callback()
+  }
+  override _final(callback: () => void): void {
+    this.peer?.push(null)
+    callback()
+  }
+}
+
+const wires = (): readonly [Wire, Wire] => {
+  const a = new Wire({ allowHalfOpen: true })
+  const b = new Wire({ allowHalfOpen: true })
+  a.peer = b
+  b.peer = a
+  return [a, b]
+}
+
+const noop = (): void => {}
+
+/** An owner that records only the two hooks of nodeInternals.ts. */
+const recorder = (hooks: { readonly onTlsEof?: () => void; readonly onTlsShutdown?: () => void }): SocketOwner => ({
+  wake: noop,
+  onData: noop,
+  onEnd: noop,
+  onFinish: noop,
+  onError: noop,
+  onClose: noop,
+  onSecure: noop,
+  onOcspResponse: noop,
+  onTicket: noop,
+  onKeylog: noop,
+  onTlsEof: hooks.onTlsEof ?? noop,
+  onTlsShutdown: hooks.onTlsShutdown ?? noop
+})
+
+const once = (emitter: NodeJS.EventEmitter, event: string): Promise<ReadonlyArray<unknown>> =>
+  new Promise((resolve) => emitter.once(event, (...args: Array<unknown>) => resolve(args)))
+
+/**
+ * A client and a server TLSSocket, each on a plain `stream.Duplex` (so Node
+ * wraps each in a JSStreamSocket), handshake completed; the server's 'secure'
+ * is awaited through `NodeInternals.listenServerSecure`.
+ */
+const rawPair = Effect.fnUntraced(function* (server: tls.TLSSocketOptions, client: tls.ConnectionOptions = {}) {
+  const issued = yield* CertificateAuthority.issueServer()
+  const [clientWire, serverWire] = wires()
+  const serverSocket = new tls.TLSSocket(serverWire, { key: issued.key, cert: issued.chain, ...server, isServer: true })
+  const serverSecure = new Promise<void>((resolve) => NodeInternals.listenServerSecure(serverSocket, resolve))
+  const identityChecked: Array<tls.PeerCertificate> = []
+  const clientSocket = tls.connect({
+    ca: issued.ca,
+    servername: "localhost",
+    ...client,
+    socket: clientWire,
+    checkServerIdentity: (hostname, certificate) => {
+      identityChecked.push(certificate)
+      return tls.checkServerIdentity(hostname, certificate)
+    }
+  })
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      clientSocket.destroy()
+      serverSocket.destroy()
+    })
+  )
+  yield* Effect.promise(() => Promise.all([serverSecure, once(clientSocket, "secureConnect")])).pipe(
+    Effect.timeout("5 seconds")
+  )
+  return { clientSocket, serverSocket, clientWire, serverWire, identityChecked }
+})
+
+describe(`Node internals the engine relies on (nodeInternals.ts, checked on Node ${NodeInternals.checkedOn})`, () => {
+  it.live("a server TLSSocket emits 'secure'; checkServerIdentity gets the detailed chain", () =>
+    Effect.gen(function* () {
+      const { identityChecked } = yield* rawPair({})
+      const certificate = identityChecked[0]
+      assert.isDefined(certificate, "checkServerIdentity was called")
+      const detailed = certificate === undefined ? undefined : NodeInternals.detailedView(certificate)
+      assert.isDefined(detailed?.issuerCertificate, "the certificate links to its issuer")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("ssl.verifyError() reports OpenSSL's verification of a client certificate", () =>
+    Effect.gen(function* () {
+      const client = yield* CertificateAuthority.issueClient({ commonName: "internals" })
+      const untrusted = yield* rawPair(
+        { requestCert: true, rejectUnauthorized: false },
+        { key: client.key, cert: client.chain }
+      )
+      const error = NodeInternals.verifyError(untrusted.serverSocket)
+      assert.instanceOf(error, Error, "a chain from an unknown CA fails")
+      assert.isString(error !== null && "code" in error ? error.code : undefined, "with OpenSSL's code")
+      const trusted = yield* rawPair(
+        { requestCert: true, rejectUnauthorized: false, ca: client.ca },
+        { key: client.key, cert: client.chain }
+      )
+      assert.isNull(NodeInternals.verifyError(trusted.serverSocket), "a chain from the trusted CA verifies")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a server TLSSocket reports a TLS failure as '_tlsError'", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const [clientWire, serverWire] = wires()
+      const serverSocket = new tls.TLSSocket(serverWire, { key: issued.key, cert: issued.chain, isServer: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => serverSocket.destroy()))
+      const failed = new Promise<unknown>((resolve) => NodeInternals.listenTlsError(serverSocket, resolve))
+      clientWire.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+      const error = yield* Effect.promise(() => failed).pipe(Effect.timeout("5 seconds"))
+      assert.instanceOf(error, Error)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("push(null) marks OpenSSL's EOF before the duplex's 'end' for close_notify, after it for a truncation", () =>
+    Effect.gen(function* () {
+      const seen: Array<boolean> = []
+      for (const truncate of [false, true]) {
+        const { clientSocket, serverSocket, serverWire } = yield* rawPair({})
+        const eof = new Promise<void>((resolve) =>
+          own(
+            serverSocket,
+            recorder({
+              onTlsEof: () => {
+                seen.push(NodeInternals.eofFromCloseNotify(serverWire))
+                resolve()
+              }
+            })
+          )
+        )
+        NodeInternals.trackEof(serverSocket)
+        serverSocket.resume()
+        if (truncate) serverWire.push(null)
+        else clientSocket.end()
+        yield* Effect.promise(() => eof).pipe(Effect.timeout("5 seconds"))
+      }
+      assert.deepStrictEqual(seen, [true, false])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("the TLS shutdown runs in net.Socket's _final, called on the instance, before the duplex is ended", () =>
+    Effect.gen(function* () {
+      assert.strictEqual(tls.TLSSocket.prototype._final, net.Socket.prototype._final)
+      const { clientSocket, clientWire } = yield* rawPair({})
+      const order: Array<string> = []
+      own(clientSocket, recorder({ onTlsShutdown: () => order.push("shutdown") }))
+      NodeInternals.trackShutdown(clientSocket)
+      const wireWrite = clientWire.write.bind(clientWire)
+      clientWire.write = (chunk: unknown, ...rest: Array<never>): boolean => {
+        order.push("write")
+        return wireWrite(chunk, ...rest)
+      }
+      const finished = once(clientWire, "finish")
+      clientSocket.end()
+      yield* Effect.promise(() => finished).pipe(Effect.timeout("5 seconds"))
+      // The shutdown, then close_notify's write, then the duplex's end.
+      assert.deepStrictEqual(order.slice(0, 2), ["shutdown", "write"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("JSStreamSocket destroys the TLSSocket when its duplex closes (hence autoDestroy: false)", () =>
+    Effect.gen(function* () {
+      const { serverSocket, serverWire } = yield* rawPair({})
+      const closed = once(serverSocket, "close")
+      serverWire.destroy()
+      yield* Effect.promise(() => closed).pipe(Effect.timeout("5 seconds"))
+      assert.isTrue(serverSocket.destroyed)
+      assert.isFalse(NodeInternals.duplexOptions.autoDestroy)
     }).pipe(Effect.scoped)
   )
 })

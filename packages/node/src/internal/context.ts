@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import type * as TlsOptions from "../TlsOptions.ts"
-import type { EngineExtras, EngineTlsOptions } from "./tlsSocketEngine.ts"
+import type { EngineExtras, EngineTlsOptions } from "./engine/index.ts"
 
 const versions: ReadonlyArray<TlsOptions.TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 

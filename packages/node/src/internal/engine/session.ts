@@ -7,23 +7,6 @@ import { type TlsError, TlsProtocolError, TlsStateError } from "@effect-tls/core
 import type { ExportKeyingMaterialOptions, PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Effect from "effect/Effect"
 
-/**
- * The DER of each certificate of Node's detailed view of a chain, leaf first
- * (at most 10 links, cycles cut). Only the DER is kept: the detailed view
- * holds kilobytes of strings per certificate, for as long as the connection.
- */
-export const chainDer = (detailed: Partial<tls.DetailedPeerCertificate> | undefined): ReadonlyArray<Buffer> => {
-  const ders: Array<Buffer> = []
-  const seen = new Set<string>()
-  let current = detailed
-  while (current?.raw !== undefined && ders.length < 10 && !seen.has(current.fingerprint256 ?? "")) {
-    seen.add(current.fingerprint256 ?? "")
-    ders.push(current.raw)
-    current = current.issuerCertificate
-  }
-  return ders
-}
-
 const decode = (der: Buffer): PeerCertificate => {
   const x509 = new X509Certificate(der)
   return {
@@ -42,10 +25,12 @@ const decode = (der: Buffer): PeerCertificate => {
 }
 
 /**
- * The session of one connection. A class, not an object literal with a getter
- * and closures: V8 keeps such a literal in dictionary mode (about 1.3 KiB per
- * connection), while instances of a class share one shape and their methods.
- * Every field is set in the constructor, in one order, so that they do.
+ * The session of one connection, made by the engine when the handshake
+ * completes and read by application fibers from then on. A class, not an
+ * object literal with a getter and closures: instances of a class share one
+ * shape and their methods, where V8 keeps such a literal as a dictionary,
+ * several times larger. Every field is set in the constructor, in one order,
+ * so that they do.
  */
 class NodeTlsSession implements TlsSession {
   readonly protocol: string
@@ -56,11 +41,19 @@ class NodeTlsSession implements TlsSession {
   readonly peerVerified: boolean
   readonly resumed: boolean
   readonly role: "client" | "server"
-  /** Kept for `exportKeyingMaterial`, which asks OpenSSL while the connection lives. */
+  /**
+   * Kept for `exportKeyingMaterial`, which asks OpenSSL while the connection
+   * lives: the one call an application fiber makes on the TLSSocket. It reads
+   * the key schedule and changes nothing the IO fiber relies on.
+   */
   private readonly socket: tls.TLSSocket
   /** The DER of the peer's chain as verified, leaf first. */
   private readonly peerChainDer: ReadonlyArray<Buffer>
-  /** Decoded on first use: most connections never look, and decoding costs more than a resumed handshake. */
+  /**
+   * Decoded on first use: most connections never look, and decoding costs
+   * more than a resumed handshake. Written and read by `peerCertificates`,
+   * whoever calls it first.
+   */
   private decoded: ReadonlyArray<PeerCertificate> | undefined
 
   constructor(
@@ -71,11 +64,12 @@ class NodeTlsSession implements TlsSession {
     peerChainDer: ReadonlyArray<Buffer>
   ) {
     const cipher = socket.getCipher()
-    const keyInfo = socket.getEphemeralKeyInfo() as { readonly name?: string; readonly type?: string } | null
+    // Typed `EphemeralKeyInfo | object | null`: empty on a server, `name` only for ECDH.
+    const keyInfo = socket.getEphemeralKeyInfo()
     const alpn = socket.alpnProtocol
     this.protocol = socket.getProtocol() ?? "unknown"
     this.cipher = cipher.standardName ?? cipher.name
-    this.group = keyInfo?.name
+    this.group = keyInfo !== null && "name" in keyInfo && typeof keyInfo.name === "string" ? keyInfo.name : undefined
     this.alpn = typeof alpn === "string" ? alpn : undefined
     this.servername = servername
     this.peerVerified = peerVerified
@@ -143,7 +137,7 @@ export const fromSocket = (
     readonly peerChain: ReadonlyArray<Buffer>
   }
 ): TlsSession => {
-  const servernameOnSocket = (socket as { readonly servername?: unknown }).servername
+  const servernameOnSocket = socket.servername
   return new NodeTlsSession(
     socket,
     role,

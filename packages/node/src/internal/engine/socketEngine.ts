@@ -1,0 +1,364 @@
+/**
+ * The core `Engine` over a node:tls `TLSSocket`: the plaintext inbox and its
+ * backpressure, plaintext writes and the end, events, failure and the
+ * lifecycle. Where the ciphertext goes is the engine's `Mode`.
+ *
+ * Who runs what (JavaScript runs one callback at a time; these say which
+ * code, not which thread):
+ *
+ * - Node's callbacks (the shared listeners of `listeners.ts`, the hooks of
+ *   `nodeInternals.ts`, write callbacks, the idle timer) call the
+ *   `SocketOwner` methods, which only record what happened and wake the IO
+ *   fiber;
+ * - the connection's IO fiber calls the `Engine` methods (contract point 1),
+ *   and once it stopped, the connection's scope calls `destroy` and drains
+ *   the last events;
+ * - application fibers never call the engine: they read the session it made
+ *   (`session.ts`).
+ */
+import * as tls from "node:tls"
+import { type Engine, type InboundState, recordPlaintextBytes } from "@effect-tls/core/Engine"
+import { isTlsError, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { TlsEvent } from "@effect-tls/core/TlsEvent"
+import type { TlsSession } from "@effect-tls/core/TlsSession"
+import { fromNodeError } from "../errors.ts"
+import { Fifo } from "./fifo.ts"
+import * as IdleTimer from "./idleTimer.ts"
+import * as Listeners from "./listeners.ts"
+import type { Mode } from "./mode.ts"
+import * as NodeInternals from "./nodeInternals.ts"
+import type { EngineExtras, EngineTlsOptions } from "./options.ts"
+import type { SocketOwner } from "./owner.ts"
+import { InboundPhase, isLive, type OutboundPhase, type Phase } from "./phases.ts"
+import * as Session from "./session.ts"
+import { SessionBookkeeping } from "./sessionBookkeeping.ts"
+import * as Verification from "./verification.ts"
+
+/**
+ * Undelivered plaintext, one record, from which the engine takes no more
+ * ciphertext, and above which it pauses the TLSSocket (more than one record:
+ * the IO fiber has not taken the last one).
+ */
+const INBOX_LIMIT = recordPlaintextBytes
+
+const noop = (): void => {}
+
+const NO_EVENTS: ReadonlyArray<TlsEvent> = []
+
+/** One per connection; the module note says who calls what. */
+export class SocketEngine implements Engine, SocketOwner {
+  readonly role: "client" | "server"
+  readonly native: boolean
+  private readonly mode: Mode
+  private readonly tlsOptions: EngineTlsOptions
+  private readonly extras: EngineExtras
+  private readonly bookkeeping: SessionBookkeeping
+
+  /** Written once by `setWaker` (the IO fiber, before `start`); called by Node's callbacks. */
+  private waker: () => void = noop
+  /** Written once by `start` (the IO fiber); read by the `Engine` methods and Node's callbacks. */
+  private socket: tls.TLSSocket | undefined = undefined
+  /**
+   * See {@link Phase}. Written by `start` (the IO fiber), `onSecure` and
+   * `onError` (Node's callbacks) and `destroy` (the connection releasing the
+   * engine); read everywhere.
+   */
+  private phase: Phase = "Created"
+  /** The first fatal error: written with `Failed` by `onError`; read by `failure` (the IO fiber, then the scope). */
+  private error: TlsError | undefined = undefined
+  /**
+   * Written by `onSecure` on entering `Established` (again on a repeated
+   * handshake); read by `session` and `handshakeDone` (the IO fiber). It stays
+   * after a failure: a handshake that completed stays reported as done.
+   */
+  private sessionInfo: TlsSession | undefined = undefined
+  /** See {@link InboundPhase}. Written by `onTlsEof` and `onEnd` (Node); read by `inbound` (the IO fiber) and `onClose`. */
+  private inboundPhase: InboundPhase = InboundPhase.Open
+  /** See {@link OutboundPhase}. Written by `sendEnd` (the IO fiber) and `onFinish` (Node); read by the outbound methods. */
+  private outboundPhase: OutboundPhase = "Open"
+
+  // Inbound invariant: plaintext the TLSSocket emitted waits in `inbox` until
+  // the IO fiber takes it, and the TLSSocket is paused exactly while the inbox
+  // holds more than INBOX_LIMIT bytes, so Node stops reading (TCP
+  // backpressure, or the duplex stops flowing) and at most one stream buffer
+  // more arrives. The limit is above one record because Node hands each
+  // record over in a callback of its own: pausing at one record would pause
+  // and resume the socket for every record.
+  /** Pushed to by `onData` (Node); taken from by `takePlaintext` (the IO fiber). */
+  private readonly inbox = new Fifo<Uint8Array>()
+  /** The bytes in `inbox`: written by `onData` and `takePlaintext`. */
+  private inboxBytes = 0
+
+  /**
+   * Set by `outboundPending` (the IO fiber) when it answered true: a flush or
+   * close_notify waits for the TLSSocket's writes. Cleared by `afterWrite`
+   * (Node's write callback) when it wakes the IO fiber for them.
+   */
+  private drainWanted = false
+  /**
+   * Pushed to by Node's callbacks and `onError`; taken by `takeEvents` (the IO
+   * fiber, then the scope after a failure). Made on the first event: most
+   * connections have few, and most steps none.
+   */
+  private events: Array<TlsEvent> | undefined = undefined
+
+  constructor(role: "client" | "server", mode: Mode, tlsOptions: EngineTlsOptions, extras: EngineExtras) {
+    this.role = role
+    this.native = mode.native
+    this.mode = mode
+    this.tlsOptions = tlsOptions
+    this.extras = extras
+    this.bookkeeping = new SessionBookkeeping(role, tlsOptions, extras)
+  }
+
+  setWaker(wake: () => void): void {
+    this.waker = wake
+    this.mode.setWaker(wake)
+  }
+
+  start(): void {
+    if (this.phase !== "Created") return
+    const under = this.mode.under()
+    const socket =
+      this.role === "client"
+        ? tls.connect({
+            ...this.tlsOptions,
+            socket: under,
+            // Node builds the verified chain for this check (full handshakes):
+            // kept for the session, instead of building it a second time.
+            checkServerIdentity: (hostname, certificate) => {
+              this.bookkeeping.noteVerifiedChain(certificate)
+              return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
+            }
+          })
+        : new tls.TLSSocket(under, { ...this.tlsOptions, isServer: true })
+    this.socket = socket
+    this.phase = "Handshaking"
+    Listeners.listen(socket, this, {
+      role: this.role,
+      ocsp: this.role === "client" && this.tlsOptions.requestOCSP === true,
+      keylog: this.extras.keylog === true || this.extras.onKeylog !== undefined
+    })
+    this.mode.adopt(socket)
+    if (this.role === "server") socket.disableRenegotiation()
+  }
+
+  handshakeDone(): boolean {
+    return this.sessionInfo !== undefined
+  }
+
+  failure(): TlsError | undefined {
+    return this.error
+  }
+
+  session(): TlsSession {
+    if (this.sessionInfo === undefined) throw new Error("session() before the handshake completed")
+    return this.sessionInfo
+  }
+
+  // --- inbound (the IO fiber) ------------------------------------------------
+
+  wantsCiphertext(): boolean {
+    return this.inboxBytes < INBOX_LIMIT && this.mode.wantsCiphertext()
+  }
+
+  receiveCiphertext(chunk: Uint8Array): void {
+    if (this.phase === "Destroyed") return
+    this.mode.receiveCiphertext(chunk)
+  }
+
+  receiveEnd(): void {
+    this.mode.receiveEnd()
+  }
+
+  takePlaintext(): Uint8Array | undefined {
+    const chunk = this.inbox.shift()
+    if (chunk === undefined) return undefined
+    const wasPaused = this.inboxBytes > INBOX_LIMIT
+    this.inboxBytes -= chunk.length
+    if (wasPaused && this.inboxBytes <= INBOX_LIMIT) this.socket?.resume()
+    return chunk
+  }
+
+  inbound(): InboundState {
+    const phase = this.inboundPhase
+    // The end is reported once every plaintext chunk was taken.
+    return phase._tag === "Ended" && this.inbox.isEmpty ? phase.end : "Open"
+  }
+
+  // --- outbound (the IO fiber) -----------------------------------------------
+
+  plaintextWritable(): boolean {
+    return this.socket !== undefined && !this.socket.writableNeedDrain && this.outboundPhase === "Open"
+  }
+
+  sendPlaintext(chunk: Uint8Array): void {
+    this.socket?.write(chunk, this.afterWrite)
+  }
+
+  /**
+   * A write's callback (Node calls it without a `this`, hence the one closure
+   * per engine). The IO fiber is woken only if it asked (an
+   * `outboundPending()` that answered true: a flush or close_notify waits);
+   * waking it after every write would cost a step per write.
+   */
+  private readonly afterWrite = (): void => {
+    if (this.drainWanted && (this.socket === undefined || !NodeInternals.hasPendingOutput(this.socket))) {
+      this.drainWanted = false
+      this.waker()
+    }
+  }
+
+  sendEnd(): void {
+    if (this.outboundPhase !== "Open") return
+    this.outboundPhase = "EndRequested"
+    // close_notify after the pending writes; native: then the TCP FIN.
+    if (this.socket !== undefined) NodeInternals.endAfterPendingOutput(this.socket)
+  }
+
+  takeCiphertext(): Uint8Array | undefined {
+    return this.mode.takeCiphertext()
+  }
+
+  outboundPending(): boolean {
+    const socket = this.socket
+    if (socket === undefined) return false
+    if (NodeInternals.hasPendingOutput(socket)) {
+      this.drainWanted = true
+      return true
+    }
+    return this.mode.ciphertextPending(this.outboundPhase !== "Open")
+  }
+
+  outboundEnded(): boolean {
+    return this.outboundPhase === "Finished"
+  }
+
+  takeEvents(): ReadonlyArray<TlsEvent> {
+    const events = this.events
+    if (events === undefined) return NO_EVENTS
+    this.events = undefined
+    return events
+  }
+
+  /** Called by the connection when it releases the engine: after the end, a failure, or on the scope's close. */
+  destroy(): void {
+    if (this.phase === "Destroyed") return
+    this.phase = "Destroyed"
+    this.socket?.destroy()
+    this.mode.destroy()
+  }
+
+  // --- Node's callbacks (SocketOwner) ----------------------------------------
+
+  wake(): void {
+    this.waker()
+  }
+
+  onTlsShutdown(): void {
+    this.mode.onShutdown()
+  }
+
+  onTlsEof(): void {
+    if (this.inboundPhase._tag === "Open") this.inboundPhase = InboundPhase.Ending[this.mode.inboundEnd()]
+  }
+
+  onData(chunk: Buffer): void {
+    const wasPaused = this.inboxBytes > INBOX_LIMIT
+    this.inbox.push(chunk)
+    this.inboxBytes += chunk.length
+    if (!wasPaused && this.inboxBytes > INBOX_LIMIT) this.socket?.pause()
+    this.waker()
+  }
+
+  onEnd(): void {
+    if (this.sessionInfo === undefined) {
+      this.onError(
+        new TlsTransportError({
+          reason: "ConnectionReset",
+          detail: "the peer closed the connection in the handshake"
+        })
+      )
+      return
+    }
+    // After 'end' every plaintext chunk is in the inbox.
+    const phase = this.inboundPhase
+    this.inboundPhase = InboundPhase.Ended[phase._tag === "Ending" ? phase.end : this.mode.inboundEnd()]
+    this.waker()
+  }
+
+  onFinish(): void {
+    this.outboundPhase = "Finished"
+    this.waker()
+  }
+
+  onClose(): void {
+    // A close is a clean end only after the inbound end of an established connection.
+    if (isLive(this.phase) && !(this.phase === "Established" && this.inboundPhase._tag === "Ended")) {
+      this.onError(
+        new TlsTransportError({
+          reason: "ConnectionReset",
+          detail: this.phase === "Established" ? "the connection closed" : "the connection closed in the handshake"
+        })
+      )
+    }
+    this.waker()
+  }
+
+  onOcspResponse(response: Buffer): void {
+    this.event(TlsEvent.OcspResponse({ response: new Uint8Array(response) }))
+    this.waker()
+  }
+
+  onTicket(socket: tls.TLSSocket, session: Buffer): void {
+    this.event(TlsEvent.SessionTicket({ ticket: this.bookkeeping.ticket(socket, session) }))
+    this.waker()
+  }
+
+  onKeylog(line: Buffer): void {
+    const onKeylog = this.extras.onKeylog
+    if (onKeylog !== undefined) onKeylog(line)
+    if (this.extras.keylog === true) {
+      this.event(TlsEvent.Keylog({ line: line.toString("latin1").trimEnd() }))
+      this.waker()
+    }
+  }
+
+  onSecure(socket: tls.TLSSocket): void {
+    if (!isLive(this.phase)) return
+    const peerVerified = Verification.checkPeer(socket, this.role, this.tlsOptions, this.extras)
+    if (typeof peerVerified !== "boolean") {
+      this.onError(peerVerified)
+      return
+    }
+    // The connection publishes HandshakeDone itself when it sees handshakeDone().
+    this.sessionInfo = Session.fromSocket(socket, this.role, {
+      servername: this.role === "client" ? this.extras.servername : undefined,
+      peerVerified,
+      peerChain: this.bookkeeping.peerChain(socket)
+    })
+    this.phase = "Established"
+    IdleTimer.start(socket, this.extras.idleTimeout)
+    this.waker()
+  }
+
+  onError(error: unknown): void {
+    if (!isLive(this.phase)) return
+    const mapped = isTlsError(error) ? error : fromNodeError(error, this.phase === "Established")
+    this.error = mapped
+    this.phase = "Failed"
+    if ("alert" in mapped && mapped.alert !== undefined && mapped.code !== undefined && /_ALERT_/.test(mapped.code)) {
+      this.event(TlsEvent.AlertReceived({ level: "fatal", description: mapped.alert }))
+    }
+    // Fatal means closed: Node leaves the TCP connection open after an error
+    // past the handshake, so the socket is destroyed here.
+    this.socket?.destroy()
+    this.mode.onFailure()
+    this.waker()
+  }
+
+  private event(event: TlsEvent): void {
+    if (this.events === undefined) this.events = [event]
+    else this.events.push(event)
+  }
+}
