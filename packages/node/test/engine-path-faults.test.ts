@@ -85,7 +85,9 @@ const expected = (kind: Kind, direction: Direction, place: Place): Record<Side, 
             client: ["TlsHandshakeError", "TlsTransportError"],
             server: ["TlsHandshakeError", "TlsTransportError"]
           }
-        : both(["stalled"])
+        : // Stalled, or a truncation once the stalled side's own end gives up (its `end`
+          // fails Stalled after the close timeout, and its scope then destroys the transport).
+          both(["stalled", "TlsTruncationError"])
     case "ResetAfter":
       // The fault transport is the client's, so the reset is the client's in both directions.
       return { client: ["TlsTransportError"], server: consequence }

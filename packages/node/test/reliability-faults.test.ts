@@ -75,7 +75,9 @@ const expected = (kind: Kind, direction: "inbound" | "outbound", place: Place): 
     case "StallAfter":
       return place === "handshake"
         ? { client: ["TlsHandshakeError", "TlsTransportError"], server: ["TlsHandshakeError", "TlsTransportError"] }
-        : both(["stalled"])
+        : // Stalled, or a truncation once the stalled side's own end gives up (its `end`
+          // fails Stalled after the close timeout, and its scope then destroys the transport).
+          both(["stalled", "TlsTruncationError"])
     case "ResetAfter":
       return { server: ["TlsTransportError"], client: consequence }
     case "EndAfter":
