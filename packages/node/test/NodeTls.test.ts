@@ -5,8 +5,7 @@ import * as TlsSession from "@effect-tls/core/TlsSession"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import type * as TlsOptions from "@effect-tls/node/TlsOptions"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Loopback } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -15,13 +14,8 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Tracer from "effect/Tracer"
-import { readAll, silentServer, testServer } from "./helpers.ts"
+import { credential, readAll, testServer } from "./helpers.ts"
 import { activeResources, settleResources } from "./reliability-support.ts"
-
-const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
-  cert: issued.chain,
-  key: Redacted.make(issued.key)
-})
 
 describe("NodeTls client and server", () => {
   it.live("session info on both sides: protocol, cipher, group, ALPN, SNI, chain, exporter", () =>
@@ -383,9 +377,9 @@ describe("NodeTls client and server", () => {
 
   it.live("client: interruption during the handshake releases the socket at once", () =>
     Effect.gen(function* () {
-      const { port, accepted } = yield* silentServer
+      const { port, accept } = yield* Loopback.listen()
       const fiber = yield* Effect.forkChild(Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port })))
-      const peer = yield* accepted.pipe(Effect.timeout("5 seconds"))
+      const peer = yield* accept.pipe(Effect.timeout("5 seconds"))
       // The client is in the handshake once its ClientHello arrived.
       yield* Effect.callback<void>((resume) => {
         const arrived = () => resume(Effect.void)

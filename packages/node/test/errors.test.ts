@@ -2,16 +2,11 @@ import { createHash, X509Certificate } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Loopback, Relay } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
-import { closedPort, failure, proxy, silentServer, testServer } from "./helpers.ts"
-
-const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
-  cert: issued.chain,
-  key: Redacted.make(issued.key)
-})
+import { credential, failure, testServer } from "./helpers.ts"
 
 /** Connects a default client (trusting the test CA) to a server with `issued` and the given options. */
 const handshakeFailure = (
@@ -138,7 +133,7 @@ describe("error classification (native path)", () => {
 
   it.live("Timeout: a server that never answers the ClientHello", () =>
     Effect.gen(function* () {
-      const { port } = yield* silentServer
+      const { port } = yield* Loopback.listen()
       const error = yield* failure(
         NodeTls.connect({ host: "127.0.0.1", port, ca: "", connection: { handshakeTimeout: "200 millis" } })
       )
@@ -148,7 +143,7 @@ describe("error classification (native path)", () => {
 
   it.live("ConnectionRefused: nobody listens", () =>
     Effect.gen(function* () {
-      const port = yield* closedPort
+      const port = yield* Loopback.closedPort
       const error = yield* failure(NodeTls.connect({ host: "127.0.0.1", port }))
       assert.deepInclude(error, { _tag: "TlsTransportError", reason: "ConnectionRefused", code: "ECONNREFUSED" })
     })
@@ -165,10 +160,10 @@ describe("error classification (native path)", () => {
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const { port, accepted } = yield* testServer({ credentials: [credential(issued)] })
-      const relay = yield* proxy(port)
+      const relay = yield* Relay.make(port)
       const client = yield* NodeTls.connect({ host: "127.0.0.1", port: relay.port, ca: issued.ca })
       const server = yield* Queue.take(accepted)
-      relay.state.corruptNextToClient = true
+      yield* relay.corruptNext("toClient")
       yield* server.writer.write(Buffer.alloc(1000, 1))
       const error = yield* Effect.flip(client.reader.read)
       assert.deepInclude(error, { _tag: "TlsProtocolError", reason: "BadRecordMac" })

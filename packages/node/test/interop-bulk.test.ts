@@ -4,31 +4,21 @@
  * bulk data through their stdin and stdout: `s_server`/`s_client` in `-quiet`
  * mode, `gnutls-serv --echo` (our data comes back), `gnutls-cli`.
  */
-import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import { CertificateAuthority } from "@effect-tls/test"
-import * as Deferred from "effect/Deferred"
+import { type CertificateAuthority, Loopback, Peer } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
+import { credential, testServer } from "./helpers.ts"
 import {
-  credential,
-  freePort,
   hasGnutls,
   hashSink,
   hasNamespaces,
   hasOpenssl,
-  namespacedServer,
-  openssl,
-  type Peer,
   payload,
-  pemFiles,
   readHashed,
-  spawnPeer,
-  tempDir,
-  waitForPort,
+  serverPem,
   writePieces
 } from "./interop-support.ts"
 
@@ -37,32 +27,14 @@ const SIZE = 64 * MiB
 /** Our writes and the peer's stdin writes. */
 const PIECE = 64 * 1024
 
-const pki = Effect.gen(function* () {
-  const server = yield* CertificateAuthority.issueServer()
-  const dir = yield* tempDir(pemFiles("server", server))
-  return { server, dir, file: (name: string) => join(dir, name) }
-})
-
-/** Our server for one connection, handed to the test. */
-const ourServer = (server: CertificateAuthority.Issued) =>
-  Effect.gen(function* () {
-    const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
-    const release = yield* Deferred.make<void>()
-    const running = yield* NodeTls.serve(
-      { credentials: [credential(server)], shutdownTimeout: "200 millis" },
-      (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
-    )
-    return { port: running.address.port, accept: Queue.take(accepted).pipe(Effect.timeout("10 seconds")) }
-  })
-
 /** Splits a payload's pieces into stdin-sized writes. */
-const feed = (peer: Peer, pieces: ReadonlyArray<Uint8Array>) =>
+const feed = (peer: Peer.Peer, pieces: ReadonlyArray<Uint8Array>) =>
   Effect.forEach(
     pieces,
     (piece) =>
       Effect.forEach(
         Array.from({ length: Math.ceil(piece.length / PIECE) }, (_, i) => piece.subarray(i * PIECE, (i + 1) * PIECE)),
-        (slice) => peer.send(slice),
+        (slice) => peer.write(slice),
         { discard: true }
       ),
     { discard: true }
@@ -74,7 +46,7 @@ const feed = (peer: Peer, pieces: ReadonlyArray<Uint8Array>) =>
  */
 const exchange = (
   connection: TlsConnection.TlsConnection,
-  peer: Peer,
+  peer: Peer.Peer,
   sink: ReturnType<typeof hashSink>,
   toPeer: ReturnType<typeof payload>,
   fromPeer: ReturnType<typeof payload> | undefined
@@ -91,34 +63,38 @@ const exchange = (
     return { received, printed, seconds }
   })
 
+/** Our server for one connection, handed to the test by `accept`. */
+const ourServer = (server: CertificateAuthority.Issued) =>
+  testServer({ credentials: [credential(server)], shutdownTimeout: "200 millis" })
+
 /** 64 pieces of 1 MiB: the peer's stdin and our writes. */
 const bulk = () => payload(SIZE / MiB, MiB)
 
-describe.skipIf(!hasOpenssl)("interop bulk: openssl", () => {
+describe.skipIf(!hasOpenssl)("interop bulk: openssl (needs openssl, stdbuf)", () => {
   it.live(
     "our client and s_server -quiet: 64 MiB each way at once, SHA-256 equal",
     () =>
       Effect.gen(function* () {
-        const { server, file } = yield* pki
-        const port = yield* freePort
+        const { server, files } = yield* serverPem
+        const port = yield* Loopback.freePort
         const sink = hashSink()
         // -quiet prints no ready line: the port is polled (no -naccept, so the probe does not use up the accept).
-        const peer = yield* openssl(
+        const peer = yield* Peer.openssl(
           [
             "s_server",
             "-quiet",
             "-accept",
             `127.0.0.1:${port}`,
             "-cert",
-            file("server-leaf.pem"),
+            files.cert,
             "-cert_chain",
-            file("server.pem"),
+            files.chain,
             "-key",
-            file("server.key")
+            files.key
           ],
-          { onStdout: sink.onStdout }
+          { stdout: sink.onStdout }
         )
-        yield* waitForPort(port)
+        yield* Peer.waitForPort(port)
         const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
         const ours = bulk()
         const theirs = bulk()
@@ -135,23 +111,16 @@ describe.skipIf(!hasOpenssl)("interop bulk: openssl", () => {
     "our server and s_client -quiet: 64 MiB each way at once, SHA-256 equal",
     () =>
       Effect.gen(function* () {
-        const { server, file } = yield* pki
+        const { server, files } = yield* serverPem
         const us = yield* ourServer(server)
         const sink = hashSink()
-        const peer = yield* openssl(
-          [
-            "s_client",
-            "-quiet",
-            "-connect",
-            `127.0.0.1:${us.port}`,
-            "-servername",
-            "localhost",
-            "-CAfile",
-            file("ca.pem"),
-            "-verify_return_error"
-          ],
-          { onStdout: sink.onStdout }
-        )
+        const peer = yield* Peer.opensslClient({
+          port: us.port,
+          ca: files.ca,
+          servername: "localhost",
+          args: ["-quiet"],
+          stdout: sink.onStdout
+        })
         const connection = yield* us.accept
         const ours = bulk()
         const theirs = bulk()
@@ -165,19 +134,14 @@ describe.skipIf(!hasOpenssl)("interop bulk: openssl", () => {
   )
 })
 
-describe.skipIf(!hasGnutls)("interop bulk: GnuTLS", () => {
+describe.skipIf(!hasGnutls)("interop bulk: GnuTLS (needs gnutls-bin)", () => {
   it.live.skipIf(!hasNamespaces)(
-    "our client and gnutls-serv --echo: 64 MiB up while the echo comes down, SHA-256 equal",
+    "our client and gnutls-serv --echo: 64 MiB up while the echo comes down, SHA-256 equal (needs unshare, nsenter, ip, socat)",
     () =>
       Effect.gen(function* () {
-        const { server, file, dir } = yield* pki
-        // gnutls-serv copies every byte it reads to stderr: dropped.
-        const { port } = yield* namespacedServer(
-          dir,
-          `gnutls-serv --echo -p 4433 --x509certfile ${file("server.pem")} --x509keyfile ${file("server.key")}`,
-          /Echo Server listening on IPv4/,
-          4433
-        )
+        const { server, files } = yield* serverPem
+        const peer = yield* Peer.gnutlsEchoServer({ files })
+        const port = yield* peer.bridge(peer.innerPort)
         const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: server.ca, servername: "localhost" })
         const ours = bulk()
         const started = Date.now()
@@ -198,14 +162,15 @@ describe.skipIf(!hasGnutls)("interop bulk: GnuTLS", () => {
     "our server and gnutls-cli: 64 MiB from gnutls-cli and 1 MiB to it at once, SHA-256 equal",
     () =>
       Effect.gen(function* () {
-        const { server, file } = yield* pki
+        const { server, files } = yield* serverPem
         const us = yield* ourServer(server)
         const sink = hashSink()
-        const peer = yield* spawnPeer(
-          "gnutls-cli",
-          ["-p", String(us.port), "--x509cafile", file("ca.pem"), "--logfile", "/dev/null", "127.0.0.1"],
-          { onStdout: sink.onStdout }
-        )
+        const peer = yield* Peer.gnutlsClient({
+          port: us.port,
+          ca: files.ca,
+          args: ["--logfile", "/dev/null"],
+          stdout: sink.onStdout
+        })
         const connection = yield* us.accept
         const ours = payload(1, MiB)
         const theirs = bulk()

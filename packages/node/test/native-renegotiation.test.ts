@@ -3,23 +3,23 @@
  * `R` on the stdin of `s_client` (the client renegotiates) and of `s_server`
  * (the server sends a HelloRequest).
  */
-import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Peer, TempFiles } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import { credential, freePort, hasOpenssl, openssl, pemFiles, tempDir } from "./interop-support.ts"
+import { credential } from "./helpers.ts"
+import { hasOpenssl } from "./interop-support.ts"
 
-describe.skipIf(!hasOpenssl)("native path: renegotiation refused", () => {
+describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl, stdbuf)", () => {
   it.live("server: s_client -tls1_2 asks to renegotiate (R); the handshake is refused and the connection ends", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const dir = yield* tempDir(pemFiles("server", issued))
+      const files = yield* TempFiles.pem(issued)
       const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
       const outcome = yield* Deferred.make<Exit.Exit<Option.Option<Uint8Array>, unknown>>()
       const server = yield* NodeTls.serve(
@@ -37,20 +37,17 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused", () => {
             }
           })
       )
-      const peer = yield* openssl([
-        "s_client",
-        "-connect",
-        `127.0.0.1:${server.address.port}`,
-        "-tls1_2",
-        "-servername",
-        "localhost",
-        "-CAfile",
-        join(dir, "ca.pem")
-      ])
+      const peer = yield* Peer.opensslClient({
+        port: server.address.port,
+        ca: files.ca,
+        servername: "localhost",
+        verify: false,
+        args: ["-tls1_2"]
+      })
       const connection = yield* Queue.take(accepted).pipe(Effect.timeout("10 seconds"))
       assert.strictEqual(connection.session.protocol, "TLSv1.2")
       yield* peer.waitFor(/Verify return code: 0/)
-      yield* peer.send("R\n")
+      yield* peer.write("R\n")
       yield* peer.waitFor(/RENEGOTIATING/)
       // Node sees the renegotiating ClientHello and refuses it: the read half fails with a typed error,
       // the connection closes, and s_client, whose handshake never completes, sees the connection end.
@@ -70,26 +67,15 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused", () => {
   it.live("client: s_server -tls1_2 sends a HelloRequest (R); our client refuses to renegotiate", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const dir = yield* tempDir(pemFiles("server", issued))
-      const port = yield* freePort
-      const peer = yield* openssl([
-        "s_server",
-        "-accept",
-        `127.0.0.1:${port}`,
-        "-naccept",
-        "1",
-        "-tls1_2",
-        "-cert",
-        join(dir, "server-leaf.pem"),
-        "-cert_chain",
-        join(dir, "server.pem"),
-        "-key",
-        join(dir, "server.key")
-      ])
-      yield* peer.waitFor(/ACCEPT/)
-      const connection = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca, servername: "localhost" })
+      const peer = yield* Peer.opensslServer({ files: yield* TempFiles.pem(issued), args: ["-tls1_2"] })
+      const connection = yield* NodeTls.connect({
+        host: "127.0.0.1",
+        port: peer.port,
+        ca: issued.ca,
+        servername: "localhost"
+      })
       assert.strictEqual(connection.session.protocol, "TLSv1.2")
-      yield* peer.send("R\n")
+      yield* peer.write("R\n")
       // Our client answers the HelloRequest with a no_renegotiation alert; s_server gives up on the connection.
       yield* peer.waitFor(/no renegotiation/)
       yield* peer.waitFor(/CONNECTION CLOSED/)

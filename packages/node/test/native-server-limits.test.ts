@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import { credential } from "./interop-support.ts"
+import { credential } from "./helpers.ts"
 import { echo, observedServer } from "./reliability-support.ts"
 
 describe("native path: server limits", () => {

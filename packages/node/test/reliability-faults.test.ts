@@ -10,7 +10,7 @@ import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import { FaultTransport } from "@effect-tls/test"
+import { FaultTransport, Relay } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -33,7 +33,6 @@ import {
   type Fixture,
   fixture,
   observedServer,
-  recordRelay,
   settleResources,
   streamSlice
 } from "./reliability-support.ts"
@@ -168,14 +167,16 @@ const nativeCase = (certs: Fixture, name: NativeCase) =>
       )
       const inHandshake = name.endsWith("handshake")
       const armed = { reset: false, drop: false }
-      const relay = yield* recordRelay(observed.port, (direction, index, rec) => {
-        // The server's first flight: reset before it, or drop everything from it on.
-        if (direction === "toClient" && armed.reset) {
-          // Nothing of the flight reaches the client: the reset comes first.
-          if (index === 0) queueMicrotask(() => Effect.runSync(relay.reset))
-          return Buffer.alloc(0)
+      const relay = yield* Relay.make(observed.port, {
+        onRecord: (direction, index, rec) => {
+          // The server's first flight: reset before it, or drop everything from it on.
+          if (direction === "toClient" && armed.reset) {
+            // Nothing of the flight reaches the client: the reset comes first.
+            if (index === 0) queueMicrotask(() => Effect.runSync(relay.reset))
+            return Buffer.alloc(0)
+          }
+          return armed.drop && direction === "toClient" ? Buffer.alloc(0) : rec
         }
-        return armed.drop && direction === "toClient" ? Buffer.alloc(0) : rec
       })
       armed.reset = name === "reset in the handshake"
       armed.drop = name === "stall in the handshake"

@@ -11,6 +11,7 @@ import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
+import { Relay } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import {
@@ -19,9 +20,7 @@ import {
   type Fixture,
   fixture,
   observedServer,
-  type RelayDirection,
   record,
-  recordRelay,
   settleResources
 } from "./reliability-support.ts"
 
@@ -48,7 +47,7 @@ const failureOf = <A>(effect: Effect.Effect<A, TlsError>) =>
 const tamperCase = (
   certs: Fixture,
   engine: TlsOptions.Engine,
-  direction: RelayDirection,
+  direction: Relay.Direction,
   tamper: Tamper,
   hello: Uint8Array
 ) =>
@@ -68,23 +67,25 @@ const tamperCase = (
           })
       )
       const armed: { tamper: Tamper | undefined } = { tamper: undefined }
-      const relay = yield* recordRelay(observed.port, (through, _index, rec) => {
-        // Only application-data records (0x17): the Finished and the tickets passed long before arming.
-        if (armed.tamper === undefined || through !== direction || rec[0] !== 0x17) return rec
-        const what = armed.tamper
-        armed.tamper = undefined
-        switch (what) {
-          case "corrupt": {
-            const copy = Buffer.from(rec)
-            const at = 5 + Math.floor((copy.length - 5) / 2)
-            copy[at] = (copy[at] ?? 0) ^ 0x5a
-            return copy
+      const relay = yield* Relay.make(observed.port, {
+        onRecord: (through, _index, rec) => {
+          // Only application-data records (0x17): the Finished and the tickets passed long before arming.
+          if (armed.tamper === undefined || through !== direction || rec[0] !== 0x17) return rec
+          const what = armed.tamper
+          armed.tamper = undefined
+          switch (what) {
+            case "corrupt": {
+              const copy = Buffer.from(rec)
+              const at = 5 + Math.floor((copy.length - 5) / 2)
+              copy[at] = (copy[at] ?? 0) ^ 0x5a
+              return copy
+            }
+            case "inject-handshake":
+              // A plaintext ClientHello where only encrypted records may come.
+              return Buffer.concat([Buffer.from(hello), rec])
+            case "inject-plaintext":
+              return Buffer.concat([record(0x17, Buffer.from("plaintext where a sealed record belongs")), rec])
           }
-          case "inject-handshake":
-            // A plaintext ClientHello where only encrypted records may come.
-            return Buffer.concat([Buffer.from(hello), rec])
-          case "inject-plaintext":
-            return Buffer.concat([record(0x17, Buffer.from("plaintext where a sealed record belongs")), rec])
         }
       })
       const client = yield* NodeTls.connect({ host: "127.0.0.1", port: relay.port, ...certs.client, engine })

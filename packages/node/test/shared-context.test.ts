@@ -9,8 +9,7 @@ import type { TlsConnection } from "@effect-tls/core/TlsConnection"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as Starttls from "@effect-tls/node/Starttls"
-import type * as TlsOptions from "@effect-tls/node/TlsOptions"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Relay } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -19,12 +18,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { clientContext, serverContext } from "../src/internal/context.ts"
-import { proxy, readAll } from "./helpers.ts"
-
-const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
-  cert: issued.chain,
-  key: issued.redactedKey
-})
+import { credential, readAll } from "./helpers.ts"
 
 /**
  * One connection over a fresh memory pair: the server side (forked) writes
@@ -183,10 +177,10 @@ describe("one configuration for both paths", () => {
         })
       )
 
-      // Through a proxy that ends the client-to-server direction with a bare
+      // Through a relay that ends the client-to-server direction with a bare
       // FIN: the duplex server sees every byte and reports truncation (the
       // native path would report a clean end).
-      const relay = yield* proxy(port)
+      const relay = yield* Relay.make(port)
       yield* client.connect({ host: "127.0.0.1", port: relay.port })
       const peer = yield* Queue.take(accepted)
       yield* relay.end("toServer")
