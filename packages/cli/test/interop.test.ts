@@ -10,12 +10,12 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as tls from "node:tls"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import * as Loopback from "@effect-tls/test/Loopback"
 import * as Peer from "@effect-tls/test/Peer"
 import type * as TempFiles from "@effect-tls/test/TempFiles"
 import * as Effect from "effect/Effect"
-import { binPath, cli, cliToEnd, pemFiles, scopedTest, serve } from "./support.ts"
+import { binPath, cli, cliToEnd, live, pemFiles, serve, serveWith } from "./support.ts"
 
 const session = /^session: TLSv1\.[23] \S+ /m
 const openssl = Peer.available("openssl", "stdbuf")
@@ -38,243 +38,207 @@ const sClient = (
 ) => Peer.opensslClient({ host: server.host, port: server.port, ca, ...options })
 
 describe.skipIf(!openssl)("connect against openssl s_server (needs openssl, stdbuf)", () => {
-  it.live(
+  live(
     "both engines: data both ways, session line, exit 0 after the server's close",
-    scopedTest(
-      Effect.gen(function* () {
-        for (const engine of ["native", "duplex"]) {
-          const { files, server } = yield* sServer("server", ["-rev"])
-          const result = yield* cliToEnd(
-            ["connect", `localhost:${server.port}`, "--ca", files.ca, "--engine", engine],
-            "hello openssl\n"
-          )
-          assert.strictEqual(result.code, 0, result.stderr)
-          assert.strictEqual(result.stdoutText, "lssnepo olleh\n", "s_server -rev reverses the line; nothing is added")
-          assert.match(result.stderr, session)
-          assert.match(result.stderr, /verified=yes/)
-        }
-      })
-    )
-  )
-
-  it.live(
-    "ALPN, mutual TLS and TLS 1.2 with --min-version 1.2",
-    scopedTest(
-      Effect.gen(function* () {
-        const client = yield* pemFiles("client")
-        const { files, server } = yield* sServer("server", [
-          "-rev",
-          "-alpn",
-          "h2",
-          "-Verify",
-          "1",
-          "-CAfile",
-          client.ca,
-          "-tls1_2"
-        ])
+    Effect.gen(function* () {
+      for (const engine of ["native", "duplex"]) {
+        const { files, server } = yield* sServer("server", ["-rev"])
         const result = yield* cliToEnd(
-          [
-            "connect",
-            `localhost:${server.port}`,
-            "--ca",
-            files.ca,
-            "--alpn",
-            "h2,http/1.1",
-            "--cert",
-            client.chain,
-            "--key",
-            client.key,
-            "--min-version",
-            "1.2"
-          ],
-          "abc\n"
+          ["connect", `localhost:${server.port}`, "--ca", files.ca, "--engine", engine],
+          "hello openssl\n"
         )
         assert.strictEqual(result.code, 0, result.stderr)
-        assert.strictEqual(result.stdoutText, "cba\n")
-        assert.match(result.stderr, /^session: TLSv1\.2 /m)
-        assert.match(result.stderr, /alpn=h2/)
-      })
-    )
+        assert.strictEqual(result.stdoutText, "lssnepo olleh\n", "s_server -rev reverses the line; nothing is added")
+        assert.match(result.stderr, session)
+        assert.match(result.stderr, /verified=yes/)
+      }
+    })
   )
 
-  it.live(
-    "--min-version 1.3 against a TLS 1.2-only server: exit 4",
-    scopedTest(
-      Effect.gen(function* () {
-        const { files, server } = yield* sServer("server", ["-tls1_2"])
-        const result = yield* cliToEnd([
+  live(
+    "ALPN, mutual TLS and TLS 1.2 with --min-version 1.2",
+    Effect.gen(function* () {
+      const client = yield* pemFiles("client")
+      const { files, server } = yield* sServer("server", [
+        "-rev",
+        "-alpn",
+        "h2",
+        "-Verify",
+        "1",
+        "-CAfile",
+        client.ca,
+        "-tls1_2"
+      ])
+      const result = yield* cliToEnd(
+        [
           "connect",
           `localhost:${server.port}`,
           "--ca",
           files.ca,
+          "--alpn",
+          "h2,http/1.1",
+          "--cert",
+          client.chain,
+          "--key",
+          client.key,
           "--min-version",
-          "1.3"
-        ])
-        assert.strictEqual(result.code, 4, result.stderr)
-        assert.match(result.stderr, /^error: TlsHandshakeError: \w+/m)
-      })
-    )
+          "1.2"
+        ],
+        "abc\n"
+      )
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdoutText, "cba\n")
+      assert.match(result.stderr, /^session: TLSv1\.2 /m)
+      assert.match(result.stderr, /alpn=h2/)
+    })
   )
 
-  it.live(
+  live(
+    "--min-version 1.3 against a TLS 1.2-only server: exit 4",
+    Effect.gen(function* () {
+      const { files, server } = yield* sServer("server", ["-tls1_2"])
+      const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", files.ca, "--min-version", "1.3"])
+      assert.strictEqual(result.code, 4, result.stderr)
+      assert.match(result.stderr, /^error: TlsHandshakeError: \w+/m)
+    })
+  )
+
+  live(
     "hostname mismatch and unknown CA against s_server: exit 4 with the reason",
-    scopedTest(
-      Effect.gen(function* () {
-        const cases = [
-          { kind: "wrongHost", reason: "HostnameMismatch" },
-          { kind: "unknownCa", reason: "UnknownCa" },
-          { kind: "expired", reason: "CertificateExpired" }
-        ] as const
-        for (const { kind, reason } of cases) {
-          const { files, server } = yield* sServer(kind)
-          const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", files.ca])
-          assert.strictEqual(result.code, 4, `${kind}: ${result.stderr}`)
-          assert.match(result.stderr, new RegExp(`^error: TlsHandshakeError: ${reason}: `, "m"))
-        }
-      })
-    )
+    Effect.gen(function* () {
+      const cases = [
+        { kind: "wrongHost", reason: "HostnameMismatch" },
+        { kind: "unknownCa", reason: "UnknownCa" },
+        { kind: "expired", reason: "CertificateExpired" }
+      ] as const
+      for (const { kind, reason } of cases) {
+        const { files, server } = yield* sServer(kind)
+        const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", files.ca])
+        assert.strictEqual(result.code, 4, `${kind}: ${result.stderr}`)
+        assert.match(result.stderr, new RegExp(`^error: TlsHandshakeError: ${reason}: `, "m"))
+      }
+    })
   )
 
-  it.live(
+  live(
     "a KeyUpdate (update requested) from s_server in the middle of the session: the client answers and data flows both ways",
-    scopedTest(
-      Effect.gen(function* () {
-        for (const engine of ["native", "duplex"]) {
-          const { files, server } = yield* sServer("server", ["-msg"])
-          const client = yield* cli(["connect", `localhost:${server.port}`, "--ca", files.ca, "--engine", engine, "-v"])
-          yield* client.waitFor(session, { stream: "stderr" })
-          // "K": a KeyUpdate that asks the client to update its keys too.
-          // "K" must arrive alone (s_server drops the rest of a read that holds a
-          // command): wait until -msg shows the KeyUpdate went out.
-          yield* server.write("K\n")
-          yield* server.waitFor(/>>> TLS 1\.3, Handshake \[length \w+\], KeyUpdate/, { stream: "stdout" })
-          yield* server.write("after the key update\n")
-          yield* client.waitFor(/after the key update\n/, { stream: "stdout" })
-          yield* client.write("client after the key update\n")
-          yield* server.waitFor(/client after the key update/, { stream: "stdout" })
-          yield* client.endInput
-          const exit = yield* client.exited
-          assert.strictEqual(exit.code, 0, client.stderr())
-          // The client answered the requested update (s_server logs what it receives).
-          assert.match(server.stdoutText(), /<<< TLS 1\.3, Handshake \[length \w+\], KeyUpdate/)
-        }
-      })
-    )
+    Effect.gen(function* () {
+      for (const engine of ["native", "duplex"]) {
+        const { files, server } = yield* sServer("server", ["-msg"])
+        const client = yield* cli(["connect", `localhost:${server.port}`, "--ca", files.ca, "--engine", engine, "-v"])
+        yield* client.waitFor(session, { stream: "stderr" })
+        // "K": a KeyUpdate that asks the client to update its keys too.
+        // "K" must arrive alone (s_server drops the rest of a read that holds a
+        // command): wait until -msg shows the KeyUpdate went out.
+        yield* server.write("K\n")
+        yield* server.waitFor(/>>> TLS 1\.3, Handshake \[length \w+\], KeyUpdate/, { stream: "stdout" })
+        yield* server.write("after the key update\n")
+        yield* client.waitFor(/after the key update\n/, { stream: "stdout" })
+        yield* client.write("client after the key update\n")
+        yield* server.waitFor(/client after the key update/, { stream: "stdout" })
+        yield* client.endInput
+        const exit = yield* client.exited
+        assert.strictEqual(exit.code, 0, client.stderr())
+        // The client answered the requested update (s_server logs what it receives).
+        assert.match(server.stdoutText(), /<<< TLS 1\.3, Handshake \[length \w+\], KeyUpdate/)
+      }
+    })
   )
 })
 
 describe.skipIf(!openssl)("serve against openssl s_client (needs openssl, stdbuf)", () => {
-  it.live(
+  live(
     "echo: s_client's line comes back; the server's -v line says it ended cleanly",
-    scopedTest(
-      Effect.gen(function* () {
-        const server = yield* serve(["-v"])
-        const client = yield* sClient(server, server.caPath ?? "", {
-          servername: "localhost",
-          args: ["-quiet", "-no_ign_eof"]
-        })
-        yield* client.write("hello from s_client\n")
-        yield* client.waitFor(/hello from s_client\n/, { stream: "stdout" })
-        yield* client.endInput
-        yield* client.exited
-        yield* server.proc.waitFor(
-          /connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*sni=localhost .*received=20 sent=20 ended=clean/,
-          { stream: "stderr" }
-        )
+    Effect.gen(function* () {
+      const server = yield* serve(["-v"])
+      const client = yield* sClient(server, server.caPath ?? "", {
+        servername: "localhost",
+        args: ["-quiet", "-no_ign_eof"]
       })
-    )
+      yield* client.write("hello from s_client\n")
+      yield* client.waitFor(/hello from s_client\n/, { stream: "stdout" })
+      yield* client.endInput
+      yield* client.exited
+      yield* server.proc.waitFor(
+        /connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*sni=localhost .*received=20 sent=20 ended=clean/,
+        { stream: "stderr" }
+      )
+    })
   )
 
-  it.live(
+  live(
     "source=N: s_client receives exactly N bytes, then the server's close",
-    scopedTest(
-      Effect.gen(function* () {
-        const server = yield* serve(["--mode", "source=1MiB"])
-        const client = yield* sClient(server, server.caPath ?? "", { args: ["-quiet"], timeout: "20 seconds" })
-        const exit = yield* client.exited
-        assert.strictEqual(exit.code, 0, client.stderr())
-        assert.strictEqual(client.stdout().length, 1024 * 1024)
-      })
-    )
+    Effect.gen(function* () {
+      const server = yield* serve(["--mode", "source=1MiB"])
+      const client = yield* sClient(server, server.caPath ?? "", { args: ["-quiet"], timeout: "20 seconds" })
+      const exit = yield* client.exited
+      assert.strictEqual(exit.code, 0, client.stderr())
+      assert.strictEqual(client.stdout().length, 1024 * 1024)
+    })
   )
 
-  it.live(
+  live(
     "--require-client-cert: s_client with a client certificate is served, without one is refused",
-    scopedTest(
-      Effect.gen(function* () {
-        const files = yield* pemFiles("server")
-        const clientFiles = yield* pemFiles("client")
-        const server = yield* serve([
-          "--cert",
-          files.chain,
-          "--key",
-          files.key,
-          "--ca",
-          files.ca,
-          "--require-client-cert",
-          "-v"
-        ])
-        const common = ["-quiet", "-no_ign_eof"]
-        const admitted = yield* sClient(server, files.ca, {
-          verify: false,
-          args: [...common, "-cert", clientFiles.cert, "-cert_chain", clientFiles.chain, "-key", clientFiles.key]
-        })
-        yield* admitted.write("with cert\n")
-        yield* admitted.waitFor(/with cert\n/, { stream: "stdout" })
-        yield* admitted.endInput
-        yield* admitted.exited
-        const refused = yield* sClient(server, files.ca, { verify: false, args: common })
-        yield* refused.write("without cert\n")
-        yield* refused.endInput
-        yield* refused.exited
-        assert.notInclude(refused.stdoutText(), "without cert")
+    Effect.gen(function* () {
+      const files = yield* pemFiles("server")
+      const clientFiles = yield* pemFiles("client")
+      const server = yield* serveWith(files, ["--ca", files.ca, "--require-client-cert", "-v"])
+      const common = ["-quiet", "-no_ign_eof"]
+      const admitted = yield* sClient(server, files.ca, {
+        verify: false,
+        args: [...common, "-cert", clientFiles.cert, "-cert_chain", clientFiles.chain, "-key", clientFiles.key]
       })
-    )
+      yield* admitted.write("with cert\n")
+      yield* admitted.waitFor(/with cert\n/, { stream: "stdout" })
+      yield* admitted.endInput
+      yield* admitted.exited
+      const refused = yield* sClient(server, files.ca, { verify: false, args: common })
+      yield* refused.write("without cert\n")
+      yield* refused.endInput
+      yield* refused.exited
+      assert.notInclude(refused.stdoutText(), "without cert")
+    })
   )
 
-  it.live(
+  live(
     "a KeyUpdate from s_client (K) in the middle of an echo session",
-    scopedTest(
-      Effect.gen(function* () {
-        const server = yield* serve(["-v"])
-        const client = yield* sClient(server, server.caPath ?? "", { verify: false, args: ["-no_ign_eof"] })
-        yield* client.waitFor(/Verify return code: 0 \(ok\)/, { stream: "stdout" })
-        yield* client.write("before\n")
-        yield* client.waitFor(/^before$/m, { stream: "stdout" })
-        yield* client.write("K\n")
-        yield* client.waitFor(/KEYUPDATE/, { stream: "stderr" })
-        yield* client.write("after\n")
-        yield* client.waitFor(/^after$/m, { stream: "stdout" })
-        yield* client.endInput
-        yield* client.exited
-        yield* server.proc.waitFor(/connection #1: .*received=13 sent=13 ended=clean/, { stream: "stderr" })
-      })
-    )
+    Effect.gen(function* () {
+      const server = yield* serve(["-v"])
+      const client = yield* sClient(server, server.caPath ?? "", { verify: false, args: ["-no_ign_eof"] })
+      yield* client.waitFor(/Verify return code: 0 \(ok\)/, { stream: "stdout" })
+      yield* client.write("before\n")
+      yield* client.waitFor(/^before$/m, { stream: "stdout" })
+      yield* client.write("K\n")
+      yield* client.waitFor(/KEYUPDATE/, { stream: "stderr" })
+      yield* client.write("after\n")
+      yield* client.waitFor(/^after$/m, { stream: "stdout" })
+      yield* client.endInput
+      yield* client.exited
+      yield* server.proc.waitFor(/connection #1: .*received=13 sent=13 ended=clean/, { stream: "stderr" })
+    })
   )
 })
 
 describe.skipIf(!gnutls)("gnutls (needs gnutls-bin)", () => {
-  it.live(
+  live(
     "serve against gnutls-cli: the echo comes back",
-    scopedTest(
-      Effect.gen(function* () {
-        const server = yield* serve(["-v"])
-        const client = yield* Peer.gnutlsClient({ host: "localhost", port: server.port, ca: server.caPath ?? "" })
-        yield* client.write("hello from gnutls\n")
-        yield* client.waitFor(/^hello from gnutls$/m, { stream: "stdout" })
-        yield* client.endInput
-        const exit = yield* client.exited
-        assert.strictEqual(exit.code, 0, client.stderr())
-        yield* server.proc.waitFor(/connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*received=18 sent=18 ended=clean/, {
-          stream: "stderr"
-        })
+    Effect.gen(function* () {
+      const server = yield* serve(["-v"])
+      const client = yield* Peer.gnutlsClient({ host: "localhost", port: server.port, ca: server.caPath ?? "" })
+      yield* client.write("hello from gnutls\n")
+      yield* client.waitFor(/^hello from gnutls$/m, { stream: "stdout" })
+      yield* client.endInput
+      const exit = yield* client.exited
+      assert.strictEqual(exit.code, 0, client.stderr())
+      yield* server.proc.waitFor(/connection #1: peer=127\.0\.0\.1:\d+ TLSv1\.3 .*received=18 sent=18 ended=clean/, {
+        stream: "stderr"
       })
-    )
+    })
   )
 
-  it.live.skipIf(!namespaces)(
-    "connect against gnutls-serv --echo (in its own network namespace), both engines (needs unshare, nsenter, ip)",
-    scopedTest(
+  describe.skipIf(!namespaces)("gnutls-serv in its own network namespace (needs unshare, nsenter, ip)", () => {
+    live(
+      "connect against gnutls-serv --echo, both engines",
       Effect.gen(function* () {
         const files = yield* pemFiles("server")
         const server = yield* Peer.gnutlsEchoServer({ files })
@@ -298,41 +262,35 @@ describe.skipIf(!gnutls)("gnutls (needs gnutls-bin)", () => {
         }
       })
     )
-  )
+  })
 })
 
 describe("connect --starttls smtp", () => {
-  it.live(
+  /** `connect --starttls smtp` to the SMTP server below (offering STARTTLS or not), run to its end with `input`. */
+  const starttls = (offer: boolean, input: string) =>
+    Effect.gen(function* () {
+      const files = yield* pemFiles("server")
+      const port = yield* smtpServer(files, offer)
+      return yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca, "--starttls", "smtp"], input)
+    })
+
+  live(
     "speaks the SMTP prologue, upgrades, and carries SMTP over TLS",
-    scopedTest(
-      Effect.gen(function* () {
-        const files = yield* pemFiles("server")
-        const port = yield* smtpServer(files, true)
-        const result = yield* cliToEnd(
-          ["connect", `localhost:${port}`, "--ca", files.ca, "--starttls", "smtp"],
-          "EHLO client\r\nQUIT\r\n"
-        )
-        assert.strictEqual(result.code, 0, result.stderr)
-        assert.strictEqual(result.stdoutText, "250 secure hello\r\n221 bye\r\n", "only what was said over TLS")
-        assert.match(result.stderr, session)
-      })
-    )
+    Effect.gen(function* () {
+      const result = yield* starttls(true, "EHLO client\r\nQUIT\r\n")
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdoutText, "250 secure hello\r\n221 bye\r\n", "only what was said over TLS")
+      assert.match(result.stderr, session)
+    })
   )
 
-  it.live(
+  live(
     "a server that does not offer STARTTLS: exit 4, nothing sent in plaintext after EHLO",
-    scopedTest(
-      Effect.gen(function* () {
-        const files = yield* pemFiles("server")
-        const port = yield* smtpServer(files, false)
-        const result = yield* cliToEnd(
-          ["connect", `localhost:${port}`, "--ca", files.ca, "--starttls", "smtp"],
-          "secret"
-        )
-        assert.strictEqual(result.code, 4, result.stderr)
-        assert.match(result.stderr, /^error: StarttlsError: NotOffered: /m)
-      })
-    )
+    Effect.gen(function* () {
+      const result = yield* starttls(false, "secret")
+      assert.strictEqual(result.code, 4, result.stderr)
+      assert.match(result.stderr, /^error: StarttlsError: NotOffered: /m)
+    })
   )
 })
 

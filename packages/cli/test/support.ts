@@ -5,6 +5,7 @@
  * and the PEM files its flags take.
  */
 import * as path from "node:path"
+import { it } from "@effect/vitest"
 import * as CertificateAuthority from "@effect-tls/test/CertificateAuthority"
 import * as Peer from "@effect-tls/test/Peer"
 import * as TempFiles from "@effect-tls/test/TempFiles"
@@ -53,8 +54,17 @@ export const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>, duration: Durat
     orElse: () => Effect.die(new Error(`test body exceeded ${Duration.format(Duration.fromInputUnsafe(duration))}`))
   })
 
-/** A test body: bounded, in a scope of its own that closes (stopping its processes) when it ends. */
-export const scopedTest =
-  <A, E>(body: Effect.Effect<A, E, Scope.Scope>) =>
-  () =>
-    bounded(Effect.scoped(body))
+/** A test whose body is bounded and runs in a scope of its own, which stops its processes when it ends. */
+export const live = (name: string, body: Effect.Effect<unknown, unknown, Scope.Scope>) =>
+  it.live(name, () => bounded(Effect.scoped(body)))
+
+/** `effect-tls serve` with the certificate of `files` and `args`. */
+export const serveWith = (files: TempFiles.PemFiles, args: ReadonlyArray<string> = []) =>
+  serve(["--cert", files.chain, "--key", files.key, ...args])
+
+/** `effect-tls connect` to `server`, trusting its ephemeral CA, run to its end with `input`. */
+export const connectTo = (
+  server: { readonly address: string; readonly caPath: string | undefined },
+  args: ReadonlyArray<string> = [],
+  input: string | Uint8Array = ""
+) => cliToEnd(["connect", server.address, "--ca", server.caPath ?? "", ...args], input)

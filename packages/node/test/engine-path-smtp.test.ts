@@ -13,7 +13,7 @@ import * as Server from "../examples/smtp-starttls-server.ts"
 import { credentials } from "./engine-path-support.ts"
 
 /** Runs a program to its end with `input` on stdin, within 15 seconds. */
-const run = (file: string, args: ReadonlyArray<string>, input: string) =>
+const run = (file: string, args: ReadonlyArray<string>, input = "") =>
   Effect.map(Peer.run(file, args, { input, timeout: "15 seconds" }), (done) => ({
     code: done.code,
     stdout: done.stdoutText,
@@ -52,28 +52,10 @@ describe("SMTP STARTTLS example", () => {
   it.live.skipIf(!haveSwaks)("swaks --tls delivers a message, verifying the certificate (needs swaks)", () =>
     Effect.gen(function* () {
       const { port, received, caFile } = yield* fixture
-      const result = yield* run(
-        "swaks",
-        [
-          "--server",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--tls",
-          "--tls-verify",
-          "--tls-ca-path",
-          caFile,
-          "--tls-sni",
-          "localhost",
-          "--from",
-          "alice@example.com",
-          "--to",
-          "bob@example.com",
-          "--body",
-          "from swaks"
-        ],
-        ""
-      )
+      const result = yield* run("swaks", [
+        ...["--server", "127.0.0.1", "--port", String(port), "--from", "alice@example.com", "--to", "bob@example.com"],
+        ...["--tls", "--tls-verify", "--tls-ca-path", caFile, "--tls-sni", "localhost", "--body", "from swaks"]
+      ])
       assert.strictEqual(result.code, 0, result.stdout + result.stderr)
       assert.include(result.stdout, "220 2.0.0 Ready to start TLS")
       assert.strictEqual(received.length, 1)
@@ -88,20 +70,8 @@ describe("SMTP STARTTLS example", () => {
       const result = yield* run(
         "openssl",
         [
-          "s_client",
-          "-starttls",
-          "smtp",
-          "-connect",
-          `127.0.0.1:${port}`,
-          "-servername",
-          "localhost",
-          "-CAfile",
-          caFile,
-          "-verify_return_error",
-          "-verify_hostname",
-          "localhost",
-          "-crlf",
-          "-ign_eof"
+          ...["s_client", "-starttls", "smtp", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-crlf"],
+          ...["-CAfile", caFile, "-verify_return_error", "-verify_hostname", "localhost", "-ign_eof"]
         ],
         "EHLO openssl\nMAIL FROM:<o@example.com>\nRCPT TO:<p@example.com>\nDATA\nfrom openssl\n.\nQUIT\n"
       )

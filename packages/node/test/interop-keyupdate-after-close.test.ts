@@ -20,9 +20,8 @@
  * connection without its own, which the engine path rightly reports as
  * truncation.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
-import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTransport from "@effect-tls/node/NodeTransport"
 import * as Starttls from "@effect-tls/node/Starttls"
 import { type CertificateAuthority, Peer } from "@effect-tls/test"
@@ -30,8 +29,19 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { listen } from "./engine-path-support.ts"
-import { credential, testServer } from "./helpers.ts"
-import { digitLines, hasOpenssl, payloadLines, readHashed, serverPem, sha256, writePieces } from "./interop-support.ts"
+import { credential } from "./helpers.ts"
+import {
+  digitLines,
+  hasOpenssl,
+  ourClient,
+  ourServer,
+  payloadLines,
+  peerTest,
+  readHashed,
+  serverPem,
+  sha256,
+  writePieces
+} from "./interop-support.ts"
 
 const PIECE = 16 * 1024
 /**
@@ -46,15 +56,15 @@ type Path = "native" | "engine"
 const PATHS: ReadonlyArray<Path> = ["native", "engine"]
 
 /** Our client on `path`. */
-const ourClient = (path: Path, port: number, ca: string) =>
+const clientOn = (path: Path, port: number, ca: string) =>
   path === "native"
-    ? NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost" })
+    ? ourClient(port, ca)
     : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
         Starttls.client(transport, { ca, servername: "localhost" })
       )
 
 /** Our server on `path` for one connection: `accept` gives it, alive until the scope closes. */
-const ourServer = (path: Path, server: CertificateAuthority.Issued) =>
+const serverOn = (path: Path, server: CertificateAuthority.Issued) =>
   Effect.gen(function* () {
     if (path === "engine") {
       const listener = yield* listen
@@ -66,12 +76,7 @@ const ourServer = (path: Path, server: CertificateAuthority.Issued) =>
         }).pipe(Effect.timeout("10 seconds"))
       }
     }
-    const running = yield* testServer({
-      credentials: [credential(server)],
-      host: "127.0.0.1",
-      shutdownTimeout: "200 millis"
-    })
-    return { port: running.port, accept: running.accept }
+    return yield* ourServer(server, { host: "127.0.0.1" })
   })
 
 /** The native path cannot tell the peer's close_notify from its FIN (it reports `Ended`). */
@@ -86,82 +91,80 @@ const ourData = () => {
 
 describe.skipIf(!hasOpenssl)("a KeyUpdate request after our close_notify (needs openssl and stdbuf)", () => {
   for (const path of PATHS) {
-    it.live(
+    peerTest(
       `${path} client: after our close_notify, s_server sends data and two KeyUpdate requests; we read all of it and end cleanly`,
-      () =>
-        Effect.gen(function* () {
-          const { server, files } = yield* serverPem
-          const peer = yield* Peer.opensslServer({ files, args: ["-tls1_3"] })
-          const connection = yield* ourClient(path, peer.port, server.ca)
-          // Once its stdout pipe is full, the peer stops reading the socket.
-          yield* peer.pauseStdout
-          const ours = ourData()
-          yield* writePieces(connection, ours.pieces)
-          yield* connection.writer.end
-          // s_server reads its stdin before the socket in each round, 16 KiB a
-          // read (its buffer): one read of data, then two reads that each
-          // start with K (the rest of a command's read is dropped).
-          const theirs = digitLines(PIECE)
-          yield* peer.write(Buffer.concat([theirs, command("K"), command("K")]))
-          const reader = yield* Effect.forkChild(readHashed(connection, theirs.length + 1))
-          yield* peer.resumeStdout
-          const read = yield* Fiber.join(reader)
-          assert.isTrue(read.ended, "our read half ended")
-          assert.strictEqual(read.bytes, theirs.length)
-          assert.strictEqual(read.sha256, sha256(theirs))
-          assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
-          yield* peer.waitFor(/CONNECTION CLOSED/)
-          const output = peer.stdoutText()
-          // OpenSSL 3.0 prints the result of the handshake step that sent the KeyUpdate; later versions KEYUPDATE.
-          const beforeDone = output.slice(0, output.indexOf("DONE"))
-          assert.strictEqual(
-            (beforeDone.match(/KEYUPDATE|SSL_do_handshake -> 1/g) ?? []).length,
-            2,
-            "s_server sent both KeyUpdates before it read our close_notify"
-          )
-          assert.strictEqual(sha256(payloadLines(output)), ours.sha256)
-        }).pipe(Effect.scoped, Effect.timeout("20 seconds")),
-      30_000
+      20,
+      Effect.gen(function* () {
+        const { server, files } = yield* serverPem
+        const peer = yield* Peer.opensslServer({ files, args: ["-tls1_3"] })
+        const connection = yield* clientOn(path, peer.port, server.ca)
+        // Once its stdout pipe is full, the peer stops reading the socket.
+        yield* peer.pauseStdout
+        const ours = ourData()
+        yield* writePieces(connection, ours.pieces)
+        yield* connection.writer.end
+        // s_server reads its stdin before the socket in each round, 16 KiB a
+        // read (its buffer): one read of data, then two reads that each
+        // start with K (the rest of a command's read is dropped).
+        const theirs = digitLines(PIECE)
+        yield* peer.write(Buffer.concat([theirs, command("K"), command("K")]))
+        const reader = yield* Effect.forkChild(readHashed(connection, theirs.length + 1))
+        yield* peer.resumeStdout
+        const read = yield* Fiber.join(reader)
+        assert.isTrue(read.ended, "our read half ended")
+        assert.strictEqual(read.bytes, theirs.length)
+        assert.strictEqual(read.sha256, sha256(theirs))
+        assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
+        yield* peer.waitFor(/CONNECTION CLOSED/)
+        const output = peer.stdoutText()
+        // OpenSSL 3.0 prints the result of the handshake step that sent the KeyUpdate; later versions KEYUPDATE.
+        const beforeDone = output.slice(0, output.indexOf("DONE"))
+        assert.strictEqual(
+          (beforeDone.match(/KEYUPDATE|SSL_do_handshake -> 1/g) ?? []).length,
+          2,
+          "s_server sent both KeyUpdates before it read our close_notify"
+        )
+        assert.strictEqual(sha256(payloadLines(output)), ours.sha256)
+      })
     )
 
-    it.live(
+    peerTest(
       `${path} server: after our close_notify, s_client sends two KeyUpdate requests and then data; we read all of it and end cleanly`,
-      () =>
-        Effect.gen(function* () {
-          const { server, files } = yield* serverPem
-          const us = yield* ourServer(path, server)
-          const peer = yield* Peer.opensslClient({ port: us.port, ca: files.ca, servername: "localhost" })
-          const connection = yield* us.accept
-          yield* peer.waitFor(/Verify return code: 0/)
-          // Once its stdout pipe is full, the peer stops reading the socket.
-          yield* peer.pauseStdout
-          const ours = ourData()
-          yield* writePieces(connection, ours.pieces)
-          yield* connection.writer.end
-          // s_client reads its stdin while it waits for stdout, never the socket;
-          // had it read our close_notify, it would have closed instead of
-          // printing KEYUPDATE.
-          const from = peer.mark()
-          yield* peer.write("K\n")
-          yield* peer.waitFor(/KEYUPDATE/, { from })
-          const from2 = peer.mark()
-          yield* peer.write("K\n")
-          yield* peer.waitFor(/KEYUPDATE/, { from: from2 })
-          const theirs = Buffer.concat(Array.from({ length: 16 }, () => digitLines(PIECE)))
-          const reader = yield* Effect.forkChild(readHashed(connection, theirs.length))
-          yield* peer.write(theirs)
-          // Every byte of theirs arrives before s_client reads our close_notify.
-          const read = yield* Fiber.join(reader)
-          assert.strictEqual(read.bytes, theirs.length)
-          assert.strictEqual(read.sha256, sha256(theirs))
-          yield* peer.resumeStdout
-          // Then s_client reads ours and our close_notify, and answers with its own.
-          assert.isTrue(Option.isNone(yield* connection.reader.read), "our read half ended")
-          assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
-          yield* peer.waitFor(/^closed$/m)
-          assert.strictEqual(sha256(payloadLines(peer.stdoutText())), ours.sha256)
-        }).pipe(Effect.scoped, Effect.timeout("20 seconds")),
-      30_000
+      20,
+      Effect.gen(function* () {
+        const { server, files } = yield* serverPem
+        const us = yield* serverOn(path, server)
+        const peer = yield* Peer.opensslClient({ port: us.port, ca: files.ca, servername: "localhost" })
+        const connection = yield* us.accept
+        yield* peer.waitFor(/Verify return code: 0/)
+        // Once its stdout pipe is full, the peer stops reading the socket.
+        yield* peer.pauseStdout
+        const ours = ourData()
+        yield* writePieces(connection, ours.pieces)
+        yield* connection.writer.end
+        // s_client reads its stdin while it waits for stdout, never the socket;
+        // had it read our close_notify, it would have closed instead of
+        // printing KEYUPDATE.
+        const from = peer.mark()
+        yield* peer.write("K\n")
+        yield* peer.waitFor(/KEYUPDATE/, { from })
+        const from2 = peer.mark()
+        yield* peer.write("K\n")
+        yield* peer.waitFor(/KEYUPDATE/, { from: from2 })
+        const theirs = Buffer.concat(Array.from({ length: 16 }, () => digitLines(PIECE)))
+        const reader = yield* Effect.forkChild(readHashed(connection, theirs.length))
+        yield* peer.write(theirs)
+        // Every byte of theirs arrives before s_client reads our close_notify.
+        const read = yield* Fiber.join(reader)
+        assert.strictEqual(read.bytes, theirs.length)
+        assert.strictEqual(read.sha256, sha256(theirs))
+        yield* peer.resumeStdout
+        // Then s_client reads ours and our close_notify, and answers with its own.
+        assert.isTrue(Option.isNone(yield* connection.reader.read), "our read half ended")
+        assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
+        yield* peer.waitFor(/^closed$/m)
+        assert.strictEqual(sha256(payloadLines(peer.stdoutText())), ours.sha256)
+      })
     )
   }
 })

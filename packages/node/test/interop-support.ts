@@ -5,16 +5,39 @@
  * test kit's (`Peer`).
  */
 import { createHash, randomBytes } from "node:crypto"
+import { it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority, Peer, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { credential, testServer } from "./helpers.ts"
 
 /** OpenSSL's command-line tool, line-buffered by `stdbuf` (`Peer.openssl`). */
 export const hasOpenssl = Peer.available("openssl", "stdbuf")
 export const hasGnutls = Peer.available("gnutls-cli", "gnutls-serv")
 /** A peer that binds every address can be put in a network namespace of its own and bridged out. */
 export const hasNamespaces = Peer.available("unshare", "nsenter", "ip", "socat")
+
+/**
+ * A test against a real peer: scoped (the peer is stopped when it ends) and
+ * bounded by `seconds`, vitest's own bound 5 seconds later.
+ */
+export const peerTest = (name: string, seconds: number, body: Effect.Effect<unknown, unknown, Scope.Scope>) =>
+  it.live(name, () => body.pipe(Effect.scoped, Effect.timeout(`${seconds} seconds`)), (seconds + 5) * 1000)
+
+/** Our server for one connection, serving `issued`: `accept` gives the connection, alive until the scope closes. */
+export const ourServer = (issued: CertificateAuthority.Issued, options: Partial<TlsOptions.ServerOptions> = {}) =>
+  testServer({ credentials: [credential(issued)], shutdownTimeout: "200 millis", ...options })
+
+/** Our client (native path) to a peer on 127.0.0.1:`port` that serves a `localhost` certificate from `ca`. */
+export const ourClient = (port: number, ca: string, options: Partial<NodeTls.ConnectOptions> = {}) =>
+  NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost", ...options })
+
+/** How many times `pattern` (a global regular expression) matches in `text`. */
+export const count = (text: string, pattern: RegExp): number => (text.match(pattern) ?? []).length
 
 /** A server certificate from the test PKI and its PEM files, removed with the scope. */
 export const serverPem = Effect.gen(function* () {

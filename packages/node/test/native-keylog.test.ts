@@ -10,7 +10,7 @@ import * as NodeTls from "@effect-tls/node/NodeTls"
 import { CertificateAuthority, Loopback, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { credential } from "./helpers.ts"
+import { serveIssued } from "./helpers.ts"
 
 /** The lines of `file` naming `label`, once there are `count` of them (the file is appended asynchronously). */
 const keylogLines = (file: string, label: string, count: number) =>
@@ -95,13 +95,14 @@ describe("native path: key log", () => {
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const file = join(yield* TempFiles.directory(), "server-keylog.txt")
-      const server = yield* NodeTls.serve(
-        { credentials: [credential(issued)], keylog: { file }, shutdownTimeout: "100 millis" },
+      const server = yield* serveIssued(
+        issued,
         (connection) =>
           Effect.gen(function* () {
             const chunk = yield* connection.reader.read
             if (Option.isSome(chunk)) yield* connection.writer.write(chunk.value)
-          })
+          }),
+        { keylog: { file } }
       )
       const clientLines = yield* Effect.callback<Array<string>>((resume) => {
         const lines: Array<string> = []

@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import { CertificateAuthority, Peer, TempFiles } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
@@ -12,8 +13,25 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import { credential } from "./helpers.ts"
+import { serveIssued } from "./helpers.ts"
 import { hasOpenssl } from "./interop-support.ts"
+
+/** The connection ended with a `TlsProtocolError` of `reason` whose `detail` (its code, its alert) is `expected`. */
+const endedWith = (
+  connection: TlsConnection.TlsConnection,
+  reason: string,
+  detail: (error: TlsError) => unknown,
+  expected: unknown
+) =>
+  Effect.gen(function* () {
+    const closed = yield* connection.closed
+    assert.strictEqual(closed._tag, "Failed")
+    if (closed._tag === "Failed") {
+      assert.strictEqual(closed.error._tag, "TlsProtocolError")
+      assert.strictEqual(closed.error.reason, reason)
+      assert.strictEqual(detail(closed.error), expected)
+    }
+  })
 
 describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl, stdbuf)", () => {
   it.live("server: s_client -tls1_2 asks to renegotiate (R); the handshake is refused and the connection ends", () =>
@@ -22,8 +40,8 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl,
       const files = yield* TempFiles.pem(issued)
       const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
       const outcome = yield* Deferred.make<Exit.Exit<Option.Option<Uint8Array>, unknown>>()
-      const server = yield* NodeTls.serve(
-        { credentials: [credential(issued)], maxVersion: "TLSv1.2", shutdownTimeout: "100 millis" },
+      const server = yield* serveIssued(
+        issued,
         (connection) =>
           Effect.gen(function* () {
             yield* Queue.offer(accepted, connection)
@@ -35,7 +53,8 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl,
                 return
               }
             }
-          })
+          }),
+        { maxVersion: "TLSv1.2" }
       )
       const peer = yield* Peer.opensslClient({
         port: server.address.port,
@@ -53,13 +72,12 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl,
       // the connection closes, and s_client, whose handshake never completes, sees the connection end.
       const exit = yield* Deferred.await(outcome).pipe(Effect.timeout("10 seconds"))
       assert.isTrue(Exit.isFailure(exit))
-      const closed = yield* connection.closed
-      assert.strictEqual(closed._tag, "Failed")
-      if (closed._tag === "Failed") {
-        assert.strictEqual(closed.error._tag, "TlsProtocolError")
-        assert.strictEqual(closed.error.reason, "RenegotiationRefused")
-        assert.strictEqual("code" in closed.error ? closed.error.code : undefined, "ERR_TLS_RENEGOTIATION_DISABLED")
-      }
+      yield* endedWith(
+        connection,
+        "RenegotiationRefused",
+        (error) => ("code" in error ? error.code : undefined),
+        "ERR_TLS_RENEGOTIATION_DISABLED"
+      )
       yield* peer.exited
     }).pipe(Effect.scoped)
   )
@@ -82,13 +100,7 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl,
       const exit = yield* Effect.exit(connection.reader.read.pipe(Effect.timeout("3 seconds")))
       // s_server answers the alert with a fatal handshake_failure: the read half fails with it, typed.
       assert.isTrue(Exit.isFailure(exit))
-      const closed = yield* connection.closed
-      assert.strictEqual(closed._tag, "Failed")
-      if (closed._tag === "Failed") {
-        assert.strictEqual(closed.error._tag, "TlsProtocolError")
-        assert.strictEqual(closed.error.reason, "AlertReceived")
-        assert.strictEqual("alert" in closed.error ? closed.error.alert : undefined, 40)
-      }
+      yield* endedWith(connection, "AlertReceived", (error) => ("alert" in error ? error.alert : undefined), 40)
       // No renegotiation happened on s_server's side: it counted the attempt, not a completed one.
       assert.notMatch(peer.output(), /[1-9]\d* server renegotiates that finished/)
     }).pipe(Effect.scoped)

@@ -14,14 +14,14 @@ import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { Relay } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { conclude, onBothPaths } from "./helpers.ts"
 import {
   activeResources,
   captureClientHello,
   type Fixture,
   fixture,
   observedServer,
-  record,
-  settleResources
+  record
 } from "./reliability-support.ts"
 
 /** Bound on the victim closing its socket after the bad record arrived. */
@@ -38,6 +38,17 @@ const failureOf = <A>(effect: Effect.Effect<A, TlsError>) =>
     Effect.map((done) => (Option.isNone(done) ? "no end within the bound" : `data: ${String(done.value)}`)),
     Effect.catch((error: TlsError) => Effect.succeed(describeError(error)))
   )
+
+/** A handler that echoes at most 100 chunks, recording each (as text) in `into`, until the end. */
+const recordingEcho = (into: Array<string>) => (connection: TlsConnection.TlsConnection) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 100; i++) {
+      const chunk = yield* connection.reader.read
+      if (Option.isNone(chunk)) return
+      into.push(Buffer.from(chunk.value).toString())
+      yield* connection.writer.write(chunk.value)
+    }
+  })
 
 /**
  * One case: the client sends `hello` and gets its echo (the connection is up),
@@ -56,15 +67,7 @@ const tamperCase = (
       const serverReceived: Array<string> = []
       const observed = yield* observedServer(
         { ...certs.server, engine, connection: { closeTimeout: "200 millis" } },
-        (connection: TlsConnection.TlsConnection) =>
-          Effect.gen(function* () {
-            for (let i = 0; i < 100; i++) {
-              const chunk = yield* connection.reader.read
-              if (Option.isNone(chunk)) return
-              serverReceived.push(Buffer.from(chunk.value).toString())
-              yield* connection.writer.write(chunk.value)
-            }
-          })
+        recordingEcho(serverReceived)
       )
       const armed: { tamper: Tamper | undefined } = { tamper: undefined }
       const relay = yield* Relay.make(observed.port, {
@@ -123,15 +126,7 @@ const renegotiation = (certs: Fixture, engine: TlsOptions.Engine) =>
       const delivered: Array<string> = []
       const observed = yield* observedServer(
         { ...certs.server, engine, maxVersion: "TLSv1.2", connection: { closeTimeout: "200 millis" } },
-        (connection: TlsConnection.TlsConnection) =>
-          Effect.gen(function* () {
-            for (let i = 0; i < 100; i++) {
-              const chunk = yield* connection.reader.read
-              if (Option.isNone(chunk)) return
-              delivered.push(Buffer.from(chunk.value).toString())
-              yield* connection.writer.write(chunk.value)
-            }
-          })
+        recordingEcho(delivered)
       )
       const peer = yield* Effect.callback<{ readonly renegotiated: string; readonly closedAfterMs: number }>(
         (resume) => {
@@ -224,23 +219,11 @@ const suite = (engine: TlsOptions.Engine) =>
       problems.push(`renegotiation: the peer's socket closed after ${reneg.closedAfterMs} ms`)
     }
     if (reneg.delivered !== "hello") problems.push(`renegotiation: the handler got ${reneg.delivered}`)
-    const left = yield* settleResources(resources)
-    if (left.length > 0) problems.push(`resources left: ${left.join(", ")}`)
-    console.log(report.join("\n"))
-    assert.deepStrictEqual(problems, [])
+    yield* conclude(resources, problems, report)
   })
 
 describe("reliability: bad input after the handshake", () => {
-  it.live(
-    "native path: corrupted, injected handshake and plaintext records, renegotiation",
-    () => suite("native"),
-    30_000
-  )
-  it.live(
-    "engine path: corrupted, injected handshake and plaintext records, renegotiation",
-    () => suite("duplex"),
-    30_000
-  )
+  onBothPaths("corrupted, injected handshake and plaintext records, renegotiation", suite, 30_000)
 })
 
 describe("reliability: bad input after the handshake, classification", () => {

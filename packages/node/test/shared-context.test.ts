@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { clientContext, serverContext } from "../src/internal/context.ts"
-import { credential, readAll } from "./helpers.ts"
+import { credential, readAll, serveIssued, sniCertificates } from "./helpers.ts"
 
 /**
  * One connection over a fresh memory pair: the server side (forked) writes
@@ -103,10 +103,7 @@ describe("one configuration for both paths", () => {
 
   it.live("engine path: the server consults per-name certificates, then the SNI resolver, then the default", () =>
     Effect.gen(function* () {
-      const pki = yield* CertificateAuthority.make()
-      const main = yield* pki.issueServer({ commonName: "main" })
-      const api = yield* pki.issueServer({ commonName: "api", dnsNames: ["api.example"] })
-      const dynamic = yield* pki.issueServer({ commonName: "dynamic", dnsNames: ["dyn.example"] })
+      const { pki, main, api, dynamic } = yield* sniCertificates
       const asked = yield* Queue.unbounded<string>()
       const options: Starttls.ServerOptions = {
         credentials: [credential(main)],
@@ -136,10 +133,7 @@ describe("one configuration for both paths", () => {
       const pki = yield* CertificateAuthority.make()
       const first = yield* pki.issueServer({ commonName: "first" })
       const next = yield* pki.issueServer({ commonName: "next" })
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(first)], shutdownTimeout: "100 millis" },
-        (connection) => connection.writer.end
-      )
+      const server = yield* serveIssued(first, (connection) => connection.writer.end)
       const client = yield* NodeTlsClient.make({ ca: pki.root })
       const subject = Effect.map(
         exchange(server.upgrade, (transport) => client.upgrade(transport)),
@@ -158,9 +152,10 @@ describe("one configuration for both paths", () => {
       const issued = yield* CertificateAuthority.issueServer()
       const accepted = yield* Queue.unbounded<TlsConnection>()
       const release = yield* Deferred.make<void>()
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(issued)], engine: "duplex", shutdownTimeout: "100 millis" },
-        (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
+      const server = yield* serveIssued(
+        issued,
+        (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release)),
+        { engine: "duplex" }
       )
       const port = server.address.port
 
