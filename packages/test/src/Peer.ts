@@ -8,8 +8,10 @@
  * Every wait is bounded (10 seconds unless the peer was started with another
  * `timeout`) and fails with a {@link PeerError} that quotes what the peer
  * printed. When the scope closes, the whole group gets SIGTERM, then SIGKILL
- * after `killTimeout` (2 seconds), and the peer is reaped: nothing it forked
- * outlives the test. Only the group the peer leads is ever signalled.
+ * (when the peer exits, for what it forked, or after `killTimeout`, 2 seconds,
+ * if it does not), and the peer is reaped: nothing it forked outlives the
+ * test. Only the group the peer leads is ever signalled, and only while its id
+ * is known to be the peer's: a peer that exited on its own is left alone.
  *
  * A peer that can only bind every address runs in a network namespace of its
  * own ({@link namespaced}), reached through a bridge to 127.0.0.1 or by

@@ -25,6 +25,17 @@ const alive = (pid: number): boolean => {
   }
 }
 
+/**
+ * Waits until no process has this pid, at most 5 seconds: a killed process
+ * whose parent is gone is reaped by init a moment later, and nothing tells us.
+ */
+const gone = (pid: number) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + 5_000
+    for (let i = 0; i < 500 && alive(pid) && Date.now() < deadline; i++) yield* Effect.sleep(10)
+    assert.isFalse(alive(pid), `process ${pid} is gone`)
+  })
+
 /** A client socket to 127.0.0.1:`port`, connected; destroyed with the scope. */
 const connect = (port: number) =>
   Effect.acquireRelease(
@@ -111,10 +122,25 @@ describe("Peer", () => {
         })
       )
       assert.isFalse(alive(pids.leader), "the leader is gone")
-      // The child was killed; its parent was gone, so init reaps it a moment later.
-      const deadline = Date.now() + 5_000
-      for (let i = 0; i < 500 && alive(pids.child) && Date.now() < deadline; i++) yield* Effect.sleep(10)
-      assert.isFalse(alive(pids.child), "the child is gone")
+      yield* gone(pids.child)
+    })
+  )
+
+  it.live("a peer that ignores SIGTERM is killed after its kill timeout", () =>
+    Effect.gen(function* () {
+      const started = Date.now()
+      const pid = yield* Effect.scoped(
+        Effect.gen(function* () {
+          // The ignored signal stays ignored in the shell's child too.
+          const peer = yield* Peer.start("sh", ["-c", "trap '' TERM; echo ready; sleep 60; echo late"], {
+            killTimeout: "300 millis"
+          })
+          yield* peer.waitFor(/ready/)
+          return peer.pid
+        })
+      )
+      assert.isAtLeast(Date.now() - started, 300)
+      assert.isFalse(alive(pid), "the leader is gone")
     })
   )
 
@@ -196,7 +222,8 @@ describe("Relay", () => {
       const server = yield* listener.accept
       const record = (byte: number) => Buffer.from([0x17, 3, 3, 0, 2, byte, byte])
       const bytes = Buffer.concat([record(1), record(2), record(3)])
-      // Split inside the first record's header and inside the third record.
+      // Split inside the first record's header and inside the third record. The pauses only make it
+      // likely that the relay reads the parts apart; the records must come out whole either way.
       client.write(bytes.subarray(0, 3))
       yield* Effect.sleep("20 millis")
       client.write(bytes.subarray(3, 17))

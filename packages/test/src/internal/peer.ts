@@ -35,14 +35,7 @@ const describe = (name: string, state: State): string =>
 
 const millis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))
 
-/**
- * Signals the process group `pid` leads; whether the group still had a member.
- *
- * The leader's pid names its group until every member is gone (Linux frees a
- * pid only then), and Linux hands out pids in order, reusing one only after
- * wrapping around `pid_max` (millions): within a test, the group id still
- * names the group the peer started.
- */
+/** Signals the process group `pid` leads; whether it had a member to signal. */
 const signalGroup = (pid: number, signal: NodeJS.Signals | 0): boolean => {
   try {
     // A negative pid is the process group; `detached: true` made the process its leader.
@@ -53,14 +46,17 @@ const signalGroup = (pid: number, signal: NodeJS.Signals | 0): boolean => {
   }
 }
 
-/** How often the release looks whether the group is empty: nothing signals the end of a grandchild. */
-const GROUP_POLL_MS = 20
-
 /**
- * Ends a peer's process group: SIGTERM to the group, SIGKILL after
- * `killTimeout` to whatever is left of it (members that forked away from the
- * leader included), then waits for the leader's exit (at most 5 seconds
- * more). A group already empty is not signalled.
+ * Ends a peer's process group: SIGTERM to the group, then SIGKILL to what is
+ * left of it, at once when the leader exits (members that forked away from it)
+ * or after `killTimeout` if it does not; then waits for the leader's exit (at
+ * most 5 seconds more).
+ *
+ * The group is signalled only while its id is known to be ours: while the
+ * leader lives (its pid is the group's id), or in the same tick as finding a
+ * member left after the leader's exit (a pid is reused only once every member
+ * of its group is gone). A peer that exited on its own before the scope
+ * closed is not signalled: its pid may belong to another process by then.
  */
 const stop = (
   child: ChildProcessWithoutNullStreams,
@@ -76,31 +72,26 @@ const stop = (
       if (finished) return
       finished = true
       for (const timer of timers) clearTimeout(timer)
-      child.removeListener("exit", check)
+      child.removeListener("exit", onExit)
       child.stdout.destroy()
       child.stderr.destroy()
       resume(Effect.void)
     }
-    /** Done once the leader was reaped and no member of its group is left. */
-    function check() {
-      if (state.exit !== undefined && !signalGroup(pid, 0)) done()
+    function onExit() {
+      // Members left behind by the leader (they share its group id, which keeps the id from reuse).
+      if (signalGroup(pid, 0)) signalGroup(pid, "SIGKILL")
+      done()
     }
-    if (!signalGroup(pid, "SIGTERM")) return done()
-    child.on("exit", check)
+    if (state.exit !== undefined) return done()
+    child.once("exit", onExit)
+    signalGroup(pid, "SIGTERM")
     const killAfter = millis(killTimeout)
-    const poll = setInterval(check, GROUP_POLL_MS)
     timers.push(
-      setTimeout(() => {
-        clearInterval(poll)
-        signalGroup(pid, "SIGKILL")
-        // The leader's exit is an event; members that are not our children are reaped by init.
-        if (state.exit !== undefined) done()
-        else child.once("exit", done)
-      }, killAfter),
+      // The leader is still alive (its exit would have cleared this timer): the group is ours.
+      setTimeout(() => signalGroup(pid, "SIGKILL"), killAfter),
       // Bounded even if the leader cannot be reaped (stuck in the kernel): the release gives up.
       setTimeout(done, killAfter + REAP_TIMEOUT_MS)
     )
-    timers.push(poll)
   })
 
 export const start = (
