@@ -8,8 +8,11 @@ import * as net from "node:net"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
+import * as Loopback from "@effect-tls/test/Loopback"
+import * as Peer from "@effect-tls/test/Peer"
+import * as TempFiles from "@effect-tls/test/TempFiles"
 import * as Effect from "effect/Effect"
-import { bounded, cli, cliToEnd, closedPort, pemFiles, run, serve, tempDir } from "./support.ts"
+import { cli, cliToEnd, connectTo, live, pemFiles, serve, serveWith } from "./support.ts"
 
 const session = /^session: TLSv1\.3 \S+ /m
 
@@ -63,10 +66,9 @@ describe("arguments", () => {
   it.live("--cert without --key (exit 2)", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const dir = yield* tempDir
-        const files = yield* pemFiles(dir, "client")
+        const files = yield* pemFiles("client")
         yield* usage(
-          ["connect", "localhost:1", "--cert", files.cert],
+          ["connect", "localhost:1", "--cert", files.chain],
           /UsageError: InvalidArguments: --cert needs --key/
         )
       })
@@ -94,8 +96,8 @@ describe("arguments", () => {
         const shim = path.join(import.meta.dirname, "..", "..", "..", "node_modules", ".bin", "effect-tls")
         assert.isTrue(fs.existsSync(shim), "run pnpm install: the root devDependency links the bin")
         // Only the system directories on PATH: a `node` found there would be the old system one.
-        const proc = yield* run(shim, ["--version"], { env: { PATH: "/usr/bin:/bin" } })
-        const exit = yield* proc.exited("15 seconds")
+        const proc = yield* Peer.start(shim, ["--version"], { env: { PATH: "/usr/bin:/bin" }, timeout: "15 seconds" })
+        const exit = yield* proc.exited
         assert.strictEqual(exit.code, 0, proc.stderr())
         assert.match(proc.stdoutText(), /effect-tls v0\.1\.0/)
       })
@@ -104,334 +106,233 @@ describe("arguments", () => {
 })
 
 describe("connect and serve", () => {
-  it.live("serve makes an ephemeral CA; connect trusts it and echoes 1 MiB of random bytes exactly (exit 0)", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const server = yield* serve(["-v"])
-          assert.isDefined(server.caPath)
-          assert.match(
-            server.proc.stderr(),
-            /certificate: DNS:localhost, IP:127\.0\.0\.1, IP:::1 SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/
-          )
-          assert.strictEqual(server.host, "127.0.0.1")
-          const input = randomBytes(1024 * 1024)
-          for (const engine of ["native", "duplex"]) {
-            const result = yield* cliToEnd(
-              ["connect", server.address, "--ca", server.caPath ?? "", "--engine", engine],
-              input
-            )
-            assert.strictEqual(result.code, 0, result.stderr)
-            assert.isTrue(
-              result.stdout.equals(input),
-              `${engine}: the echo is the input, byte for byte (got ${result.stdout.length} of ${input.length} bytes; server: ${server.proc
-                .stderr()
-                .split("\n")
-                .filter((line) => line.startsWith("connection"))
-                .join(" / ")})`
-            )
-            assert.match(result.stderr, session)
-            assert.match(result.stderr, /verified=yes/)
-            assert.match(result.stderr, /subject=CN=localhost/)
-          }
-          yield* server.proc.waitFor("stderr", /connection #2: .* received=1048576 sent=1048576 ended=clean/)
-        })
+  live(
+    "serve makes an ephemeral CA; connect trusts it and echoes 1 MiB of random bytes exactly (exit 0)",
+    Effect.gen(function* () {
+      const server = yield* serve(["-v"])
+      assert.isDefined(server.caPath)
+      assert.match(
+        server.proc.stderr(),
+        /certificate: DNS:localhost, IP:127\.0\.0\.1, IP:::1 SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/
       )
-    )
+      assert.strictEqual(server.host, "127.0.0.1")
+      const input = randomBytes(1024 * 1024)
+      for (const engine of ["native", "duplex"]) {
+        const result = yield* connectTo(server, ["--engine", engine], input)
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.isTrue(
+          result.stdout.equals(input),
+          `${engine}: the echo is the input, byte for byte (got ${result.stdout.length} of ${input.length} bytes; server: ${server.proc
+            .stderr()
+            .split("\n")
+            .filter((line) => line.startsWith("connection"))
+            .join(" / ")})`
+        )
+        assert.match(result.stderr, session)
+        assert.match(result.stderr, /verified=yes/)
+        assert.match(result.stderr, /subject=CN=localhost/)
+      }
+      yield* server.proc.waitFor(/connection #2: .* received=1048576 sent=1048576 ended=clean/, { stream: "stderr" })
+    })
   )
 
-  it.live("stdout carries only the peer's data: the exact bytes of source=N", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const server = yield* serve(["--mode", "source=100000"])
-          const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", server.caPath ?? ""])
-          assert.strictEqual(result.code, 0, result.stderr)
-          assert.strictEqual(result.stdout.length, 100000)
-          assert.isTrue(result.stdout.every((b) => b === 0x61))
-        })
-      )
-    )
+  live(
+    "stdout carries only the peer's data: the exact bytes of source=N",
+    Effect.gen(function* () {
+      const server = yield* serve(["--mode", "source=100000"])
+      const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", server.caPath ?? ""])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout.length, 100000)
+      assert.isTrue(result.stdout.every((b) => b === 0x61))
+    })
   )
 
-  it.live("serve exits 0 on SIGTERM and SIGINT, and removes the ephemeral CA file", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          for (const signal of ["SIGTERM", "SIGINT"] as const) {
-            const server = yield* serve(["--shutdown-timeout", "1s"])
-            const caPath = server.caPath ?? ""
-            assert.isTrue(fs.existsSync(caPath))
-            // A connection open during the shutdown is closed gracefully, not cut.
-            const client = yield* cli(["connect", server.address, "--ca", caPath])
-            yield* client.waitFor("stderr", session)
-            yield* server.proc.signal(signal)
-            const exit = yield* server.proc.exited("20 seconds")
-            assert.strictEqual(exit.code, 0, server.proc.stderr())
-            assert.isFalse(fs.existsSync(caPath), "the CA file is removed")
-            assert.strictEqual(
-              server.proc
-                .stdoutText()
-                .split("\n")
-                .filter((l) => l !== "").length,
-              1,
-              "one stdout line"
-            )
-            const clientExit = yield* client.exited()
-            assert.strictEqual(clientExit.code, 0, client.stderr())
-          }
-        })
-      )
-    )
+  live(
+    "serve exits 0 on SIGTERM and SIGINT, and removes the ephemeral CA file",
+    Effect.gen(function* () {
+      for (const signal of ["SIGTERM", "SIGINT"] as const) {
+        const server = yield* serve(["--shutdown-timeout", "1s"], { timeout: "20 seconds" })
+        const caPath = server.caPath ?? ""
+        assert.isTrue(fs.existsSync(caPath))
+        // A connection open during the shutdown is closed gracefully, not cut.
+        const client = yield* cli(["connect", server.address, "--ca", caPath])
+        yield* client.waitFor(session, { stream: "stderr" })
+        yield* server.proc.signal(signal)
+        const exit = yield* server.proc.exited
+        assert.strictEqual(exit.code, 0, server.proc.stderr())
+        assert.isFalse(fs.existsSync(caPath), "the CA file is removed")
+        assert.strictEqual(
+          server.proc
+            .stdoutText()
+            .split("\n")
+            .filter((l) => l !== "").length,
+          1,
+          "one stdout line"
+        )
+        const clientExit = yield* client.exited
+        assert.strictEqual(clientExit.code, 0, client.stderr())
+      }
+    })
   )
 
-  it.live("ALPN: the server's choice is on the session line", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const server = yield* serve(["--alpn", "h2,http/1.1"])
-          const result = yield* cliToEnd(["connect", server.address, "--ca", server.caPath ?? "", "--alpn", "http/1.1"])
-          assert.strictEqual(result.code, 0, result.stderr)
-          assert.match(result.stderr, /alpn=http\/1\.1/)
-        })
-      )
-    )
+  live(
+    "ALPN: the server's choice is on the session line",
+    Effect.gen(function* () {
+      const server = yield* serve(["--alpn", "h2,http/1.1"])
+      const result = yield* connectTo(server, ["--alpn", "http/1.1"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.match(result.stderr, /alpn=http\/1\.1/)
+    })
   )
 
-  it.live("mutual TLS: --require-client-cert refuses a client without a certificate and admits one with", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const dir = yield* tempDir
-          const server = yield* pemFiles(dir, "server")
-          const client = yield* pemFiles(dir, "client")
-          const peer = yield* serve([
-            "--cert",
-            server.cert,
-            "--key",
-            server.key,
-            "--ca",
-            server.ca,
-            "--require-client-cert"
-          ])
-          const refused = yield* cliToEnd(
-            ["connect", peer.address, "--ca", server.ca, "--servername", "localhost"],
-            "x"
-          )
-          assert.notStrictEqual(refused.code, 0)
-          assert.match(refused.stderr, /^error: Tls\w+Error: /m)
-          const admitted = yield* cliToEnd(
-            ["connect", peer.address, "--ca", server.ca, "--cert", client.cert, "--key", client.key],
-            "hello"
-          )
-          assert.strictEqual(admitted.code, 0, admitted.stderr)
-          assert.strictEqual(admitted.stdoutText, "hello")
-        })
+  live(
+    "mutual TLS: --require-client-cert refuses a client without a certificate and admits one with",
+    Effect.gen(function* () {
+      const server = yield* pemFiles("server")
+      const client = yield* pemFiles("client")
+      const peer = yield* serveWith(server, ["--ca", server.ca, "--require-client-cert"])
+      const refused = yield* cliToEnd(["connect", peer.address, "--ca", server.ca, "--servername", "localhost"], "x")
+      assert.notStrictEqual(refused.code, 0)
+      assert.match(refused.stderr, /^error: Tls\w+Error: /m)
+      const admitted = yield* cliToEnd(
+        ["connect", peer.address, "--ca", server.ca, "--cert", client.chain, "--key", client.key],
+        "hello"
       )
-    )
+      assert.strictEqual(admitted.code, 0, admitted.stderr)
+      assert.strictEqual(admitted.stdoutText, "hello")
+    })
   )
 
-  it.live("-v prints the events: session tickets, close_notify", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const server = yield* serve([])
-          const result = yield* cliToEnd(["connect", server.address, "--ca", server.caPath ?? "", "-v"], "x")
-          assert.strictEqual(result.code, 0, result.stderr)
-          assert.match(result.stderr, /^event: session ticket received \(\d+ bytes\)$/m)
-          assert.match(result.stderr, /^event: close_notify sent$/m)
-        })
-      )
-    )
+  live(
+    "-v prints the events: session tickets, close_notify",
+    Effect.gen(function* () {
+      const server = yield* serve([])
+      const result = yield* connectTo(server, ["-v"], "x")
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.match(result.stderr, /^event: session ticket received \(\d+ bytes\)$/m)
+      assert.match(result.stderr, /^event: close_notify sent$/m)
+    })
   )
 
-  it.live("--keylog appends SSLKEYLOGFILE lines", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const dir = yield* tempDir
-          const keylog = path.join(dir, "keys.log")
-          const server = yield* serve([])
-          const result = yield* cliToEnd(
-            ["connect", server.address, "--ca", server.caPath ?? "", "--keylog", keylog],
-            "x"
-          )
-          assert.strictEqual(result.code, 0, result.stderr)
-          const lines = fs.readFileSync(keylog, "utf8")
-          assert.match(lines, /^CLIENT_HANDSHAKE_TRAFFIC_SECRET [0-9a-f]{64} [0-9a-f]+$/m)
-          assert.match(lines, /^CLIENT_TRAFFIC_SECRET_0 /m)
-          assert.notMatch(result.stderr, /TRAFFIC_SECRET/, "secrets never reach stderr")
-        })
-      )
-    )
+  live(
+    "--keylog appends SSLKEYLOGFILE lines",
+    Effect.gen(function* () {
+      const keylog = path.join(yield* TempFiles.directory(), "keys.log")
+      const server = yield* serve([])
+      const result = yield* connectTo(server, ["--keylog", keylog], "x")
+      assert.strictEqual(result.code, 0, result.stderr)
+      const lines = fs.readFileSync(keylog, "utf8")
+      assert.match(lines, /^CLIENT_HANDSHAKE_TRAFFIC_SECRET [0-9a-f]{64} [0-9a-f]+$/m)
+      assert.match(lines, /^CLIENT_TRAFFIC_SECRET_0 /m)
+      assert.notMatch(result.stderr, /TRAFFIC_SECRET/, "secrets never reach stderr")
+    })
   )
 })
 
 describe("error exits", () => {
-  it.live("unknown CA: exit 4, error: TlsHandshakeError: UnknownCa", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const dir = yield* tempDir
-          const bad = yield* pemFiles(dir, "unknownCa")
-          const server = yield* serve(["--cert", bad.cert, "--key", bad.key])
-          for (const engine of ["native", "duplex"]) {
-            const result = yield* cliToEnd(["connect", server.address, "--ca", bad.ca, "--engine", engine])
-            assert.strictEqual(result.code, 4, result.stderr)
-            assert.match(result.stderr, /^error: TlsHandshakeError: UnknownCa: /m)
-            assert.strictEqual(result.stdoutText, "")
-          }
-        })
-      )
-    )
+  live(
+    "unknown CA: exit 4, error: TlsHandshakeError: UnknownCa",
+    Effect.gen(function* () {
+      const bad = yield* pemFiles("unknownCa")
+      const server = yield* serveWith(bad)
+      for (const engine of ["native", "duplex"]) {
+        const result = yield* cliToEnd(["connect", server.address, "--ca", bad.ca, "--engine", engine])
+        assert.strictEqual(result.code, 4, result.stderr)
+        assert.match(result.stderr, /^error: TlsHandshakeError: UnknownCa: /m)
+        assert.strictEqual(result.stdoutText, "")
+      }
+    })
   )
 
-  it.live("hostname mismatch: exit 4, error: TlsHandshakeError: HostnameMismatch", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const dir = yield* tempDir
-          const bad = yield* pemFiles(dir, "wrongHost")
-          const server = yield* serve(["--cert", bad.cert, "--key", bad.key])
-          const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", bad.ca])
-          assert.strictEqual(result.code, 4, result.stderr)
-          assert.match(result.stderr, /^error: TlsHandshakeError: HostnameMismatch: /m)
-          // --insecure connects anyway, and says so.
-          const insecure = yield* cliToEnd(["connect", `localhost:${server.port}`, "--insecure"], "ok")
-          assert.strictEqual(insecure.code, 0, insecure.stderr)
-          assert.match(insecure.stderr, /WARNING: --insecure/)
-          assert.match(insecure.stderr, /verified=NO/)
-          assert.strictEqual(insecure.stdoutText, "ok")
-        })
-      )
-    )
+  live(
+    "hostname mismatch: exit 4, error: TlsHandshakeError: HostnameMismatch",
+    Effect.gen(function* () {
+      const bad = yield* pemFiles("wrongHost")
+      const server = yield* serveWith(bad)
+      const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", bad.ca])
+      assert.strictEqual(result.code, 4, result.stderr)
+      assert.match(result.stderr, /^error: TlsHandshakeError: HostnameMismatch: /m)
+      // --insecure connects anyway, and says so.
+      const insecure = yield* cliToEnd(["connect", `localhost:${server.port}`, "--insecure"], "ok")
+      assert.strictEqual(insecure.code, 0, insecure.stderr)
+      assert.match(insecure.stderr, /WARNING: --insecure/)
+      assert.match(insecure.stderr, /verified=NO/)
+      assert.strictEqual(insecure.stdoutText, "ok")
+    })
   )
 
-  it.live("connection refused: exit 3, error: TlsTransportError: ConnectionRefused", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const port = yield* closedPort
-          for (const engine of ["native", "duplex"]) {
-            const result = yield* cliToEnd(["connect", `127.0.0.1:${port}`, "--engine", engine])
-            assert.strictEqual(result.code, 3, result.stderr)
-            assert.match(result.stderr, /^error: TlsTransportError: ConnectionRefused: /m)
-          }
-        })
-      )
-    )
+  live(
+    "connection refused: exit 3, error: TlsTransportError: ConnectionRefused",
+    Effect.gen(function* () {
+      const port = yield* Loopback.closedPort
+      for (const engine of ["native", "duplex"]) {
+        const result = yield* cliToEnd(["connect", `127.0.0.1:${port}`, "--engine", engine])
+        assert.strictEqual(result.code, 3, result.stderr)
+        assert.match(result.stderr, /^error: TlsTransportError: ConnectionRefused: /m)
+      }
+    })
   )
 
-  it.live("a silent server: the handshake timeout ends it with exit 4, error: TlsHandshakeError: Timeout", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const port = yield* silentServer
-          const started = Date.now()
-          const result = yield* cliToEnd(["connect", `127.0.0.1:${port}`, "--handshake-timeout", "500ms"])
-          assert.strictEqual(result.code, 4, result.stderr)
-          assert.match(result.stderr, /^error: TlsHandshakeError: Timeout/m)
-          assert.isBelow(Date.now() - started, 8000)
-        })
-      )
-    )
+  live(
+    "a silent server: the handshake timeout ends it with exit 4, error: TlsHandshakeError: Timeout",
+    Effect.gen(function* () {
+      const { port } = yield* Loopback.listen()
+      const started = Date.now()
+      const result = yield* cliToEnd(["connect", `127.0.0.1:${port}`, "--handshake-timeout", "500ms"])
+      assert.strictEqual(result.code, 4, result.stderr)
+      assert.match(result.stderr, /^error: TlsHandshakeError: Timeout/m)
+      assert.isBelow(Date.now() - started, 8000)
+    })
   )
 
-  it.live("truncation: exit 5 on the duplex engine; the native engine cannot see it (exit 0, documented)", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const dir = yield* tempDir
-          const files = yield* pemFiles(dir, "server")
-          const port = yield* truncatingServer(files)
-          const duplex = yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca, "--engine", "duplex"])
-          assert.strictEqual(duplex.code, 5, duplex.stderr)
-          assert.match(duplex.stderr, /^error: TlsTruncationError: EndWithoutCloseNotify/m)
-          assert.strictEqual(duplex.stdoutText, "partial", "the data before the cut is delivered")
-          const native = yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca])
-          assert.strictEqual(native.code, 0, native.stderr)
-          assert.strictEqual(native.stdoutText, "partial")
-        })
-      )
-    )
+  live(
+    "truncation: exit 5 on the duplex engine; the native engine cannot see it (exit 0, documented)",
+    Effect.gen(function* () {
+      const files = yield* pemFiles("server")
+      const port = yield* truncatingServer(files)
+      const duplex = yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca, "--engine", "duplex"])
+      assert.strictEqual(duplex.code, 5, duplex.stderr)
+      assert.match(duplex.stderr, /^error: TlsTruncationError: EndWithoutCloseNotify/m)
+      assert.strictEqual(duplex.stdoutText, "partial", "the data before the cut is delivered")
+      const native = yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca])
+      assert.strictEqual(native.code, 0, native.stderr)
+      assert.strictEqual(native.stdoutText, "partial")
+    })
   )
 
-  it.live("serve --engine duplex: the engine path serves both engines' clients, byte for byte", () =>
-    bounded(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const server = yield* serve(["--engine", "duplex", "-v"])
-          const input = randomBytes(256 * 1024)
-          for (const engine of ["native", "duplex"]) {
-            const result = yield* cliToEnd(
-              ["connect", server.address, "--ca", server.caPath ?? "", "--engine", engine],
-              input
-            )
-            assert.strictEqual(result.code, 0, result.stderr)
-            assert.isTrue(result.stdout.equals(input), `${engine} client: the echo is the input, byte for byte`)
-          }
-          yield* server.proc.waitFor(
-            "stderr",
-            /connection #2: peer=127\.0\.0\.1:\d+ .* received=262144 sent=262144 ended=clean/
-          )
-        })
-      )
-    )
+  live(
+    "serve --engine duplex: the engine path serves both engines' clients, byte for byte",
+    Effect.gen(function* () {
+      const server = yield* serve(["--engine", "duplex", "-v"])
+      const input = randomBytes(256 * 1024)
+      for (const engine of ["native", "duplex"]) {
+        const result = yield* connectTo(server, ["--engine", engine], input)
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.isTrue(result.stdout.equals(input), `${engine} client: the echo is the input, byte for byte`)
+      }
+      yield* server.proc.waitFor(/connection #2: peer=127\.0\.0\.1:\d+ .* received=262144 sent=262144 ended=clean/, {
+        stream: "stderr"
+      })
+    })
   )
 })
-
-/** A TCP server that accepts and never says a word; closed with the scope. */
-const silentServer = Effect.acquireRelease(
-  Effect.callback<{ server: net.Server; sockets: Set<net.Socket>; port: number }>((resume) => {
-    const sockets = new Set<net.Socket>()
-    const server = net.createServer((socket) => {
-      sockets.add(socket)
-      socket.on("error", () => {})
-      socket.on("close", () => sockets.delete(socket))
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resume(Effect.succeed({ server, sockets, port: (server.address() as net.AddressInfo).port }))
-    )
-  }),
-  ({ server, sockets }) =>
-    Effect.callback<void>((resume) => {
-      for (const socket of sockets) socket.destroy()
-      server.close(() => resume(Effect.void))
-    })
-).pipe(Effect.map(({ port }) => port))
 
 /**
  * A TLS server that sends "partial" and then ends the TCP connection without
  * close_notify: the attack (or the broken peer) that truncation detection is for.
  */
-const truncatingServer = (files: { readonly cert: string; readonly key: string }) =>
-  Effect.acquireRelease(
-    Effect.callback<{ server: net.Server; sockets: Set<net.Socket>; port: number }>((resume) => {
-      const sockets = new Set<net.Socket>()
-      const context = tls.createSecureContext({
-        cert: fs.readFileSync(files.cert),
-        key: fs.readFileSync(files.key)
+const truncatingServer = (files: TempFiles.PemFiles) => {
+  const context = tls.createSecureContext({ cert: fs.readFileSync(files.chain), key: fs.readFileSync(files.key) })
+  const server = net.createServer((raw) => {
+    raw.on("error", () => {})
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context })
+    secure.on("error", () => {})
+    secure.on("secure", () => {
+      secure.write("partial", () => {
+        // FIN on the TCP socket under TLS: no close_notify.
+        raw.end()
       })
-      const server = net.createServer((raw) => {
-        sockets.add(raw)
-        raw.on("error", () => {})
-        raw.on("close", () => sockets.delete(raw))
-        const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context })
-        secure.on("error", () => {})
-        secure.on("secure", () => {
-          secure.write("partial", () => {
-            // FIN on the TCP socket under TLS: no close_notify.
-            raw.end()
-          })
-        })
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({ server, sockets, port: (server.address() as net.AddressInfo).port }))
-      )
-    }),
-    ({ server, sockets }) =>
-      Effect.callback<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(Effect.map(({ port }) => port))
+    })
+  })
+  return Loopback.serve(server)
+}

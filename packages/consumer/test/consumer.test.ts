@@ -74,6 +74,25 @@ const start = (command: string, args: ReadonlyArray<string>, options: { cwd: str
   return child
 }
 
+/** What a child prints on stdout and stderr, so far; `onOutput` hears of every chunk. */
+const capture = (child: ChildProcess) => {
+  const text = { stdout: "", stderr: "" }
+  const listeners = new Set<() => void>()
+  for (const stream of ["stdout", "stderr"] as const) {
+    child[stream]?.on("data", (chunk: Buffer) => {
+      text[stream] += chunk.toString("utf8")
+      for (const listener of listeners) listener()
+    })
+  }
+  return {
+    text,
+    onOutput: (listener: () => void) => {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    }
+  }
+}
+
 /** Runs a command to its end, or kills its group after `timeout` ms. */
 const run = (
   command: string,
@@ -83,24 +102,17 @@ const run = (
   new Promise<Ran>((resolve) => {
     const started = performance.now()
     const child = start(command, args, options)
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8")
-    })
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8")
-    })
+    const { text } = capture(child)
     const timer = setTimeout(() => {
-      stderr += `\n[killed after ${options.timeout} ms]`
+      text.stderr += `\n[killed after ${options.timeout} ms]`
       killGroup(child, "SIGKILL")
     }, options.timeout)
     child.on("error", (error) => {
-      stderr += `\n[${error.message}]`
+      text.stderr += `\n[${error.message}]`
     })
     child.on("close", (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started })
+      resolve({ code, signal, stdout: text.stdout, stderr: text.stderr, ms: performance.now() - started })
     })
   })
 
@@ -394,21 +406,18 @@ const serveAndTerminate = async (bin: string, node: string) => {
   // Never signal pid -1 (every process) or 0 (our own group).
   assert.isDefined(pid, "effect-tls serve started")
   if (pid === undefined || pid <= 0) return { ms: 0, version: "" }
-  let stdout = ""
-  let stderr = ""
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8")
-  })
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8")
-  })
+  const output = capture(child)
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.on("exit", (code, signal) => resolve({ code, signal, at: performance.now() }))
   )
   const within = async <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), ms)
+      timer = setTimeout(
+        () =>
+          reject(new Error(`${what} within ${ms} ms\nstdout: ${output.text.stdout}\nstderr: ${output.text.stderr}`)),
+        ms
+      )
     })
     try {
       return await Promise.race([promise, late])
@@ -416,26 +425,26 @@ const serveAndTerminate = async (bin: string, node: string) => {
       clearTimeout(timer)
     }
   }
-  const until = async (read: () => string, pattern: RegExp, ms: number) => {
-    let poll: NodeJS.Timeout | undefined
+  const until = async (stream: "stdout" | "stderr", pattern: RegExp, ms: number) => {
+    let stop = () => false
     const matched = new Promise<RegExpMatchArray>((resolve) => {
       const check = () => {
-        const match = pattern.exec(read())
+        const match = pattern.exec(output.text[stream])
         if (match !== null) resolve(match)
       }
-      poll = setInterval(check, 20)
+      stop = output.onOutput(check)
       check()
     })
     try {
       return await within(matched, ms, `serve printed ${pattern}`)
     } finally {
-      clearInterval(poll)
+      stop()
     }
   }
   let socket: tls.TLSSocket | undefined
   try {
-    const [, port] = await until(() => stdout, /^listening 127\.0\.0\.1:(\d+)$/m, 20_000)
-    const [, caPath = ""] = await until(() => stderr, /^ephemeral CA: (\S+) /m, 1_000)
+    const [, port] = await until("stdout", /^listening 127\.0\.0\.1:(\d+)$/m, 20_000)
+    const [, caPath = ""] = await until("stderr", /^ephemeral CA: (\S+) /m, 1_000)
     // A client that has echoed a line and stays connected.
     const client = tls.connect({
       host: "127.0.0.1",
@@ -462,7 +471,7 @@ const serveAndTerminate = async (bin: string, node: string) => {
     process.kill(pid, "SIGTERM")
     const exit = await within(exited, SHUTDOWN_TIMEOUT_MS + CLOSE_TIMEOUT_MS + 2_000, "serve exited after SIGTERM")
     const ms = exit.at - signalled
-    assert.deepStrictEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, stderr)
+    assert.deepStrictEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, output.text.stderr)
     assert.isBelow(ms, SHUTDOWN_TIMEOUT_MS + CLOSE_TIMEOUT_MS, "exit within the shutdown and close timeouts")
     await within(ended, 1_000, "the client saw the server's close")
     assert.isFalse(fs.existsSync(path.dirname(caPath)), "the ephemeral CA's folder is removed")

@@ -3,6 +3,7 @@ import * as Fiber from "effect/Fiber"
 import { conformance } from "../../test/src/Conformance.ts"
 import * as MemoryTransport from "../../test/src/MemoryTransport.ts"
 import * as ScriptedEngine from "../../test/src/ScriptedEngine.ts"
+import * as Wire from "../../test/src/Wire.ts"
 import * as TlsConnection from "../src/TlsConnection.ts"
 import { TlsProtocolError } from "../src/TlsError.ts"
 
@@ -26,9 +27,6 @@ const makeMemoryPair = () => {
   return { a: counted(pair.a), b: counted(pair.b), control: pair.control }
 }
 
-const toDirection = (direction: "clientToServer" | "serverToClient"): MemoryTransport.Direction =>
-  direction === "clientToServer" ? "aToB" : "bToA"
-
 conformance({
   name: "scripted engine over the memory transport pair",
   truncationDetectable: true,
@@ -51,12 +49,7 @@ conformance({
       return {
         client,
         server,
-        wire: {
-          pause: (direction) => Effect.sync(() => control.pause(toDirection(direction))),
-          resume: (direction) => Effect.sync(() => control.resume(toDirection(direction))),
-          endWithoutCloseNotify: (direction) => Effect.sync(() => control.end(toDirection(direction))),
-          reset: Effect.sync(() => control.reset())
-        },
+        wire: Wire.memory(control),
         requestKeyUpdate: (side) => Effect.sync(() => engines[side].requestKeyUpdate()),
         injectFatalError: (side) =>
           Effect.sync(() =>

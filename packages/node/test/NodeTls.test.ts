@@ -5,8 +5,7 @@ import * as TlsSession from "@effect-tls/core/TlsSession"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import type * as TlsOptions from "@effect-tls/node/TlsOptions"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Loopback } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -15,13 +14,8 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Tracer from "effect/Tracer"
-import { readAll, silentServer, testServer } from "./helpers.ts"
+import { credential, readAll, serveIssued, sniCertificates, testServer } from "./helpers.ts"
 import { activeResources, settleResources } from "./reliability-support.ts"
-
-const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
-  cert: issued.chain,
-  key: Redacted.make(issued.key)
-})
 
 describe("NodeTls client and server", () => {
   it.live("session info on both sides: protocol, cipher, group, ALPN, SNI, chain, exporter", () =>
@@ -116,9 +110,8 @@ describe("NodeTls client and server", () => {
   it.live("client service: one configuration, repeated connections resume with TLS 1.3 tickets", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
-        (connection) => Effect.andThen(connection.writer.write("hello"), connection.writer.end)
+      const server = yield* serveIssued(issued, (connection) =>
+        Effect.andThen(connection.writer.write("hello"), connection.writer.end)
       )
       const client = yield* NodeTlsClient.make({ ca: issued.ca })
       const once = Effect.scoped(
@@ -147,8 +140,7 @@ describe("NodeTls client and server", () => {
       const pki = yield* CertificateAuthority.make()
       const one = yield* pki.issueServer({ commonName: "one" })
       const two = yield* pki.issueServer({ commonName: "two" })
-      const serve = (issued: CertificateAuthority.Issued) =>
-        NodeTlsServer.serve({ credentials: [credential(issued)], shutdownTimeout: "100 millis" }, () => Effect.never)
+      const serve = (issued: CertificateAuthority.Issued) => serveIssued(issued, () => Effect.never)
       const servers = [yield* serve(one), yield* serve(two)] as const
       // No session cache: every connection is a full handshake that verifies the chain anew.
       const client = yield* NodeTlsClient.make({ ca: pki.root, sessionCache: false })
@@ -188,20 +180,18 @@ describe("NodeTls client and server", () => {
         })
         const issued = yield* CertificateAuthority.issueServer()
         const seen = yield* Deferred.make<{ readonly handlerSpan: string; readonly connection: Tracer.NativeSpan }>()
-        const server = yield* NodeTlsServer.serve(
-          { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
-          (connection) =>
-            Effect.gen(function* () {
-              const current = yield* Effect.option(Effect.currentSpan)
-              const span = spans.find((span) => span.name === "NodeTlsServer.connection")
-              if (span !== undefined) {
-                yield* Deferred.succeed(seen, {
-                  handlerSpan: current._tag === "Some" ? current.value.name : "none",
-                  connection: span
-                })
-              }
-              yield* connection.writer.end
-            })
+        const server = yield* serveIssued(issued, (connection) =>
+          Effect.gen(function* () {
+            const current = yield* Effect.option(Effect.currentSpan)
+            const span = spans.find((span) => span.name === "NodeTlsServer.connection")
+            if (span !== undefined) {
+              yield* Deferred.succeed(seen, {
+                handlerSpan: current._tag === "Some" ? current.value.name : "none",
+                connection: span
+              })
+            }
+            yield* connection.writer.end
+          })
         ).pipe(Effect.withSpan("serve site"), Effect.withTracer(tracer))
         yield* Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port: server.address.port, ca: issued.ca }))
         const { handlerSpan, connection } = yield* Deferred.await(seen).pipe(Effect.timeout("5 seconds"))
@@ -219,9 +209,10 @@ describe("NodeTls client and server", () => {
   it.live("server: tickets off means no resumption", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(issued)], tickets: false, shutdownTimeout: "100 millis" },
-        (connection) => Effect.andThen(connection.writer.write("x"), connection.writer.end)
+      const server = yield* serveIssued(
+        issued,
+        (connection) => Effect.andThen(connection.writer.write("x"), connection.writer.end),
+        { tickets: false }
       )
       const client = yield* NodeTlsClient.make({ ca: issued.ca })
       const once = Effect.scoped(
@@ -238,10 +229,7 @@ describe("NodeTls client and server", () => {
 
   it.live("server: SNI picks per-name certificates, the resolver is an Effect, reload swaps credentials", () =>
     Effect.gen(function* () {
-      const pki = yield* CertificateAuthority.make()
-      const main = yield* pki.issueServer({ commonName: "main" })
-      const api = yield* pki.issueServer({ commonName: "api", dnsNames: ["api.example"] })
-      const dynamic = yield* pki.issueServer({ commonName: "dynamic", dnsNames: ["dyn.example"] })
+      const { pki, main, api, dynamic } = yield* sniCertificates
       const next = yield* pki.issueServer({ commonName: "next" })
       const server = yield* NodeTlsServer.serve(
         {
@@ -273,16 +261,14 @@ describe("NodeTls client and server", () => {
   it.live("server: a failing or defecting handler closes only its own connection", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
-        (connection) =>
-          Effect.gen(function* () {
-            const line = Buffer.from(yield* connection.reader.readUntil("\n")).toString()
-            if (line === "fail") return yield* Effect.fail("handler failed")
-            if (line === "die") return yield* Effect.die("handler died")
-            yield* connection.writer.write(`echo ${line}`)
-            yield* connection.writer.end
-          })
+      const server = yield* serveIssued(issued, (connection) =>
+        Effect.gen(function* () {
+          const line = Buffer.from(yield* connection.reader.readUntil("\n")).toString()
+          if (line === "fail") return yield* Effect.fail("handler failed")
+          if (line === "die") return yield* Effect.die("handler died")
+          yield* connection.writer.write(`echo ${line}`)
+          yield* connection.writer.end
+        })
       )
       const call = (line: string) =>
         Effect.scoped(
@@ -354,10 +340,7 @@ describe("NodeTls client and server", () => {
   it.live("client: connects interrupted at spread moments, on both paths, leave no socket or timer behind", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
-        (connection) => connection.writer.end
-      )
+      const server = yield* serveIssued(issued, (connection) => connection.writer.end)
       const baseline = activeResources()
       let interrupted = 0
       for (const engine of ["native", "duplex"] as const) {
@@ -383,9 +366,9 @@ describe("NodeTls client and server", () => {
 
   it.live("client: interruption during the handshake releases the socket at once", () =>
     Effect.gen(function* () {
-      const { port, accepted } = yield* silentServer
+      const { port, accept } = yield* Loopback.listen()
       const fiber = yield* Effect.forkChild(Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port })))
-      const peer = yield* accepted.pipe(Effect.timeout("5 seconds"))
+      const peer = yield* accept.pipe(Effect.timeout("5 seconds"))
       // The client is in the handshake once its ClientHello arrived.
       yield* Effect.callback<void>((resume) => {
         const arrived = () => resume(Effect.void)

@@ -1,10 +1,9 @@
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Loopback, Relay, Wire } from "@effect-tls/test"
 import { conformance } from "@effect-tls/test/Conformance"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
-import * as Redacted from "effect/Redacted"
-import { proxy, silentServer, testServer } from "./helpers.ts"
+import { credential, testServer } from "./helpers.ts"
 
 conformance({
   name: "native path (node:tls on TCP, 127.0.0.1)",
@@ -15,10 +14,10 @@ conformance({
     Effect.gen(function* () {
       const issued = yield* Effect.orDie(CertificateAuthority.issueServer())
       const { port, accepted } = yield* testServer({
-        credentials: [{ cert: issued.chain, key: Redacted.make(issued.key) }],
+        credentials: [credential(issued)],
         connection: options.server
       })
-      const relay = yield* proxy(port)
+      const relay = yield* Relay.make(port)
       const client = yield* NodeTls.connect({
         host: "127.0.0.1",
         port: relay.port,
@@ -27,22 +26,11 @@ conformance({
         connection: options.client
       })
       const server = yield* Queue.take(accepted)
-      const direction = (wire: "clientToServer" | "serverToClient") =>
-        wire === "clientToServer" ? ("toServer" as const) : ("toClient" as const)
-      return {
-        client,
-        server,
-        wire: {
-          pause: (wire) => relay.pause(direction(wire)),
-          resume: (wire) => relay.resume(direction(wire)),
-          endWithoutCloseNotify: (wire) => relay.end(direction(wire)),
-          reset: relay.reset
-        }
-      }
+      return { client, server, wire: Wire.relay(relay) }
     }),
   makeSilentServerPair: (options) =>
     Effect.gen(function* () {
-      const { port } = yield* silentServer
+      const { port } = yield* Loopback.listen()
       return yield* NodeTls.connect({ host: "127.0.0.1", port, connection: options.client })
     }),
   // 1000 interrupted writers: on loopback TCP most writes find room at once, and the suite wants 50

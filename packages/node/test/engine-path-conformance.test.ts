@@ -6,12 +6,13 @@
 import type { Transport } from "@effect-tls/core/Transport"
 import { conformance } from "@effect-tls/test/Conformance"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
+import * as Relay from "@effect-tls/test/Relay"
+import * as Wire from "@effect-tls/test/Wire"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as NodeTransport from "../src/NodeTransport.ts"
 import * as Starttls from "../src/Starttls.ts"
 import { credentials, listen } from "./engine-path-support.ts"
-import { proxy } from "./helpers.ts"
 
 /** Transports made by this file and not destroyed yet. */
 let open = 0
@@ -36,9 +37,6 @@ const counted = (transport: Transport): Transport => {
   }
 }
 
-const toDirection = (direction: "clientToServer" | "serverToClient"): MemoryTransport.Direction =>
-  direction === "clientToServer" ? "aToB" : "bToA"
-
 const scale = { interruptIterations: 200, floodBytes: 16 * 1024 * 1024, transferBytes: 2 * 1024 * 1024 }
 
 conformance({
@@ -58,17 +56,7 @@ conformance({
         ],
         { concurrency: 2 }
       )
-      const control = pair.control
-      return {
-        client,
-        server,
-        wire: {
-          pause: (direction) => Effect.sync(() => control.pause(toDirection(direction))),
-          resume: (direction) => Effect.sync(() => control.resume(toDirection(direction))),
-          endWithoutCloseNotify: (direction) => Effect.sync(() => control.end(toDirection(direction))),
-          reset: Effect.sync(() => control.reset())
-        }
-      }
+      return { client, server, wire: Wire.memory(pair.control) }
     }),
   makeSilentServerPair: (options) =>
     Effect.gen(function* () {
@@ -104,7 +92,7 @@ conformance({
     Effect.gen(function* () {
       const creds = yield* Effect.orDie(credentials)
       const listener = yield* Effect.orDie(listen)
-      const relay = yield* proxy(listener.port)
+      const relay = yield* Relay.make(listener.port)
       const serverFiber = yield* Effect.forkScoped(
         Effect.gen(function* () {
           const transport = yield* NodeTransport.fromSocket(yield* listener.accept)
@@ -114,17 +102,6 @@ conformance({
       const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: relay.port })
       const client = yield* Starttls.client(counted(transport), { ...creds.client, connection: options.client })
       const server = yield* Fiber.join(serverFiber)
-      const direction = (wire: "clientToServer" | "serverToClient") =>
-        wire === "clientToServer" ? ("toServer" as const) : ("toClient" as const)
-      return {
-        client,
-        server,
-        wire: {
-          pause: (wire) => relay.pause(direction(wire)),
-          resume: (wire) => relay.resume(direction(wire)),
-          endWithoutCloseNotify: (wire) => relay.end(direction(wire)),
-          reset: relay.reset
-        }
-      }
+      return { client, server, wire: Wire.relay(relay) }
     })
 })

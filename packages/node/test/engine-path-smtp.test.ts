@@ -3,49 +3,33 @@
  * `swaks --tls` and `openssl s_client -starttls smtp` (both verify the
  * server's certificate against the test CA).
  */
-import { execFile } from "node:child_process"
-import * as fs from "node:fs/promises"
 import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { Peer, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Client from "../examples/smtp-starttls-client.ts"
 import * as Server from "../examples/smtp-starttls-server.ts"
 import { credentials } from "./engine-path-support.ts"
 
-/** Runs a program with `input` on stdin; killed after 15 s or on interruption. */
-const run = (file: string, args: ReadonlyArray<string>, input: string) =>
-  Effect.callback<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = execFile(file, [...args], { timeout: 15_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    child.stdin?.end(input)
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+/** Runs a program to its end with `input` on stdin, within 15 seconds. */
+const run = (file: string, args: ReadonlyArray<string>, input = "") =>
+  Effect.map(Peer.run(file, args, { input, timeout: "15 seconds" }), (done) => ({
+    code: done.code,
+    stdout: done.stdoutText,
+    stderr: done.stderr
+  }))
 
 const fixture = Effect.gen(function* () {
   const creds = yield* credentials
   const received: Array<Server.Received> = []
   const port = yield* Server.serve(0, creds.server, (message) => received.push(message))
-  const dir = yield* Effect.acquireRelease(
-    Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "effect-tls-smtp-"))),
-    (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-  )
-  const caFile = path.join(dir, "ca.pem")
-  yield* Effect.promise(() => fs.writeFile(caFile, creds.client.ca))
+  const caFile = path.join(yield* TempFiles.directory({ "ca.pem": creds.client.ca }), "ca.pem")
   return { port, received, caFile, client: creds.client }
 })
 
-const hasProgram = async (name: string) =>
-  fs.access(`/usr/bin/${name}`).then(
-    () => true,
-    () => false
-  )
-
-const haveSwaks = await hasProgram("swaks")
-const haveOpenssl = await hasProgram("openssl")
+const haveSwaks = Peer.available("swaks")
+const haveOpenssl = Peer.available("openssl")
 
 describe("SMTP STARTTLS example", () => {
   it.live("the example client sends a message to the example server over TLS", () =>
@@ -65,31 +49,13 @@ describe("SMTP STARTTLS example", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live.skipIf(!haveSwaks)("swaks --tls delivers a message, verifying the certificate", () =>
+  it.live.skipIf(!haveSwaks)("swaks --tls delivers a message, verifying the certificate (needs swaks)", () =>
     Effect.gen(function* () {
       const { port, received, caFile } = yield* fixture
-      const result = yield* run(
-        "swaks",
-        [
-          "--server",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--tls",
-          "--tls-verify",
-          "--tls-ca-path",
-          caFile,
-          "--tls-sni",
-          "localhost",
-          "--from",
-          "alice@example.com",
-          "--to",
-          "bob@example.com",
-          "--body",
-          "from swaks"
-        ],
-        ""
-      )
+      const result = yield* run("swaks", [
+        ...["--server", "127.0.0.1", "--port", String(port), "--from", "alice@example.com", "--to", "bob@example.com"],
+        ...["--tls", "--tls-verify", "--tls-ca-path", caFile, "--tls-sni", "localhost", "--body", "from swaks"]
+      ])
       assert.strictEqual(result.code, 0, result.stdout + result.stderr)
       assert.include(result.stdout, "220 2.0.0 Ready to start TLS")
       assert.strictEqual(received.length, 1)
@@ -98,26 +64,14 @@ describe("SMTP STARTTLS example", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live.skipIf(!haveOpenssl)("openssl s_client -starttls smtp verifies and sends a message", () =>
+  it.live.skipIf(!haveOpenssl)("openssl s_client -starttls smtp verifies and sends a message (needs openssl)", () =>
     Effect.gen(function* () {
       const { port, received, caFile } = yield* fixture
       const result = yield* run(
         "openssl",
         [
-          "s_client",
-          "-starttls",
-          "smtp",
-          "-connect",
-          `127.0.0.1:${port}`,
-          "-servername",
-          "localhost",
-          "-CAfile",
-          caFile,
-          "-verify_return_error",
-          "-verify_hostname",
-          "localhost",
-          "-crlf",
-          "-ign_eof"
+          ...["s_client", "-starttls", "smtp", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-crlf"],
+          ...["-CAfile", caFile, "-verify_return_error", "-verify_hostname", "localhost", "-ign_eof"]
         ],
         "EHLO openssl\nMAIL FROM:<o@example.com>\nRCPT TO:<p@example.com>\nDATA\nfrom openssl\n.\nQUIT\n"
       )

@@ -2,15 +2,15 @@ import * as tls from "node:tls"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { assert, describe, it } from "@effect/vitest"
 import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
+import { Loopback } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Socket from "effect/socket/Socket"
 import * as EffectSocket from "../src/EffectSocket.ts"
-import * as NodeTransport from "../src/NodeTransport.ts"
 import * as Starttls from "../src/Starttls.ts"
-import { concat, credentials, listen, pattern } from "./engine-path-support.ts"
+import { concat, credentials, listen, pattern, tcpPair } from "./engine-path-support.ts"
 
 const isCleanClose = (error: Socket.SocketError) =>
   error.reason._tag === "SocketCloseError" && error.reason.code === 1000
@@ -21,43 +21,31 @@ const nodeEchoServer = Effect.gen(function* () {
   const credential = creds.server.credentials[0]
   if (credential === undefined) return yield* Effect.die("no credential")
   const sockets = new Set<tls.TLSSocket>()
-  const server = yield* Effect.acquireRelease(
-    Effect.callback<tls.Server>((resume) => {
-      const s = tls.createServer(
-        { cert: credential.cert, key: Redacted.value(credential.key), allowHalfOpen: true },
-        (socket) => {
-          sockets.add(socket)
-          socket.on("close", () => sockets.delete(socket))
-          socket.on("error", () => {})
-          socket.pipe(socket)
-        }
-      )
-      s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
-    }),
-    (s) =>
-      Effect.callback<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        s.close(() => resume(Effect.void))
-      })
+  const server = tls.createServer(
+    { cert: credential.cert, key: Redacted.value(credential.key), allowHalfOpen: true },
+    (socket) => {
+      sockets.add(socket)
+      socket.on("close", () => sockets.delete(socket))
+      socket.on("error", () => {})
+      socket.pipe(socket)
+    }
   )
-  return { port: (server.address() as { port: number }).port, client: creds.client, open: () => sockets.size }
+  return { port: yield* Loopback.serve(server), client: creds.client, open: () => sockets.size }
 })
 
 describe("engine path and Effect Socket", () => {
   it.live("a TLS connection is an Effect Socket: Socket.toChannel echoes 256 KiB and the session stays reachable", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      const serverFiber = yield* Effect.gen(function* () {
-        const conn = yield* Starttls.server(yield* NodeTransport.fromSocket(yield* listener.accept), creds.server)
-        yield* conn.reader.stream.pipe(Stream.run(conn.writer.sink))
-        return yield* conn.closed
-      }).pipe(Effect.scoped, Effect.forkChild)
-
-      const conn = yield* Starttls.client(
-        yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }),
-        creds.client
+      const { creds, serve, connect } = yield* tcpPair
+      const serverFiber = yield* serve((transport) =>
+        Effect.gen(function* () {
+          const conn = yield* Starttls.server(transport, creds.server)
+          yield* conn.reader.stream.pipe(Stream.run(conn.writer.sink))
+          return yield* conn.closed
+        })
       )
+
+      const conn = yield* Starttls.client(yield* connect, creds.client)
       const socket = EffectSocket.fromTlsConnection(conn)
       assert.isTrue(Socket.isSocket(socket))
       const data = pattern(256 * 1024, 7)
@@ -80,16 +68,9 @@ describe("engine path and Effect Socket", () => {
 
   it.live("closing the reader's scope fails a pull blocked in another fiber with close code 1006", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      yield* Effect.gen(function* () {
-        yield* Starttls.server(yield* NodeTransport.fromSocket(yield* listener.accept), creds.server)
-        yield* Effect.never
-      }).pipe(Effect.scoped, Effect.forkChild)
-      const conn = yield* Starttls.client(
-        yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }),
-        creds.client
-      )
+      const { creds, serve, connect } = yield* tcpPair
+      yield* serve((transport) => Effect.andThen(Starttls.server(transport, creds.server), Effect.never))
+      const conn = yield* Starttls.client(yield* connect, creds.client)
       const socket = EffectSocket.fromTlsConnection(conn)
       const error = yield* Effect.scoped(
         Effect.gen(function* () {
@@ -123,16 +104,16 @@ describe("engine path and Effect Socket", () => {
 
   it.live("over an Effect Socket, a FIN without close_notify is truncation", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      yield* Effect.gen(function* () {
-        const socket = yield* listener.accept
-        const conn = yield* Starttls.server(yield* NodeTransport.fromSocket(socket), creds.server)
-        yield* conn.writer.write("partial")
-        yield* conn.writer.flush
-        socket.end()
-        yield* Effect.never
-      }).pipe(Effect.scoped, Effect.forkChild)
+      const { creds, listener, serve } = yield* tcpPair
+      yield* serve((transport, socket) =>
+        Effect.gen(function* () {
+          const conn = yield* Starttls.server(transport, creds.server)
+          yield* conn.writer.write("partial")
+          yield* conn.writer.flush
+          socket.end()
+          yield* Effect.never
+        })
+      )
       const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: listener.port, allowHalfOpen: true })
       const conn = yield* Starttls.client(yield* EffectSocket.toTransport(socket), creds.client)
       const first = yield* conn.reader.readExactly(7)

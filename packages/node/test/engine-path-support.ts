@@ -2,58 +2,20 @@
  * Shared fixtures of the engine-path tests: a TCP listener on 127.0.0.1 that
  * hands over accepted sockets, and client/server option sets from the test CA.
  */
-import * as net from "node:net"
-import { CertificateAuthority } from "@effect-tls/test"
+import type * as net from "node:net"
+import type { Transport } from "@effect-tls/core/Transport"
+import { CertificateAuthority, Loopback } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
+import type * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as NodeTransport from "../src/NodeTransport.ts"
 
-export interface Listener {
-  readonly port: number
-  /** The next accepted socket (paused, half-open allowed). */
-  readonly accept: Effect.Effect<net.Socket>
-  /** Sockets accepted and not yet closed. */
-  readonly openSockets: () => number
-  /** Completes once every accepted socket has closed (a destroyed socket closes a tick later). */
-  readonly allClosed: Effect.Effect<void>
-}
-
-/** A TCP listener on 127.0.0.1; the scope closes it and destroys every accepted socket. */
-export const listen: Effect.Effect<Listener, Error, import("effect/Scope").Scope> = Effect.gen(function* () {
-  const accepted = yield* Queue.unbounded<net.Socket>()
-  const sockets = new Set<net.Socket>()
-  const closedWaiters = new Set<() => void>()
-  const server = yield* Effect.acquireRelease(
-    Effect.callback<net.Server, Error>((resume) => {
-      const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-        sockets.add(socket)
-        socket.once("close", () => {
-          sockets.delete(socket)
-          if (sockets.size === 0) for (const waiter of closedWaiters) waiter()
-        })
-        socket.on("error", () => {})
-        Queue.offerUnsafe(accepted, socket)
-      })
-      s.once("error", (error) => resume(Effect.fail(error)))
-      s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
-    }),
-    (s) =>
-      Effect.callback<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        s.close(() => resume(Effect.void))
-      })
-  )
-  const address = server.address() as net.AddressInfo
-  const allClosed = Effect.callback<void>((resume) => {
-    if (sockets.size === 0) return resume(Effect.void)
-    const waiter = () => {
-      closedWaiters.delete(waiter)
-      resume(Effect.void)
-    }
-    closedWaiters.add(waiter)
-    return Effect.sync(() => closedWaiters.delete(waiter))
-  })
-  return { port: address.port, accept: Queue.take(accepted), openSockets: () => sockets.size, allClosed }
-})
+/**
+ * A TCP listener on 127.0.0.1 whose accepted sockets are paused and allow
+ * half-open connections (what `NodeTransport.fromSocket` takes); the scope
+ * closes it and destroys every accepted socket.
+ */
+export const listen = Loopback.listen({ allowHalfOpen: true, pauseOnConnect: true })
 
 /** Server and client TLS options from the test CA (P-256 leaf for `localhost`). */
 export const credentials = Effect.gen(function* () {
@@ -63,6 +25,24 @@ export const credentials = Effect.gen(function* () {
     server: { credentials: [{ cert: server.chain, key: server.redactedKey }] },
     client: { ca: pki.root, servername: "localhost" }
   }
+})
+
+/**
+ * A TCP connection on 127.0.0.1 to set up, with the test CA's options:
+ * `serve(body)` forks the server's side in a scope of its own, over the next
+ * accepted socket and its transport; `connect` is the client's transport.
+ */
+export const tcpPair = Effect.gen(function* () {
+  const creds = yield* credentials
+  const listener = yield* listen
+  const serve = <A, E>(
+    body: (transport: Transport, socket: net.Socket) => Effect.Effect<A, E, Scope.Scope>
+  ): Effect.Effect<Fiber.Fiber<A, E>> =>
+    Effect.gen(function* () {
+      const socket = yield* listener.accept
+      return yield* body(yield* NodeTransport.fromSocket(socket), socket)
+    }).pipe(Effect.scoped, Effect.forkChild)
+  return { creds, listener, serve, connect: NodeTransport.connect({ host: "127.0.0.1", port: listener.port }) }
 })
 
 /** Deterministic pseudo-random bytes (xorshift32). */

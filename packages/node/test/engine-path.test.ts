@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as NodeTransport from "../src/NodeTransport.ts"
 import * as Starttls from "../src/Starttls.ts"
-import { concat, credentials, listen, pattern } from "./engine-path-support.ts"
+import { concat, listen, pattern, tcpPair } from "./engine-path-support.ts"
 
 const readAll = (conn: TlsConnection) =>
   Stream.runCollect(conn.reader.stream).pipe(Effect.map((chunks) => concat(Array.from(chunks))))
@@ -15,22 +15,20 @@ const readAll = (conn: TlsConnection) =>
 describe("engine path over TCP", () => {
   it.live("transfers 1 MiB each way and closes cleanly with close_notify on both sides", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      const serverFiber = yield* Effect.gen(function* () {
-        const socket = yield* listener.accept
-        const transport = yield* NodeTransport.fromSocket(socket)
-        const conn = yield* Starttls.server(transport, creds.server)
-        const received = yield* readAll(conn)
-        yield* conn.writer.write(received)
-        yield* conn.writer.end
-        return { received, outcome: yield* conn.closed, session: conn.session }
-      }).pipe(Effect.scoped, Effect.forkChild)
+      const { creds, listener, serve, connect } = yield* tcpPair
+      const serverFiber = yield* serve((transport) =>
+        Effect.gen(function* () {
+          const conn = yield* Starttls.server(transport, creds.server)
+          const received = yield* readAll(conn)
+          yield* conn.writer.write(received)
+          yield* conn.writer.end
+          return { received, outcome: yield* conn.closed, session: conn.session }
+        })
+      )
 
       const data = pattern(1024 * 1024)
       const result = yield* Effect.gen(function* () {
-        const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
-        const conn = yield* Starttls.client(transport, creds.client)
+        const conn = yield* Starttls.client(yield* connect, creds.client)
         assert.strictEqual(conn.session.protocol, "TLSv1.3")
         assert.isTrue(conn.session.peerVerified)
         const echoed = yield* Effect.forkChild(readAll(conn))
@@ -54,18 +52,16 @@ describe("engine path over TCP", () => {
 
   it.live("a TCP FIN without close_notify is truncation, in the read half and in the outcome", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      const serverFiber = yield* Effect.gen(function* () {
-        const socket = yield* listener.accept
-        const transport = yield* NodeTransport.fromSocket(socket)
-        yield* Starttls.server(transport, creds.server)
-        // The server's TCP side ends without a TLS close_notify.
-        socket.end()
-        yield* Effect.never
-      }).pipe(Effect.scoped, Effect.forkChild)
-      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
-      const conn = yield* Starttls.client(transport, creds.client)
+      const { creds, serve, connect } = yield* tcpPair
+      const serverFiber = yield* serve((transport, socket) =>
+        Effect.gen(function* () {
+          yield* Starttls.server(transport, creds.server)
+          // The server's TCP side ends without a TLS close_notify.
+          socket.end()
+          yield* Effect.never
+        })
+      )
+      const conn = yield* Starttls.client(yield* connect, creds.client)
       const read = yield* Effect.flip(conn.reader.read)
       assert.strictEqual(read._tag, "TlsTruncationError")
       // The write half is independent (TLS 1.3): the outcome is known once it ends too.
@@ -95,19 +91,18 @@ describe("engine path over TCP", () => {
 
   it.live("STARTTLS: a client that pipelines plaintext after STARTTLS fails the server's upgrade", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      const serverFiber = yield* Effect.gen(function* () {
-        const socket = yield* listener.accept
-        const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
-        const command = yield* plain.readLine
-        assert.strictEqual(command, "STARTTLS")
-        yield* plain.write("220 go ahead\r\n")
-        return yield* Effect.flip(Starttls.server(plain, creds.server))
-      }).pipe(Effect.scoped, Effect.forkChild)
+      const { creds, serve, connect } = yield* tcpPair
+      const serverFiber = yield* serve((transport) =>
+        Effect.gen(function* () {
+          const plain = Starttls.plaintext(transport)
+          const command = yield* plain.readLine
+          assert.strictEqual(command, "STARTTLS")
+          yield* plain.write("220 go ahead\r\n")
+          return yield* Effect.flip(Starttls.server(plain, creds.server))
+        })
+      )
 
-      const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port })
-      const plain = Starttls.plaintext(transport)
+      const plain = Starttls.plaintext(yield* connect)
       // One write: the command and the injected one arrive together.
       yield* plain.write("STARTTLS\r\nMAIL FROM:<attacker@example>\r\n")
       const error = yield* Fiber.join(serverFiber)
@@ -125,16 +120,16 @@ describe("engine path over TCP", () => {
 
   it.live("STARTTLS: a server that injects plaintext after its 220 fails the client's upgrade", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      yield* Effect.gen(function* () {
-        const socket = yield* listener.accept
-        const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
-        yield* plain.readLine
-        yield* plain.write("220 go ahead\r\n250 injected\r\n")
-        yield* Effect.never
-      }).pipe(Effect.scoped, Effect.forkChild)
-      const plain = Starttls.plaintext(yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }))
+      const { creds, serve, connect } = yield* tcpPair
+      yield* serve((transport) =>
+        Effect.gen(function* () {
+          const plain = Starttls.plaintext(transport)
+          yield* plain.readLine
+          yield* plain.write("220 go ahead\r\n250 injected\r\n")
+          yield* Effect.never
+        })
+      )
+      const plain = Starttls.plaintext(yield* connect)
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")
       const error = yield* Effect.flip(Starttls.client(plain, creds.client))
@@ -144,21 +139,21 @@ describe("engine path over TCP", () => {
 
   it.live("STARTTLS: a clean prologue upgrades both sides and the prologue bytes stay out of TLS", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
-      const serverFiber = yield* Effect.gen(function* () {
-        const socket = yield* listener.accept
-        const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
-        yield* plain.write("220 ready\r\n")
-        assert.strictEqual(yield* plain.readLine, "STARTTLS")
-        yield* plain.write("220 go ahead\r\n")
-        const conn = yield* Starttls.server(plain, creds.server)
-        const line = yield* conn.reader.readUntil("\r\n")
-        yield* conn.writer.write(concat([new TextEncoder().encode("echo "), line]))
-        yield* conn.writer.end
-        return yield* conn.closed
-      }).pipe(Effect.scoped, Effect.forkChild)
-      const plain = Starttls.plaintext(yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }))
+      const { creds, serve, connect } = yield* tcpPair
+      const serverFiber = yield* serve((transport) =>
+        Effect.gen(function* () {
+          const plain = Starttls.plaintext(transport)
+          yield* plain.write("220 ready\r\n")
+          assert.strictEqual(yield* plain.readLine, "STARTTLS")
+          yield* plain.write("220 go ahead\r\n")
+          const conn = yield* Starttls.server(plain, creds.server)
+          const line = yield* conn.reader.readUntil("\r\n")
+          yield* conn.writer.write(concat([new TextEncoder().encode("echo "), line]))
+          yield* conn.writer.end
+          return yield* conn.closed
+        })
+      )
+      const plain = Starttls.plaintext(yield* connect)
       assert.strictEqual(yield* plain.readLine, "220 ready")
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")
@@ -177,21 +172,19 @@ describe("engine path over TCP", () => {
 
   it.live("TLS inside TLS: an inner session runs over an outer TLS connection (as through a CONNECT tunnel)", () =>
     Effect.gen(function* () {
-      const creds = yield* credentials
-      const listener = yield* listen
+      const { creds, serve, connect } = yield* tcpPair
       // The server speaks TLS, then TLS again inside it.
-      const serverFiber = yield* Effect.gen(function* () {
-        const outer = yield* Starttls.server(yield* NodeTransport.fromSocket(yield* listener.accept), creds.server)
-        const inner = yield* Starttls.server(yield* NodeTransport.fromTlsConnection(outer), creds.server)
-        const line = yield* inner.reader.readUntil("\n")
-        yield* inner.writer.write(concat([new TextEncoder().encode("inner:"), line]))
-        yield* inner.writer.end
-        return yield* inner.closed
-      }).pipe(Effect.scoped, Effect.forkChild)
-      const outer = yield* Starttls.client(
-        yield* NodeTransport.connect({ host: "127.0.0.1", port: listener.port }),
-        creds.client
+      const serverFiber = yield* serve((transport) =>
+        Effect.gen(function* () {
+          const outer = yield* Starttls.server(transport, creds.server)
+          const inner = yield* Starttls.server(yield* NodeTransport.fromTlsConnection(outer), creds.server)
+          const line = yield* inner.reader.readUntil("\n")
+          yield* inner.writer.write(concat([new TextEncoder().encode("inner:"), line]))
+          yield* inner.writer.end
+          return yield* inner.closed
+        })
       )
+      const outer = yield* Starttls.client(yield* connect, creds.client)
       const inner = yield* Starttls.client(yield* NodeTransport.fromTlsConnection(outer), creds.client)
       assert.strictEqual(inner.session.protocol, "TLSv1.3")
       yield* inner.writer.write("hello\n")

@@ -1,17 +1,45 @@
 /**
  * Test helpers for the native path: a TLS server on 127.0.0.1 whose
- * connections are handed to the test, and a pausable/corrupting TCP proxy.
+ * connections are handed to the test, a credential from an issued
+ * certificate, and readers. Relays, listeners and ports are the test kit's
+ * (`Relay`, `Loopback`).
  */
-import * as net from "node:net"
+import { assert, it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
+import { CertificateAuthority } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import { settleResources } from "./reliability-support.ts"
+
+/** The library's credential of an issued certificate: its chain and its key. */
+export const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
+  cert: issued.chain,
+  key: issued.redactedKey
+})
+
+/** A server of `issued` running `handler` for every connection, with a short shutdown (handlers here wait for the test). */
+export const serveIssued = <E, R>(
+  issued: CertificateAuthority.Issued,
+  handler: (connection: TlsConnection.TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>,
+  options: Partial<TlsOptions.ServerOptions> = {}
+) => NodeTlsServer.serve({ credentials: [credential(issued)], shutdownTimeout: "100 millis", ...options }, handler)
+
+/** Certificates for SNI tests, from one PKI: `main` (localhost), `api` (api.example), `dynamic` (dyn.example). */
+export const sniCertificates = Effect.gen(function* () {
+  const pki = yield* CertificateAuthority.make()
+  return {
+    pki,
+    main: yield* pki.issueServer({ commonName: "main" }),
+    api: yield* pki.issueServer({ commonName: "api", dnsNames: ["api.example"] }),
+    dynamic: yield* pki.issueServer({ commonName: "dynamic", dnsNames: ["dyn.example"] })
+  }
+})
 
 /** Reads until the end, at most `limit` chunks. */
 export const readAll = (connection: TlsConnection.TlsConnection, limit = 1_000_000) =>
@@ -28,6 +56,7 @@ export const readAll = (connection: TlsConnection.TlsConnection, limit = 1_000_0
 /**
  * A server whose connections are offered to a queue; each connection stays
  * open until the test completes its `release` deferred or the scope closes.
+ * `accept` takes the next one, waiting at most 10 seconds.
  */
 export const testServer = (options: TlsOptions.ServerOptions) =>
   Effect.gen(function* () {
@@ -37,128 +66,43 @@ export const testServer = (options: TlsOptions.ServerOptions) =>
     const server = yield* NodeTlsServer.serve({ shutdownTimeout: "100 millis", ...options }, (connection) =>
       Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
     )
-    return { server, accepted, release, port: server.address.port }
-  })
-
-/**
- * Listens on 127.0.0.1, any free port, until the scope closes; then destroys
- * the sockets in `sockets` and waits for the listener to be gone.
- */
-const listenLocal = (server: net.Server, sockets: ReadonlySet<net.Socket>): Effect.Effect<number, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.callback<number>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as net.AddressInfo).port)))
-    }),
-    () =>
-      Effect.callback<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resume(Effect.void))
-      })
-  )
-
-/**
- * A TCP listener that accepts and never answers (for handshake timeouts);
- * `accepted` is the next socket it accepted.
- */
-export const silentServer: Effect.Effect<
-  { readonly port: number; readonly accepted: Effect.Effect<net.Socket> },
-  never,
-  Scope.Scope
-> = Effect.gen(function* () {
-  const sockets = new Set<net.Socket>()
-  const accepted = yield* Queue.unbounded<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on("error", () => {})
-    Queue.offerUnsafe(accepted, socket)
-  })
-  const port = yield* listenLocal(server, sockets)
-  return { port, accepted: Queue.take(accepted) }
-})
-
-/** A direction through the proxy. */
-export type ProxyDirection = "toServer" | "toClient"
-
-/**
- * A TCP proxy on 127.0.0.1 to `port` for one connection at a time. Each
- * direction can be paused (the source is no longer read, so TCP backpressure
- * reaches the sender), ended with a bare FIN, or the whole pair reset; the next
- * chunk towards the client can be corrupted.
- */
-export const proxy = (port: number) =>
-  Effect.gen(function* () {
-    const sockets = new Set<net.Socket>()
-    const paused = new Set<ProxyDirection>()
-    const links = new Map<ProxyDirection, { readonly from: net.Socket; readonly to: net.Socket }>()
-    const state = { corruptNextToClient: false }
-    const connected = yield* Deferred.make<void>()
-    const link = (direction: ProxyDirection, from: net.Socket, to: net.Socket) => {
-      links.set(direction, { from, to })
-      if (paused.has(direction)) from.pause()
-      from.on("data", (chunk: Buffer) => {
-        if (direction === "toClient" && state.corruptNextToClient && chunk.length > 10) {
-          state.corruptNextToClient = false
-          chunk[chunk.length - 5] = (chunk[chunk.length - 5] ?? 0) ^ 0xff
-        }
-        if (!to.write(chunk)) {
-          from.pause()
-          to.once("drain", () => {
-            if (!paused.has(direction)) from.resume()
-          })
-        }
-      })
-      from.on("end", () => to.end())
-    }
-    const server = net.createServer({ allowHalfOpen: true }, (downstream) => {
-      const upstream = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true })
-      for (const socket of [downstream, upstream]) {
-        sockets.add(socket)
-        socket.on("error", () => {
-          downstream.destroy()
-          upstream.destroy()
-        })
-      }
-      link("toServer", downstream, upstream)
-      link("toClient", upstream, downstream)
-      Deferred.doneUnsafe(connected, Effect.void)
-    })
-    const ownPort = yield* listenLocal(server, sockets)
     return {
-      port: ownPort,
-      state,
-      connected: Deferred.await(connected),
-      pause: (direction: ProxyDirection) =>
-        Effect.sync(() => {
-          paused.add(direction)
-          links.get(direction)?.from.pause()
-        }),
-      resume: (direction: ProxyDirection) =>
-        Effect.sync(() => {
-          paused.delete(direction)
-          links.get(direction)?.from.resume()
-        }),
-      end: (direction: ProxyDirection) =>
-        Effect.sync(() => {
-          const found = links.get(direction)
-          if (found === undefined) return
-          found.from.removeAllListeners("data")
-          found.from.pause()
-          found.to.end()
-        }),
-      reset: Effect.sync(() => {
-        for (const socket of sockets) socket.resetAndDestroy()
-      })
+      server,
+      accepted,
+      accept: Queue.take(accepted).pipe(Effect.timeout("10 seconds")),
+      release,
+      port: server.address.port
     }
   })
 
 /** The failure of an effect that must fail. */
 export const failure = <A>(effect: Effect.Effect<A, TlsError, Scope.Scope>) => Effect.scoped(Effect.flip(effect))
 
-/** A port nobody listens on (bound, then released). */
-export const closedPort: Effect.Effect<number> = Effect.callback<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const port = (server.address() as net.AddressInfo).port
-    server.close(() => resume(Effect.succeed(port)))
+/** Registers a test of `title` on each path: `native path: <title>` and `engine path: <title>` (the duplex engine). */
+export const onBothPaths = (
+  title: string,
+  test: (engine: TlsOptions.Engine) => Effect.Effect<unknown, unknown>,
+  timeout?: number
+) => {
+  it.live(`native path: ${title}`, () => test("native"), timeout)
+  it.live(`engine path: ${title}`, () => test("duplex"), timeout)
+}
+
+/**
+ * The end of a suite that collects its problems: waits for the resources
+ * open at `baseline` (see `settleResources`) and adds those still open,
+ * runs `after` (more checks), prints the report, and fails on any problem.
+ */
+export const conclude = (
+  baseline: Readonly<Record<string, number>>,
+  problems: Array<string>,
+  report: ReadonlyArray<string>,
+  after: () => void = () => {}
+) =>
+  Effect.gen(function* () {
+    const left = yield* settleResources(baseline)
+    if (left.length > 0) problems.push(`resources left: ${left.join(", ")}`)
+    after()
+    console.log(report.join("\n"))
+    assert.deepStrictEqual(problems, [])
   })
-})

@@ -20,32 +20,26 @@
  * connection without its own, which the engine path rightly reports as
  * truncation.
  */
-import { join } from "node:path"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
-import type * as TlsConnection from "@effect-tls/core/TlsConnection"
-import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTransport from "@effect-tls/node/NodeTransport"
 import * as Starttls from "@effect-tls/node/Starttls"
-import { CertificateAuthority } from "@effect-tls/test"
-import * as Deferred from "effect/Deferred"
+import { type CertificateAuthority, Peer } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import { listen } from "./engine-path-support.ts"
+import { credential } from "./helpers.ts"
 import {
-  credential,
   digitLines,
-  freePort,
   hasOpenssl,
-  openssl,
-  type Peer,
+  ourClient,
+  ourServer,
   payloadLines,
-  pemFiles,
+  peerTest,
   readHashed,
+  serverPem,
   sha256,
-  tempDir,
   writePieces
 } from "./interop-support.ts"
 
@@ -61,22 +55,16 @@ const OURS = 16 * PIECE
 type Path = "native" | "engine"
 const PATHS: ReadonlyArray<Path> = ["native", "engine"]
 
-const pki = Effect.gen(function* () {
-  const server = yield* CertificateAuthority.issueServer()
-  const dir = yield* tempDir(pemFiles("server", server))
-  return { server, file: (name: string) => join(dir, name) }
-})
-
 /** Our client on `path`. */
-const ourClient = (path: Path, port: number, ca: string) =>
+const clientOn = (path: Path, port: number, ca: string) =>
   path === "native"
-    ? NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost" })
+    ? ourClient(port, ca)
     : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
         Starttls.client(transport, { ca, servername: "localhost" })
       )
 
 /** Our server on `path` for one connection: `accept` gives it, alive until the scope closes. */
-const ourServer = (path: Path, server: CertificateAuthority.Issued) =>
+const serverOn = (path: Path, server: CertificateAuthority.Issued) =>
   Effect.gen(function* () {
     if (path === "engine") {
       const listener = yield* listen
@@ -88,14 +76,7 @@ const ourServer = (path: Path, server: CertificateAuthority.Issued) =>
         }).pipe(Effect.timeout("10 seconds"))
       }
     }
-    const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
-    const release = yield* Deferred.make<void>()
-    yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
-    const running = yield* NodeTls.serve(
-      { credentials: [credential(server)], host: "127.0.0.1", shutdownTimeout: "200 millis" },
-      (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
-    )
-    return { port: running.address.port, accept: Queue.take(accepted).pipe(Effect.timeout("10 seconds")) }
+    return yield* ourServer(server, { host: "127.0.0.1" })
   })
 
 /** The native path cannot tell the peer's close_notify from its FIN (it reports `Ended`). */
@@ -108,110 +89,82 @@ const ourData = () => {
   return { pieces, sha256: sha256(Buffer.concat(pieces)) }
 }
 
-/** Stops reading the peer's stdout: once its pipe is full, the peer stops reading the socket. */
-const pauseStdout = (peer: Peer) => Effect.sync(() => peer.proc.stdout.pause())
-const resumeStdout = (peer: Peer) => Effect.sync(() => peer.proc.stdout.resume())
-
 describe.skipIf(!hasOpenssl)("a KeyUpdate request after our close_notify (needs openssl and stdbuf)", () => {
   for (const path of PATHS) {
-    it.live(
+    peerTest(
       `${path} client: after our close_notify, s_server sends data and two KeyUpdate requests; we read all of it and end cleanly`,
-      () =>
-        Effect.gen(function* () {
-          const { server, file } = yield* pki
-          const port = yield* freePort
-          const peer = yield* openssl([
-            "s_server",
-            "-accept",
-            `127.0.0.1:${port}`,
-            "-naccept",
-            "1",
-            "-tls1_3",
-            "-cert",
-            file("server-leaf.pem"),
-            "-cert_chain",
-            file("server.pem"),
-            "-key",
-            file("server.key")
-          ])
-          yield* peer.waitFor(/ACCEPT/)
-          const connection = yield* ourClient(path, port, server.ca)
-          yield* pauseStdout(peer)
-          const ours = ourData()
-          yield* writePieces(connection, ours.pieces)
-          yield* connection.writer.end
-          // s_server reads its stdin before the socket in each round, 16 KiB a
-          // read (its buffer): one read of data, then two reads that each
-          // start with K (the rest of a command's read is dropped).
-          const theirs = digitLines(PIECE)
-          yield* peer.send(Buffer.concat([theirs, command("K"), command("K")]))
-          const reader = yield* Effect.forkChild(readHashed(connection, theirs.length + 1))
-          yield* resumeStdout(peer)
-          const read = yield* Fiber.join(reader)
-          assert.isTrue(read.ended, "our read half ended")
-          assert.strictEqual(read.bytes, theirs.length)
-          assert.strictEqual(read.sha256, sha256(theirs))
-          assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
-          yield* peer.waitFor(/CONNECTION CLOSED/)
-          const output = peer.stdout()
-          // OpenSSL 3.0 prints the result of the handshake step that sent the KeyUpdate; later versions KEYUPDATE.
-          const beforeDone = output.slice(0, output.indexOf("DONE"))
-          assert.strictEqual(
-            (beforeDone.match(/KEYUPDATE|SSL_do_handshake -> 1/g) ?? []).length,
-            2,
-            "s_server sent both KeyUpdates before it read our close_notify"
-          )
-          assert.strictEqual(sha256(payloadLines(output)), ours.sha256)
-        }).pipe(Effect.scoped, Effect.timeout("20 seconds")),
-      30_000
+      20,
+      Effect.gen(function* () {
+        const { server, files } = yield* serverPem
+        const peer = yield* Peer.opensslServer({ files, args: ["-tls1_3"] })
+        const connection = yield* clientOn(path, peer.port, server.ca)
+        // Once its stdout pipe is full, the peer stops reading the socket.
+        yield* peer.pauseStdout
+        const ours = ourData()
+        yield* writePieces(connection, ours.pieces)
+        yield* connection.writer.end
+        // s_server reads its stdin before the socket in each round, 16 KiB a
+        // read (its buffer): one read of data, then two reads that each
+        // start with K (the rest of a command's read is dropped).
+        const theirs = digitLines(PIECE)
+        yield* peer.write(Buffer.concat([theirs, command("K"), command("K")]))
+        const reader = yield* Effect.forkChild(readHashed(connection, theirs.length + 1))
+        yield* peer.resumeStdout
+        const read = yield* Fiber.join(reader)
+        assert.isTrue(read.ended, "our read half ended")
+        assert.strictEqual(read.bytes, theirs.length)
+        assert.strictEqual(read.sha256, sha256(theirs))
+        assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
+        yield* peer.waitFor(/CONNECTION CLOSED/)
+        const output = peer.stdoutText()
+        // OpenSSL 3.0 prints the result of the handshake step that sent the KeyUpdate; later versions KEYUPDATE.
+        const beforeDone = output.slice(0, output.indexOf("DONE"))
+        assert.strictEqual(
+          (beforeDone.match(/KEYUPDATE|SSL_do_handshake -> 1/g) ?? []).length,
+          2,
+          "s_server sent both KeyUpdates before it read our close_notify"
+        )
+        assert.strictEqual(sha256(payloadLines(output)), ours.sha256)
+      })
     )
 
-    it.live(
+    peerTest(
       `${path} server: after our close_notify, s_client sends two KeyUpdate requests and then data; we read all of it and end cleanly`,
-      () =>
-        Effect.gen(function* () {
-          const { server, file } = yield* pki
-          const us = yield* ourServer(path, server)
-          const peer = yield* openssl([
-            "s_client",
-            "-connect",
-            `127.0.0.1:${us.port}`,
-            "-servername",
-            "localhost",
-            "-CAfile",
-            file("ca.pem"),
-            "-verify_return_error"
-          ])
-          const connection = yield* us.accept
-          yield* peer.waitFor(/Verify return code: 0/)
-          yield* pauseStdout(peer)
-          const ours = ourData()
-          yield* writePieces(connection, ours.pieces)
-          yield* connection.writer.end
-          // s_client reads its stdin while it waits for stdout, never the socket;
-          // had it read our close_notify, it would have closed instead of
-          // printing KEYUPDATE.
-          const from = peer.mark()
-          yield* peer.send("K\n")
-          yield* peer.waitFor(/KEYUPDATE/, from)
-          const from2 = peer.mark()
-          yield* peer.send("K\n")
-          yield* peer.waitFor(/KEYUPDATE/, from2)
-          const theirs = Buffer.concat(Array.from({ length: 16 }, () => digitLines(PIECE)))
-          const reader = yield* Effect.forkChild(readHashed(connection, theirs.length))
-          yield* peer.send(theirs)
-          // Every byte of theirs arrives before s_client reads our close_notify.
-          const read = yield* Fiber.join(reader)
-          assert.strictEqual(read.bytes, theirs.length)
-          assert.strictEqual(read.sha256, sha256(theirs))
-          yield* resumeStdout(peer)
-          // Then s_client reads ours and our close_notify, and answers with its own.
-          assert.isTrue(Option.isNone(yield* connection.reader.read), "our read half ended")
-          assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
-          yield* peer.waitFor(/^closed$/m)
-          assert.strictEqual(sha256(payloadLines(peer.stdout())), ours.sha256)
-        }).pipe(Effect.scoped, Effect.timeout("20 seconds")),
-      30_000
+      20,
+      Effect.gen(function* () {
+        const { server, files } = yield* serverPem
+        const us = yield* serverOn(path, server)
+        const peer = yield* Peer.opensslClient({ port: us.port, ca: files.ca, servername: "localhost" })
+        const connection = yield* us.accept
+        yield* peer.waitFor(/Verify return code: 0/)
+        // Once its stdout pipe is full, the peer stops reading the socket.
+        yield* peer.pauseStdout
+        const ours = ourData()
+        yield* writePieces(connection, ours.pieces)
+        yield* connection.writer.end
+        // s_client reads its stdin while it waits for stdout, never the socket;
+        // had it read our close_notify, it would have closed instead of
+        // printing KEYUPDATE.
+        const from = peer.mark()
+        yield* peer.write("K\n")
+        yield* peer.waitFor(/KEYUPDATE/, { from })
+        const from2 = peer.mark()
+        yield* peer.write("K\n")
+        yield* peer.waitFor(/KEYUPDATE/, { from: from2 })
+        const theirs = Buffer.concat(Array.from({ length: 16 }, () => digitLines(PIECE)))
+        const reader = yield* Effect.forkChild(readHashed(connection, theirs.length))
+        yield* peer.write(theirs)
+        // Every byte of theirs arrives before s_client reads our close_notify.
+        const read = yield* Fiber.join(reader)
+        assert.strictEqual(read.bytes, theirs.length)
+        assert.strictEqual(read.sha256, sha256(theirs))
+        yield* peer.resumeStdout
+        // Then s_client reads ours and our close_notify, and answers with its own.
+        assert.isTrue(Option.isNone(yield* connection.reader.read), "our read half ended")
+        assert.deepStrictEqual(yield* connection.closed, cleanOutcome(path))
+        yield* peer.waitFor(/^closed$/m)
+        assert.strictEqual(sha256(payloadLines(peer.stdoutText())), ours.sha256)
+      })
     )
   }
 })

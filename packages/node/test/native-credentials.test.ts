@@ -3,19 +3,19 @@
  * the client's signature algorithms allow.
  */
 import { X509Certificate } from "node:crypto"
-import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Peer, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
-import { credential, hasOpenssl, openssl, tempDir } from "./interop-support.ts"
+import { credential } from "./helpers.ts"
+import { hasOpenssl } from "./interop-support.ts"
 
-describe.skipIf(!hasOpenssl)("native path: RSA and ECDSA credentials together", () => {
+describe.skipIf(!hasOpenssl)("native path: RSA and ECDSA credentials together (needs openssl, stdbuf)", () => {
   it.live("a client that accepts only RSA-PSS gets the RSA certificate; a default client gets ECDSA", () =>
     Effect.gen(function* () {
       const ecdsa = yield* CertificateAuthority.issueServer({ keyType: "P-256" })
       const rsa = yield* CertificateAuthority.issueServer({ keyType: "RSA-2048" })
-      const dir = yield* tempDir({ "ca.pem": ecdsa.ca })
+      const files = yield* TempFiles.pem(ecdsa)
       const server = yield* NodeTls.serve(
         { credentials: [credential(ecdsa), credential(rsa)], shutdownTimeout: "100 millis" },
         (connection) => connection.writer.write("served\n")
@@ -23,17 +23,12 @@ describe.skipIf(!hasOpenssl)("native path: RSA and ECDSA credentials together", 
       const handshake = (sigalgs: ReadonlyArray<string>) =>
         Effect.scoped(
           Effect.gen(function* () {
-            const peer = yield* openssl([
-              "s_client",
-              "-connect",
-              `127.0.0.1:${server.address.port}`,
-              "-servername",
-              "localhost",
-              "-CAfile",
-              join(dir, "ca.pem"),
-              "-verify_return_error",
-              ...sigalgs
-            ])
+            const peer = yield* Peer.opensslClient({
+              port: server.address.port,
+              ca: files.ca,
+              servername: "localhost",
+              args: sigalgs
+            })
             yield* peer.waitFor(/served/)
             return peer.output()
           })

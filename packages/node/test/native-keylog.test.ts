@@ -3,15 +3,14 @@
  * of an independent peer (plain node:tls) of the same connection.
  */
 import { readFileSync } from "node:fs"
-import type * as net from "node:net"
 import { join } from "node:path"
 import * as tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Loopback, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { credential, tempDir } from "./interop-support.ts"
+import { serveIssued } from "./helpers.ts"
 
 /** The lines of `file` naming `label`, once there are `count` of them (the file is appended asynchronously). */
 const keylogLines = (file: string, label: string, count: number) =>
@@ -45,16 +44,7 @@ const plainServer = (issued: CertificateAuthority.Issued) =>
       socket.on("error", () => {})
       socket.once("data", (data) => socket.end(data))
     })
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => {
-        server.listen(0, "127.0.0.1", () => resume(Effect.void))
-      }),
-      () =>
-        Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-        })
-    )
-    return { port: (server.address() as net.AddressInfo).port, lines }
+    return { port: yield* Loopback.serve(server), lines }
   })
 
 describe("native path: key log", () => {
@@ -63,8 +53,7 @@ describe("native path: key log", () => {
     () =>
       Effect.gen(function* () {
         const issued = yield* CertificateAuthority.issueServer()
-        const dir = yield* tempDir()
-        const file = join(dir, "keylog.txt")
+        const file = join(yield* TempFiles.directory(), "keylog.txt")
         const server = yield* plainServer(issued)
         for (let i = 0; i < 2; i++) {
           yield* Effect.scoped(
@@ -105,15 +94,15 @@ describe("native path: key log", () => {
   it.live("server: the key log file has the CLIENT_TRAFFIC_SECRET_0 line of the client's own key log", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const dir = yield* tempDir()
-      const file = join(dir, "server-keylog.txt")
-      const server = yield* NodeTls.serve(
-        { credentials: [credential(issued)], keylog: { file }, shutdownTimeout: "100 millis" },
+      const file = join(yield* TempFiles.directory(), "server-keylog.txt")
+      const server = yield* serveIssued(
+        issued,
         (connection) =>
           Effect.gen(function* () {
             const chunk = yield* connection.reader.read
             if (Option.isSome(chunk)) yield* connection.writer.write(chunk.value)
-          })
+          }),
+        { keylog: { file } }
       )
       const clientLines = yield* Effect.callback<Array<string>>((resume) => {
         const lines: Array<string> = []

@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import { credential } from "./interop-support.ts"
+import { credential, serveIssued } from "./helpers.ts"
 import { echo, observedServer } from "./reliability-support.ts"
 
 describe("native path: server limits", () => {
@@ -22,13 +22,14 @@ describe("native path: server limits", () => {
       const issued = yield* CertificateAuthority.issueServer()
       const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
       const release = yield* Deferred.make<void>()
-      const server = yield* NodeTls.serve(
-        { credentials: [credential(issued)], maxConnections: 1, shutdownTimeout: "100 millis" },
+      const server = yield* serveIssued(
+        issued,
         (connection) =>
           Effect.andThen(
             Queue.offer(accepted, connection),
             Effect.race(Deferred.await(release), Effect.asVoid(connection.reader.read))
-          )
+          ),
+        { maxConnections: 1 }
       )
       const connect = NodeTls.connect({
         host: "127.0.0.1",
@@ -63,8 +64,8 @@ describe("native path: server limits", () => {
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const outcomes = yield* Queue.unbounded<Exit.Exit<Option.Option<Uint8Array>, unknown>>()
-      const server = yield* NodeTls.serve(
-        { credentials: [credential(issued)], idleTimeout: "300 millis", shutdownTimeout: "100 millis" },
+      const server = yield* serveIssued(
+        issued,
         (connection) =>
           Effect.gen(function* () {
             for (let i = 0; i < 100; i++) {
@@ -75,7 +76,8 @@ describe("native path: server limits", () => {
               }
               yield* connection.writer.write(exit.value.value)
             }
-          })
+          }),
+        { idleTimeout: "300 millis" }
       )
       const connect = NodeTls.connect({
         host: "127.0.0.1",

@@ -10,30 +10,17 @@ import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import { FaultTransport } from "@effect-tls/test"
+import { Relay } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import {
-  faultAt,
-  isPrefix,
-  type Kind,
-  kinds,
-  type Place,
-  places,
-  placesIn,
-  type Result,
-  recording,
-  runSide,
-  type Side
-} from "./fault-matrix.ts"
+import { placesIn, recording, runMatrix, runSide, type Side } from "./fault-matrix.ts"
 import {
   activeResources,
   echo,
   type Fixture,
   fixture,
   observedServer,
-  recordRelay,
   settleResources,
   streamSlice
 } from "./reliability-support.ts"
@@ -48,45 +35,6 @@ const connection = { handshakeTimeout: "1 second", closeTimeout: "300 millis" } 
 /** Bound on one side's run (handshake, transfer, close): a stall ends here. */
 const SIDE_BOUND_MS = 1_500
 const side = (which: Side, connect: Parameters<typeof runSide>[1]) => runSide(payload[which], connect, SIDE_BOUND_MS)
-
-/**
- * The outcomes allowed. The faulted transport is the server's: inbound faults
- * change what the server reads, outbound ones what the client reads; the side
- * that decrypts altered bytes fails with a handshake or protocol error, the
- * other then sees an alert, a reset or a truncation.
- */
-const expected = (kind: Kind, direction: "inbound" | "outbound", place: Place): Record<Side, ReadonlyArray<Result>> => {
-  const affected: Side = direction === "inbound" ? "server" : "client"
-  const other: Side = affected === "server" ? "client" : "server"
-  const consequence: ReadonlyArray<Result> = [
-    "TlsHandshakeError",
-    "TlsProtocolError",
-    "TlsTransportError",
-    "TlsTruncationError",
-    "stalled",
-    "ok"
-  ]
-  const both = (mine: ReadonlyArray<Result>) =>
-    ({ [affected]: mine, [other]: consequence }) as Record<Side, ReadonlyArray<Result>>
-  switch (kind) {
-    case "Chunk":
-    case "Delay":
-      return { client: ["ok"], server: ["ok"] }
-    case "StallAfter":
-      return place === "handshake"
-        ? { client: ["TlsHandshakeError", "TlsTransportError"], server: ["TlsHandshakeError", "TlsTransportError"] }
-        : // Stalled, or a truncation once the stalled side's own end gives up (its `end`
-          // fails Stalled after the close timeout, and its scope then destroys the transport).
-          both(["stalled", "TlsTruncationError"])
-    case "ResetAfter":
-      return { server: ["TlsTransportError"], client: consequence }
-    case "EndAfter":
-      return both(place === "handshake" ? ["TlsTransportError", "TlsHandshakeError"] : ["TlsTruncationError"])
-    case "FlipByte":
-    case "Inject":
-      return both(place === "handshake" ? ["TlsHandshakeError", "TlsTransportError"] : ["TlsProtocolError"])
-  }
-}
 
 const serverMatrix = (certs: Fixture) =>
   Effect.gen(function* () {
@@ -104,34 +52,15 @@ const serverMatrix = (certs: Fixture) =>
       ],
       { concurrency: 2 }
     )
-    const offsets = { inbound: placesIn(Buffer.concat(inbound)), outbound: placesIn(Buffer.concat(outbound)) }
-    const problems: Array<string> = []
-    let cases = 0
     const started = Date.now()
-    for (const kind of kinds) {
-      for (const direction of ["inbound", "outbound"] as const) {
-        for (const place of places) {
-          const offset = offsets[direction][place]
-          const pair = MemoryTransport.makePair()
-          const faulty = FaultTransport.make(pair.b, { [direction]: [faultAt(kind, offset)] })
-          const t0 = Date.now()
-          const [c, s] = yield* Effect.all(
-            [side("client", client.upgrade(pair.a)), side("server", acceptor.upgrade(faulty))],
-            { concurrency: 2 }
-          )
-          const elapsed = Date.now() - t0
-          cases++
-          const name = `${kind} ${direction} @${place} (${offset})`
-          const allowed = expected(kind, direction, place)
-          if (!allowed.client.includes(c.result)) problems.push(`${name}: client ${c.result}`)
-          if (!allowed.server.includes(s.result)) problems.push(`${name}: server ${s.result}`)
-          if (!isPrefix(c.received, payload.server)) problems.push(`${name}: client got a non-prefix`)
-          if (!isPrefix(s.received, payload.client)) problems.push(`${name}: server got a non-prefix`)
-          if (elapsed > SIDE_BOUND_MS + 1_500) problems.push(`${name}: took ${elapsed} ms`)
-          if (pair.control.open() !== 0) problems.push(`${name}: ${pair.control.open()} transports left open`)
-        }
-      }
-    }
+    const { problems, cases } = yield* runMatrix({
+      faulted: "server",
+      offsets: { inbound: placesIn(Buffer.concat(inbound)), outbound: placesIn(Buffer.concat(outbound)) },
+      connect: { client: (transport) => client.upgrade(transport), server: (transport) => acceptor.upgrade(transport) },
+      payload,
+      sideBound: SIDE_BOUND_MS,
+      caseBoundMs: SIDE_BOUND_MS + 1_500
+    })
     return { problems, cases, durationMs: Date.now() - started }
   })
 
@@ -170,14 +99,16 @@ const nativeCase = (certs: Fixture, name: NativeCase) =>
       )
       const inHandshake = name.endsWith("handshake")
       const armed = { reset: false, drop: false }
-      const relay = yield* recordRelay(observed.port, (direction, index, rec) => {
-        // The server's first flight: reset before it, or drop everything from it on.
-        if (direction === "toClient" && armed.reset) {
-          // Nothing of the flight reaches the client: the reset comes first.
-          if (index === 0) queueMicrotask(() => Effect.runSync(relay.reset))
-          return Buffer.alloc(0)
+      const relay = yield* Relay.make(observed.port, {
+        onRecord: (direction, index, rec) => {
+          // The server's first flight: reset before it, or drop everything from it on.
+          if (direction === "toClient" && armed.reset) {
+            // Nothing of the flight reaches the client: the reset comes first.
+            if (index === 0) queueMicrotask(() => Effect.runSync(relay.reset))
+            return Buffer.alloc(0)
+          }
+          return armed.drop && direction === "toClient" ? Buffer.alloc(0) : rec
         }
-        return armed.drop && direction === "toClient" ? Buffer.alloc(0) : rec
       })
       armed.reset = name === "reset in the handshake"
       armed.drop = name === "stall in the handshake"
@@ -210,27 +141,43 @@ const nativeCase = (certs: Fixture, name: NativeCase) =>
     })
   )
 
-describe("reliability: faults", () => {
+/**
+ * A test whose `body` returns the problems it found (none is a pass); every
+ * resource it opened must be closed afterwards.
+ */
+const checked = (
+  name: string,
+  body: (certs: Fixture) => Effect.Effect<ReadonlyArray<string>, unknown>,
+  timeout: number
+) =>
   it.live(
-    "engine path, server transport faulted: 7 faults x 2 directions x 3 places end typed, in bound, prefixes only",
+    name,
     () =>
       Effect.gen(function* () {
         const resources = activeResources()
-        const certs = yield* fixture
+        const problems = yield* body(yield* fixture)
+        const left = yield* settleResources(resources)
+        assert.deepStrictEqual([...problems, ...left], [])
+      }),
+    timeout
+  )
+
+describe("reliability: faults", () => {
+  checked(
+    "engine path, server transport faulted: 7 faults x 2 directions x 3 places end typed, in bound, prefixes only",
+    (certs) =>
+      Effect.gen(function* () {
         const run = yield* serverMatrix(certs)
         console.log(`server fault matrix: ${run.cases} cases in ${run.durationMs} ms`)
-        const left = yield* settleResources(resources)
-        assert.deepStrictEqual([...run.problems, ...left], [])
+        return run.problems
       }),
     90_000
   )
 
-  it.live(
+  checked(
     "native path: resets and stalls in the handshake and mid-transfer end typed within their bounds",
-    () =>
+    (certs) =>
       Effect.gen(function* () {
-        const resources = activeResources()
-        const certs = yield* fixture
         const problems: Array<string> = []
         const expect: Record<NativeCase, { client: ReadonlyArray<string>; server: ReadonlyArray<string>; ms: number }> =
           {
@@ -266,8 +213,7 @@ describe("reliability: faults", () => {
           if (!e.server.includes(r.server)) problems.push(`${name}: server ${r.server}`)
           if (r.client.ms > e.ms) problems.push(`${name}: the client's end took ${r.client.ms} ms > ${e.ms}`)
         }
-        const left = yield* settleResources(resources)
-        assert.deepStrictEqual([...problems, ...left], [])
+        return problems
       }),
     30_000
   )

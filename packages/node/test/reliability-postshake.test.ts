@@ -11,18 +11,17 @@ import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
+import { Relay } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { conclude, onBothPaths } from "./helpers.ts"
 import {
   activeResources,
   captureClientHello,
   type Fixture,
   fixture,
   observedServer,
-  type RelayDirection,
-  record,
-  recordRelay,
-  settleResources
+  record
 } from "./reliability-support.ts"
 
 /** Bound on the victim closing its socket after the bad record arrived. */
@@ -40,6 +39,17 @@ const failureOf = <A>(effect: Effect.Effect<A, TlsError>) =>
     Effect.catch((error: TlsError) => Effect.succeed(describeError(error)))
   )
 
+/** A handler that echoes at most 100 chunks, recording each (as text) in `into`, until the end. */
+const recordingEcho = (into: Array<string>) => (connection: TlsConnection.TlsConnection) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 100; i++) {
+      const chunk = yield* connection.reader.read
+      if (Option.isNone(chunk)) return
+      into.push(Buffer.from(chunk.value).toString())
+      yield* connection.writer.write(chunk.value)
+    }
+  })
+
 /**
  * One case: the client sends `hello` and gets its echo (the connection is up),
  * then the relay tampers with the next application record in `direction`.
@@ -48,7 +58,7 @@ const failureOf = <A>(effect: Effect.Effect<A, TlsError>) =>
 const tamperCase = (
   certs: Fixture,
   engine: TlsOptions.Engine,
-  direction: RelayDirection,
+  direction: Relay.Direction,
   tamper: Tamper,
   hello: Uint8Array
 ) =>
@@ -57,34 +67,28 @@ const tamperCase = (
       const serverReceived: Array<string> = []
       const observed = yield* observedServer(
         { ...certs.server, engine, connection: { closeTimeout: "200 millis" } },
-        (connection: TlsConnection.TlsConnection) =>
-          Effect.gen(function* () {
-            for (let i = 0; i < 100; i++) {
-              const chunk = yield* connection.reader.read
-              if (Option.isNone(chunk)) return
-              serverReceived.push(Buffer.from(chunk.value).toString())
-              yield* connection.writer.write(chunk.value)
-            }
-          })
+        recordingEcho(serverReceived)
       )
       const armed: { tamper: Tamper | undefined } = { tamper: undefined }
-      const relay = yield* recordRelay(observed.port, (through, _index, rec) => {
-        // Only application-data records (0x17): the Finished and the tickets passed long before arming.
-        if (armed.tamper === undefined || through !== direction || rec[0] !== 0x17) return rec
-        const what = armed.tamper
-        armed.tamper = undefined
-        switch (what) {
-          case "corrupt": {
-            const copy = Buffer.from(rec)
-            const at = 5 + Math.floor((copy.length - 5) / 2)
-            copy[at] = (copy[at] ?? 0) ^ 0x5a
-            return copy
+      const relay = yield* Relay.make(observed.port, {
+        onRecord: (through, _index, rec) => {
+          // Only application-data records (0x17): the Finished and the tickets passed long before arming.
+          if (armed.tamper === undefined || through !== direction || rec[0] !== 0x17) return rec
+          const what = armed.tamper
+          armed.tamper = undefined
+          switch (what) {
+            case "corrupt": {
+              const copy = Buffer.from(rec)
+              const at = 5 + Math.floor((copy.length - 5) / 2)
+              copy[at] = (copy[at] ?? 0) ^ 0x5a
+              return copy
+            }
+            case "inject-handshake":
+              // A plaintext ClientHello where only encrypted records may come.
+              return Buffer.concat([Buffer.from(hello), rec])
+            case "inject-plaintext":
+              return Buffer.concat([record(0x17, Buffer.from("plaintext where a sealed record belongs")), rec])
           }
-          case "inject-handshake":
-            // A plaintext ClientHello where only encrypted records may come.
-            return Buffer.concat([Buffer.from(hello), rec])
-          case "inject-plaintext":
-            return Buffer.concat([record(0x17, Buffer.from("plaintext where a sealed record belongs")), rec])
         }
       })
       const client = yield* NodeTls.connect({ host: "127.0.0.1", port: relay.port, ...certs.client, engine })
@@ -122,15 +126,7 @@ const renegotiation = (certs: Fixture, engine: TlsOptions.Engine) =>
       const delivered: Array<string> = []
       const observed = yield* observedServer(
         { ...certs.server, engine, maxVersion: "TLSv1.2", connection: { closeTimeout: "200 millis" } },
-        (connection: TlsConnection.TlsConnection) =>
-          Effect.gen(function* () {
-            for (let i = 0; i < 100; i++) {
-              const chunk = yield* connection.reader.read
-              if (Option.isNone(chunk)) return
-              delivered.push(Buffer.from(chunk.value).toString())
-              yield* connection.writer.write(chunk.value)
-            }
-          })
+        recordingEcho(delivered)
       )
       const peer = yield* Effect.callback<{ readonly renegotiated: string; readonly closedAfterMs: number }>(
         (resume) => {
@@ -223,23 +219,11 @@ const suite = (engine: TlsOptions.Engine) =>
       problems.push(`renegotiation: the peer's socket closed after ${reneg.closedAfterMs} ms`)
     }
     if (reneg.delivered !== "hello") problems.push(`renegotiation: the handler got ${reneg.delivered}`)
-    const left = yield* settleResources(resources)
-    if (left.length > 0) problems.push(`resources left: ${left.join(", ")}`)
-    console.log(report.join("\n"))
-    assert.deepStrictEqual(problems, [])
+    yield* conclude(resources, problems, report)
   })
 
 describe("reliability: bad input after the handshake", () => {
-  it.live(
-    "native path: corrupted, injected handshake and plaintext records, renegotiation",
-    () => suite("native"),
-    30_000
-  )
-  it.live(
-    "engine path: corrupted, injected handshake and plaintext records, renegotiation",
-    () => suite("duplex"),
-    30_000
-  )
+  onBothPaths("corrupted, injected handshake and plaintext records, renegotiation", suite, 30_000)
 })
 
 describe("reliability: bad input after the handshake, classification", () => {

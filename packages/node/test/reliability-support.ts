@@ -2,8 +2,9 @@
  * Shared machinery of the reliability suite (issue 8) and of its load runner
  * (`pnpm load`): certificates, a server whose per-connection failures are
  * observed (from its debug log and its metrics), raw TCP clients that send
- * crafted bytes, a steady echo client, a record-aware relay that corrupts or
- * injects, resource baselines, seeded randomness and a linear regression.
+ * crafted bytes, a steady echo client, TLS records to inject (through the
+ * test kit's `Relay`), resource baselines, seeded randomness and a linear
+ * regression.
  *
  * Nothing here imports vitest, so the load runner can use it as is.
  */
@@ -279,114 +280,8 @@ export const steadyEcho = (
   })
 
 // -----------------------------------------------------------------------------
-// a record-aware relay
+// records (the relay that edits them is the test kit's `Relay`)
 // -----------------------------------------------------------------------------
-
-/** A direction through the relay. */
-export type RelayDirection = "toServer" | "toClient"
-
-/**
- * What to do with one TLS record passing through: return the bytes to send
- * instead (the record itself, a changed copy, or more records around it).
- * `index` counts the records of that direction from 0.
- */
-export type RecordHook = (direction: RelayDirection, index: number, record: Buffer) => Buffer
-
-/**
- * A relay on 127.0.0.1 to `port` for one connection at a time, that parses
- * each direction into TLS records and passes every record through `hook`.
- * `sockets` tells whether either leg is still open; the scope destroys both.
- */
-export const recordRelay = (port: number, hook: RecordHook) =>
-  Effect.gen(function* () {
-    const legs = new Set<net.Socket>()
-    const closed = { upstream: false, downstream: false }
-    const closes = yield* Queue.unbounded<"upstream" | "downstream">()
-    const sources = new Map<RelayDirection, net.Socket>()
-    const paused = new Set<RelayDirection>()
-    const link = (direction: RelayDirection, from: net.Socket, to: net.Socket) => {
-      let pending: Buffer = Buffer.alloc(0)
-      let index = 0
-      sources.set(direction, from)
-      if (paused.has(direction)) from.pause()
-      from.on("data", (chunk: Buffer) => {
-        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-        const out: Array<Buffer> = []
-        while (pending.length >= 5) {
-          const length = 5 + pending.readUInt16BE(3)
-          if (pending.length < length) break
-          out.push(hook(direction, index++, Buffer.from(pending.subarray(0, length))))
-          pending = pending.subarray(length)
-        }
-        if (out.length > 0 && !to.destroyed) to.write(Buffer.concat(out))
-      })
-      from.on("end", () => to.end())
-    }
-    const server = net.createServer({ allowHalfOpen: true }, (downstream) => {
-      const upstream = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true })
-      closed.upstream = false
-      closed.downstream = false
-      for (const socket of [downstream, upstream]) {
-        legs.add(socket)
-        socket.on("error", () => {
-          downstream.destroy()
-          upstream.destroy()
-        })
-        socket.on("close", () => legs.delete(socket))
-      }
-      upstream.on("close", () => {
-        closed.upstream = true
-        Queue.offerUnsafe(closes, "upstream")
-      })
-      downstream.on("close", () => {
-        closed.downstream = true
-        Queue.offerUnsafe(closes, "downstream")
-      })
-      link("toServer", downstream, upstream)
-      link("toClient", upstream, downstream)
-    })
-    const ownPort = yield* Effect.acquireRelease(
-      Effect.callback<number>((resume) => {
-        server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as net.AddressInfo).port)))
-      }),
-      () =>
-        Effect.callback<void>((resume) => {
-          for (const socket of legs) socket.destroy()
-          server.close(() => resume(Effect.void))
-        })
-    )
-    return {
-      port: ownPort,
-      /** Whether the leg towards the server (`upstream`) or the client (`downstream`) has closed. */
-      closed: (leg: "upstream" | "downstream") => closed[leg],
-      /** Stops reading `direction`'s source: a stall with TCP backpressure on its sender. */
-      pause: (direction: RelayDirection) =>
-        Effect.sync(() => {
-          paused.add(direction)
-          sources.get(direction)?.pause()
-        }),
-      /** Resets both legs (RST to client and server). */
-      reset: Effect.sync(() => {
-        for (const socket of legs) socket.resetAndDestroy()
-      }),
-      /**
-       * Waits until `leg` is closed, at most `millis`; the milliseconds waited,
-       * or `None` at the bound. A relay leg closes when the endpoint behind it
-       * closes its socket (the relay destroys both legs on an error).
-       */
-      awaitClosed: (leg: "upstream" | "downstream", millis: number) =>
-        Effect.gen(function* () {
-          const started = Date.now()
-          for (let i = 0; i < 4 && !closed[leg]; i++) {
-            const next = yield* Queue.take(closes).pipe(
-              Effect.timeoutOption(Math.max(0, started + millis - Date.now()))
-            )
-            if (Option.isNone(next)) break
-          }
-          return closed[leg] ? Option.some(Date.now() - started) : Option.none()
-        })
-    }
-  })
 
 /** A TLS record: content type, legacy version 0x0303, payload. */
 export const record = (contentType: number, payload: Uint8Array): Buffer => {

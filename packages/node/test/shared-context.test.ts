@@ -9,8 +9,7 @@ import type { TlsConnection } from "@effect-tls/core/TlsConnection"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as Starttls from "@effect-tls/node/Starttls"
-import type * as TlsOptions from "@effect-tls/node/TlsOptions"
-import { CertificateAuthority } from "@effect-tls/test"
+import { CertificateAuthority, Relay } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -19,12 +18,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { clientContext, serverContext } from "../src/internal/context.ts"
-import { proxy, readAll } from "./helpers.ts"
-
-const credential = (issued: CertificateAuthority.Issued): TlsOptions.Credential => ({
-  cert: issued.chain,
-  key: issued.redactedKey
-})
+import { credential, readAll, serveIssued, sniCertificates } from "./helpers.ts"
 
 /**
  * One connection over a fresh memory pair: the server side (forked) writes
@@ -109,10 +103,7 @@ describe("one configuration for both paths", () => {
 
   it.live("engine path: the server consults per-name certificates, then the SNI resolver, then the default", () =>
     Effect.gen(function* () {
-      const pki = yield* CertificateAuthority.make()
-      const main = yield* pki.issueServer({ commonName: "main" })
-      const api = yield* pki.issueServer({ commonName: "api", dnsNames: ["api.example"] })
-      const dynamic = yield* pki.issueServer({ commonName: "dynamic", dnsNames: ["dyn.example"] })
+      const { pki, main, api, dynamic } = yield* sniCertificates
       const asked = yield* Queue.unbounded<string>()
       const options: Starttls.ServerOptions = {
         credentials: [credential(main)],
@@ -142,10 +133,7 @@ describe("one configuration for both paths", () => {
       const pki = yield* CertificateAuthority.make()
       const first = yield* pki.issueServer({ commonName: "first" })
       const next = yield* pki.issueServer({ commonName: "next" })
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(first)], shutdownTimeout: "100 millis" },
-        (connection) => connection.writer.end
-      )
+      const server = yield* serveIssued(first, (connection) => connection.writer.end)
       const client = yield* NodeTlsClient.make({ ca: pki.root })
       const subject = Effect.map(
         exchange(server.upgrade, (transport) => client.upgrade(transport)),
@@ -164,9 +152,10 @@ describe("one configuration for both paths", () => {
       const issued = yield* CertificateAuthority.issueServer()
       const accepted = yield* Queue.unbounded<TlsConnection>()
       const release = yield* Deferred.make<void>()
-      const server = yield* NodeTlsServer.serve(
-        { credentials: [credential(issued)], engine: "duplex", shutdownTimeout: "100 millis" },
-        (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
+      const server = yield* serveIssued(
+        issued,
+        (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release)),
+        { engine: "duplex" }
       )
       const port = server.address.port
 
@@ -183,10 +172,10 @@ describe("one configuration for both paths", () => {
         })
       )
 
-      // Through a proxy that ends the client-to-server direction with a bare
+      // Through a relay that ends the client-to-server direction with a bare
       // FIN: the duplex server sees every byte and reports truncation (the
       // native path would report a clean end).
-      const relay = yield* proxy(port)
+      const relay = yield* Relay.make(port)
       yield* client.connect({ host: "127.0.0.1", port: relay.port })
       const peer = yield* Queue.take(accepted)
       yield* relay.end("toServer")

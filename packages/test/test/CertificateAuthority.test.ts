@@ -1,8 +1,4 @@
-import { execFile } from "node:child_process"
 import { X509Certificate } from "node:crypto"
-import * as fs from "node:fs/promises"
-import type { AddressInfo, Socket } from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
@@ -11,6 +7,9 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as CertificateAuthority from "../src/CertificateAuthority.ts"
+import * as Loopback from "../src/Loopback.ts"
+import * as Peer from "../src/Peer.ts"
+import * as TempFiles from "../src/TempFiles.ts"
 
 class TlsFailure extends Data.TaggedError("TlsFailure")<{ readonly code: string; readonly message: string }> {}
 
@@ -30,35 +29,19 @@ const failure = (error: unknown): TlsFailure => {
 const server = Effect.fn("server")(function* (options: tls.TlsOptions) {
   const accepted = yield* Deferred.make<{ readonly authorized: boolean; readonly authorizationError: string | null }>()
   const clientErrors = yield* Deferred.make<TlsFailure>()
-  const sockets = new Set<Socket>()
-  const instance = yield* Effect.acquireRelease(
-    Effect.callback<tls.Server, TlsFailure>((resume) => {
-      const s = tls.createServer(options, (socket) => {
-        Deferred.doneUnsafe(
-          accepted,
-          Effect.succeed({
-            authorized: socket.authorized,
-            authorizationError: socket.authorized ? null : String(socket.authorizationError)
-          })
-        )
-        socket.on("error", () => {})
-        socket.once("data", (data) => socket.end(`pong:${data}`))
+  const s = tls.createServer(options, (socket) => {
+    Deferred.doneUnsafe(
+      accepted,
+      Effect.succeed({
+        authorized: socket.authorized,
+        authorizationError: socket.authorized ? null : String(socket.authorizationError)
       })
-      s.on("connection", (socket: Socket) => {
-        sockets.add(socket)
-        socket.once("close", () => sockets.delete(socket))
-      })
-      s.on("tlsClientError", (error) => Deferred.doneUnsafe(clientErrors, Effect.succeed(failure(error))))
-      s.once("error", (error) => resume(Effect.fail(failure(error))))
-      s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
-    }),
-    (s) =>
-      Effect.callback<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        s.close(() => resume(Effect.void))
-      })
-  )
-  const { port } = instance.address() as AddressInfo
+    )
+    socket.on("error", () => {})
+    socket.once("data", (data) => socket.end(`pong:${data}`))
+  })
+  s.on("tlsClientError", (error) => Deferred.doneUnsafe(clientErrors, Effect.succeed(failure(error))))
+  const port = yield* Loopback.serve(s)
   return {
     port,
     accepted: Deferred.await(accepted).pipe(Effect.timeout("5 seconds")),
@@ -94,23 +77,9 @@ const rejection = (port: number, options: tls.ConnectionOptions) =>
     Effect.map((error) => (error._tag === "TlsFailure" ? error.code : error._tag))
   )
 
+/** Runs a command to its end (at most 10 seconds): its exit code and what it printed. */
 const run = (file: string, args: ReadonlyArray<string>) =>
-  Effect.callback<{ readonly code: number; readonly output: string }>((resume) => {
-    const child = execFile(file, args, { timeout: 10_000 }, (error, stdout, stderr) =>
-      resume(
-        Effect.succeed({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          output: `${stdout}${stderr}`
-        })
-      )
-    )
-    return Effect.sync(() => child.kill())
-  })
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "effect-tls-ca-"))),
-  (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-)
+  Effect.map(Peer.run(file, args), (done) => ({ code: done.code ?? -1, output: done.output }))
 
 /** `openssl verify` of a leaf against the PKI's root with the leaf's intermediate as untrusted. */
 const opensslVerify = Effect.fn("opensslVerify")(function* (
@@ -118,15 +87,12 @@ const opensslVerify = Effect.fn("opensslVerify")(function* (
   issued: CertificateAuthority.Issued,
   extra: ReadonlyArray<string> = []
 ) {
-  const dir = yield* tempDir
+  const dir = yield* TempFiles.directory({
+    "root.pem": pki.root,
+    "intermediate.pem": pki.intermediate,
+    "leaf.pem": issued.cert
+  })
   const file = (name: string) => path.join(dir, name)
-  yield* Effect.promise(() =>
-    Promise.all([
-      fs.writeFile(file("root.pem"), pki.root),
-      fs.writeFile(file("intermediate.pem"), pki.intermediate),
-      fs.writeFile(file("leaf.pem"), issued.cert)
-    ])
-  )
   return yield* run("openssl", [
     "verify",
     ...extra,
