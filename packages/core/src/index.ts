@@ -51,3 +51,9 @@ export * as TlsSession from "./TlsSession.ts"
  * @since 0.1.0
  */
 export * as Transport from "./Transport.ts"
+/**
+ * A transport spoken directly, before it is handed to a connection.
+ *
+ * @since 0.1.0
+ */
+export * as TransportChannel from "./TransportChannel.ts"
