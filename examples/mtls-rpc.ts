@@ -6,8 +6,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -51,7 +51,7 @@ export const main = Effect.scoped(
     const serverCert = yield* pki.issueServer()
     const billing = yield* pki.issueClient({ commonName: "billing" })
     const guest = yield* pki.issueClient({ commonName: "guest" })
-    const server = yield* NodeTlsServer.serve(
+    const server = yield* NodeTls.serve(
       {
         credentials: [{ cert: serverCert.chain, key: serverCert.redactedKey }],
         clientAuth: { mode: "require", ca: pki.root },

@@ -12,9 +12,10 @@ import * as net from "node:net"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as TlsSession from "@effect-tls/core/TlsSession"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as NodeTransport from "@effect-tls/node/NodeTransport"
-import * as Starttls from "@effect-tls/node/Starttls"
+import * as Plaintext from "@effect-tls/node/Plaintext"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -87,7 +88,7 @@ const session = (
   users: ReadonlyMap<string, Scram.StoredCredential>
 ) =>
   Effect.gen(function* () {
-    const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
+    const plain = Plaintext.make(yield* NodeTransport.fromSocket(socket))
     const request = yield* plain.readExactly(8)
     if (readInt32(request) !== 8 || readInt32(request, 4) !== SSL_REQUEST_CODE) {
       return yield* Effect.fail(new Error("expected an SSLRequest"))
@@ -150,11 +151,11 @@ export const connect = (options: {
 }) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const plain = Starttls.plaintext(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
+      const plain = Plaintext.make(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
       yield* plain.write(concat(int32(8), int32(SSL_REQUEST_CODE), encoder.encode(options.extra ?? "")))
       const answer = yield* plain.readExactly(1)
       if (answer[0] !== "S".charCodeAt(0)) return yield* Effect.fail(new Error("the server refused TLS"))
-      const tls = yield* Starttls.client(plain, { ca: options.ca, servername: "localhost" })
+      const tls = yield* NodeTls.upgradeClient(plain, { ca: options.ca, servername: "localhost" })
       const binding = yield* TlsSession.tlsExporterChannelBinding(tls.session)
 
       const params = concat(int32(PROTOCOL_3_0), cstring("user"), cstring(options.user), new Uint8Array([0]))

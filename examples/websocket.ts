@@ -10,8 +10,8 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as EffectSocket from "@effect-tls/node/EffectSocket"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import * as Starttls from "@effect-tls/node/Starttls"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -49,7 +49,7 @@ export const main = Effect.scoped(
 
     // Client: a WebSocket as a transport, TLS in the client role over it.
     const socket = yield* Socket.makeWebSocket(url).pipe(Effect.provide(Socket.layerWebSocketConstructorGlobal))
-    const tls = yield* Starttls.client(yield* EffectSocket.toTransport(socket), {
+    const tls = yield* NodeTls.upgradeClient(yield* EffectSocket.toTransport(socket), {
       ca: pki.root,
       servername: "localhost"
     })

@@ -2,8 +2,8 @@
  * What the handshake negotiates: mutual TLS, SNI, ALPN and session
  * resumption.
  */
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
@@ -18,7 +18,7 @@ export const program = Effect.scoped(
     const credential = (issued: typeof main): TlsOptions.Credential => ({ cert: issued.chain, key: issued.redactedKey })
 
     // #region mtls
-    const internal = yield* NodeTlsServer.serve(
+    const internal = yield* NodeTls.serve(
       {
         credentials: [credential(main)],
         // Mutual TLS: a client certificate from this CA, or no connection.
@@ -39,7 +39,7 @@ export const program = Effect.scoped(
     // #endregion mtls
 
     // #region server
-    const server = yield* NodeTlsServer.serve(
+    const server = yield* NodeTls.serve(
       {
         credentials: [credential(main)],
         // SNI: a certificate per server name; other names get `credentials`.

@@ -4,7 +4,6 @@
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
@@ -20,7 +19,7 @@ const greet = (tls: TlsConnection.TlsConnection) =>
   })
 
 export const startServer = (credentials: ReadonlyArray<TlsOptions.Credential>) =>
-  NodeTlsServer.serve(
+  NodeTls.serve(
     {
       credentials,
       host: "127.0.0.1",
@@ -33,6 +32,12 @@ export const startServer = (credentials: ReadonlyArray<TlsOptions.Credential>) =
     greet
   )
 // #endregion serve
+
+// #region join
+/** Serves until the program is interrupted, or until the listener fails (then with its error). */
+export const runServer = (credentials: ReadonlyArray<TlsOptions.Credential>) =>
+  Effect.scoped(Effect.flatMap(startServer(credentials), (server) => server.join))
+// #endregion join
 
 /** Connects, says `name`, and returns the greeting and the server certificate's subject. */
 const visit = (port: number, ca: string, name: string) =>

@@ -2,14 +2,16 @@
  * STARTTLS and the injection defence: plaintext that a client pipelines after
  * its STARTTLS command is never fed to TLS nor dropped; the upgrade fails.
  */
-import * as Starttls from "@effect-tls/node/Starttls"
+
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import * as Plaintext from "@effect-tls/node/Plaintext"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority, MemoryTransport } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 
 // #region server
 /** The server side of a line protocol with STARTTLS, after its greeting. */
-export const acceptStarttls = (plain: Starttls.Plaintext, credentials: ReadonlyArray<TlsOptions.Credential>) =>
+export const acceptStarttls = (plain: Plaintext.Plaintext, credentials: ReadonlyArray<TlsOptions.Credential>) =>
   Effect.gen(function* () {
     yield* plain.write("220 ready\r\n")
     const command = yield* plain.readLine
@@ -17,7 +19,7 @@ export const acceptStarttls = (plain: Starttls.Plaintext, credentials: ReadonlyA
     yield* plain.write("220 go ahead\r\n")
     // Fails with TlsHandshakeError "PlaintextInjection" if the client sent
     // anything after "STARTTLS\r\n" before its ClientHello.
-    return yield* Starttls.server(plain, { credentials })
+    return yield* NodeTls.upgradeServer(plain, { credentials })
   })
 // #endregion server
 
@@ -31,13 +33,13 @@ export const program = Effect.scoped(
     const honest = MemoryTransport.makePair()
     const [, connection] = yield* Effect.all(
       [
-        acceptStarttls(Starttls.plaintext(honest.b), credentials),
+        acceptStarttls(Plaintext.make(honest.b), credentials),
         Effect.gen(function* () {
-          const plain = Starttls.plaintext(honest.a)
+          const plain = Plaintext.make(honest.a)
           yield* plain.readLine
           yield* plain.write("STARTTLS\r\n")
           yield* plain.readLine
-          return yield* Starttls.client(plain, { ca: pki.root, servername: "localhost" })
+          return yield* NodeTls.upgradeClient(plain, { ca: pki.root, servername: "localhost" })
         })
       ],
       { concurrency: 2 }
@@ -45,9 +47,9 @@ export const program = Effect.scoped(
 
     // An attacker's bytes pipelined behind the command.
     const injected = MemoryTransport.makePair()
-    const attacker = Starttls.plaintext(injected.a)
+    const attacker = Plaintext.make(injected.a)
     yield* attacker.write("STARTTLS\r\nMAIL FROM:<mallory@example.com>\r\n")
-    const refused = yield* Effect.flip(acceptStarttls(Starttls.plaintext(injected.b), credentials))
+    const refused = yield* Effect.flip(acceptStarttls(Plaintext.make(injected.b), credentials))
 
     return {
       protocol: connection.session.protocol,

@@ -4,7 +4,7 @@
  * `it.live` from `@effect/vitest`.
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
-import * as Starttls from "@effect-tls/node/Starttls"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import { Adversarial, CertificateAuthority, FaultTransport, MemoryTransport, TestPair } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -23,8 +23,8 @@ export const faultyPair = (faults: FaultTransport.Faults) =>
     const { a, b } = MemoryTransport.makePair()
     return yield* Effect.all(
       [
-        Starttls.client(FaultTransport.make(a, faults), { ca: pki.root, servername: "localhost" }),
-        Starttls.server(b, { credentials: [{ cert: cert.chain, key: cert.redactedKey }] })
+        NodeTls.upgradeClient(FaultTransport.make(a, faults), { ca: pki.root, servername: "localhost" }),
+        NodeTls.upgradeServer(b, { credentials: [{ cert: cert.chain, key: cert.redactedKey }] })
       ],
       { concurrency: 2 }
     )

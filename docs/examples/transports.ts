@@ -4,7 +4,8 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as EffectSocket from "@effect-tls/node/EffectSocket"
-import * as Starttls from "@effect-tls/node/Starttls"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority, MemoryTransport } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -16,17 +17,17 @@ export const overEffectSocket = (port: number, ca: string) =>
   Effect.gen(function* () {
     const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port })
     const transport = yield* EffectSocket.toTransport(socket)
-    return yield* Starttls.client(transport, { ca, servername: "localhost" })
+    return yield* NodeTls.upgradeClient(transport, { ca, servername: "localhost" })
   })
 // #endregion socket
 
 // #region memory
 /** Both ends of a real TLS connection in memory: no socket, no port. */
-export const inMemory = (ca: string, credentials: Starttls.ServerOptions["credentials"]) =>
+export const inMemory = (ca: string, credentials: TlsOptions.ServerConnectionOptions["credentials"]) =>
   Effect.gen(function* () {
     const { a, b } = MemoryTransport.makePair({ capacity: 64 * 1024 })
     return yield* Effect.all(
-      [Starttls.client(a, { ca, servername: "localhost" }), Starttls.server(b, { credentials })],
+      [NodeTls.upgradeClient(a, { ca, servername: "localhost" }), NodeTls.upgradeServer(b, { credentials })],
       { concurrency: 2 }
     )
   })

@@ -3,7 +3,7 @@
  *
  * Raw `node:tls` is the reference and is driven with callbacks, as a Node
  * program would use it. Every Effect-based implementation (Effect's own
- * `NodeSocket`, effect-tls's native path and engine path) is adapted to one
+ * `NodeSocket`, effect-tls's native path and duplex path) is adapted to one
  * small Effect-level interface, {@link Conn}, so that each workload is written
  * once for all of them; the adapters add one `Effect.map` per read at most.
  *
@@ -89,9 +89,9 @@ export type Implementation = RawImplementation | EffectImplementation
  * - `raw`: `node:tls` with a shared `SecureContext`.
  * - `effect`: Effect 4.1's `NodeSocket.makeTls` / `NodeSocketServer.makeTls`.
  * - `native`: effect-tls over a native TLSSocket.
- * - `engine`: effect-tls with the node:tls engine over a TCP transport.
+ * - `duplex`: effect-tls on the duplex path over a TCP transport.
  *
  * @since 0.1.0
  * @category models
  */
-export type ImplementationId = "raw" | "effect" | "native" | "engine"
+export type ImplementationId = "raw" | "effect" | "native" | "duplex"

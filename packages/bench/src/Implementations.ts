@@ -21,7 +21,7 @@ export const raw: RawImplementation = { _tag: "Raw", id: "raw", label: "node:tls
  * @since 0.1.0
  * @category implementations
  */
-export const all: ReadonlyArray<Implementation> = [raw, EffectSocket.implementation, EffectTls.native, EffectTls.engine]
+export const all: ReadonlyArray<Implementation> = [raw, EffectSocket.implementation, EffectTls.native, EffectTls.duplex]
 
 /**
  * @since 0.1.0

@@ -70,7 +70,7 @@ export interface MetricResult extends MetricSpec {
  */
 export const ratioPairs: ReadonlyArray<readonly [ImplementationId, ImplementationId]> = [
   ["native", "raw"],
-  ["engine", "native"],
+  ["duplex", "native"],
   ["effect", "raw"],
   ["native", "effect"]
 ]

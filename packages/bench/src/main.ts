@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [--quick] [--runs=N] [--only=bulk,pingpong,small,handshakes,memory,flood]
- * [--impl=raw,effect,native,engine] [--out=file.json]`
+ * [--impl=raw,effect,native,duplex] [--out=file.json]`
  *
  * Measures every implementation side by side in one run: for each case, one
  * unrecorded warm-up per implementation, then `runs` rounds in which every
@@ -156,7 +156,7 @@ const main = async () => {
    * use: `home` runs the measured client (and, in one-process cases, the
    * server too), `away` runs the server of two-process cases. Each
    * implementation has processes of its own, so that no implementation runs
-   * in code that V8 compiled for another: the native and engine paths share
+   * in code that V8 compiled for another: the native and duplex paths share
    * the connection code, and one's calls there made the other's slower (small
    * writes measured 0.45 of raw with all four in one process, 0.60 alone).
    */
@@ -233,7 +233,7 @@ const main = async () => {
                   better: "higher",
                   targets: [
                     { _tag: "Ratio", subject: "native", reference: "raw", min: 0.97 },
-                    { _tag: "Ratio", subject: "engine", reference: "native", min: 0.66 },
+                    { _tag: "Ratio", subject: "duplex", reference: "native", min: 0.66 },
                     { _tag: "Beats", subject: "native", reference: "effect" }
                   ]
                 },
@@ -281,7 +281,7 @@ const main = async () => {
               targets: [
                 { _tag: "Ratio", subject: "native", reference: "raw", min: 0.95 },
                 { _tag: "Beats", subject: "native", reference: "effect" },
-                { _tag: "Beats", subject: "engine", reference: "effect" }
+                { _tag: "Beats", subject: "duplex", reference: "effect" }
               ]
             }
           ],
@@ -311,7 +311,7 @@ const main = async () => {
               targets: [
                 { _tag: "Ratio", subject: "native", reference: "raw", min: 0.95 },
                 { _tag: "Beats", subject: "native", reference: "effect" },
-                { _tag: "Beats", subject: "engine", reference: "effect" }
+                { _tag: "Beats", subject: "duplex", reference: "effect" }
               ]
             }
           ],
@@ -345,7 +345,7 @@ const main = async () => {
                   targets: [
                     { _tag: "Ratio", subject: "native", reference: "raw", min: 1.0 },
                     { _tag: "Beats", subject: "native", reference: "effect" },
-                    { _tag: "Beats", subject: "engine", reference: "effect" }
+                    { _tag: "Beats", subject: "duplex", reference: "effect" }
                   ]
                 }
               ],
@@ -520,7 +520,7 @@ const main = async () => {
             better: "lower",
             targets: [
               { _tag: "AtMost", subject: "native", max: 1024 },
-              { _tag: "AtMost", subject: "engine", max: 1024 }
+              { _tag: "AtMost", subject: "duplex", max: 1024 }
             ]
           },
           runs.buffers ?? {},

@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
+import { isTlsError } from "@effect-tls/core/TlsError"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Argument from "effect/cli/Argument"
 import * as CliConfig from "effect/cli/CliConfig"
 import * as CliOutput from "effect/cli/CliOutput"
@@ -16,13 +18,27 @@ import * as GlobalFlag from "effect/cli/GlobalFlag"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { CliExit, ExitCode, help as exitCodeHelp, formatError, fromTlsError } from "./ExitCode.ts"
 import * as Args from "./internal/args.ts"
 import * as Connect from "./internal/connect.ts"
 import { UsageError } from "./internal/errors.ts"
 import * as Report from "./internal/report.ts"
 import * as Serve from "./internal/serve.ts"
-import * as Signals from "./internal/signals.ts"
+import type { ServeSettings } from "./internal/settings.ts"
+
+/**
+ * Whether an interruption (SIGINT, SIGTERM) is how this run is meant to end:
+ * `serve` sets it once it is listening, so that a signal that stops it exits
+ * 0 (see {@link exitCodeOverride}). One per process: the entry point provides
+ * it and reads it when the run has ended.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class SignalIsSuccess extends Context.Service<SignalIsSuccess, Ref.Ref<boolean>>()(
+  "@effect-tls/cli/Cli/SignalIsSuccess"
+) {}
 
 /**
  * The version printed by `--version`.
@@ -40,6 +56,10 @@ const durationFlag = (name: string, description: string) =>
     Flag.optional
   )
 
+/** A PEM file read when the command line is parsed. */
+const pemFlag = (name: string, description: string) =>
+  Flag.FileText(name).pipe(Flag.withMetavar("PEM_FILE"), Flag.withDescription(description))
+
 const alpnFlag = Flag.String("alpn").pipe(
   Flag.withMetavar("P1,P2"),
   Flag.filterMap(Args.option(Args.parseAlpn), () => "protocol names separated by commas, like h2,http/1.1"),
@@ -47,10 +67,10 @@ const alpnFlag = Flag.String("alpn").pipe(
   Flag.optional
 )
 
-const engineFlag = Flag.Literals("engine", ["native", "duplex"]).pipe(
+const pathFlag = Flag.Literals("path", ["native", "duplex"]).pipe(
   Flag.withDefault("native"),
   Flag.withDescription(
-    "native: node:tls on the TCP socket (fast; a FIN without close_notify cannot be told from a clean close); duplex: node:tls as a sans-IO engine over a TCP transport (sees every byte, detects truncation)"
+    "native: Node's TLS socket on the TCP socket, Node's native code doing the socket IO (fast; a FIN without close_notify cannot be told from a clean close); duplex: Node's TLS socket over an in-memory duplex, the IO fiber moving every byte over the TCP transport (detects truncation)"
   )
 )
 
@@ -85,29 +105,17 @@ export const connect = Command.make(
       Flag.withDescription("the name to send (SNI) and to verify the certificate against; default: the host"),
       Flag.optional
     ),
-    ca: Flag.FileText("ca").pipe(
-      Flag.withMetavar("PEM_FILE"),
-      Flag.withDescription("trust these CA certificates instead of the system's"),
-      Flag.optional
-    ),
-    cert: Flag.FileText("cert").pipe(
-      Flag.withMetavar("PEM_FILE"),
-      Flag.withDescription("client certificate chain (mutual TLS); needs --key"),
-      Flag.optional
-    ),
-    key: Flag.FileText("key").pipe(
-      Flag.withMetavar("PEM_FILE"),
-      Flag.withDescription("private key of --cert"),
-      Flag.optional
-    ),
+    ca: pemFlag("ca", "trust these CA certificates instead of the system's").pipe(Flag.optional),
+    cert: pemFlag("cert", "client certificate chain (mutual TLS); needs --key").pipe(Flag.optional),
+    key: pemFlag("key", "private key of --cert").pipe(Flag.optional),
     alpn: alpnFlag,
     insecure: Flag.Boolean("insecure").pipe(
       Flag.withDefault(false),
       Flag.withDescription("do not verify the server's certificate (a warning is printed): for tests only")
     ),
-    engine: engineFlag,
+    path: pathFlag,
     starttls: Flag.Literals("starttls", ["smtp"]).pipe(
-      Flag.withDescription("speak this protocol's plaintext prologue, then upgrade to TLS (uses the duplex engine)"),
+      Flag.withDescription("speak this protocol's plaintext prologue, then upgrade to TLS (on the duplex path)"),
       Flag.optional
     ),
     minVersion: Flag.Literals("min-version", ["1.2", "1.3"]).pipe(
@@ -144,7 +152,7 @@ export const connect = Command.make(
         key,
         alpn: optionalValue(input.alpn),
         insecure: input.insecure,
-        engine: input.engine,
+        path: input.path,
         starttls: optionalValue(input.starttls),
         minVersion: optionalValue(input.minVersion),
         keylog: optionalValue(input.keylog),
@@ -198,21 +206,12 @@ export const serve = Command.make(
       Flag.withDefault(0),
       Flag.withDescription("the port to listen on; 0 picks a free one (see the listening line)")
     ),
-    cert: Flag.FileText("cert").pipe(
-      Flag.withMetavar("PEM_FILE"),
-      Flag.atLeast(0),
-      Flag.withDescription(
-        "certificate chain; repeat with --key for several (for example ECDSA and RSA). Without it, an ephemeral CA is made"
-      )
-    ),
-    key: Flag.FileText("key").pipe(
-      Flag.withMetavar("PEM_FILE"),
-      Flag.atLeast(0),
-      Flag.withDescription("private key of the --cert at the same position")
-    ),
-    ca: Flag.FileText("ca").pipe(
-      Flag.withMetavar("PEM_FILE"),
-      Flag.withDescription("trust for client certificates (with --verify-client or --require-client-cert)"),
+    cert: pemFlag(
+      "cert",
+      "certificate chain; repeat with --key for several (for example ECDSA and RSA). Without it, an ephemeral CA is made"
+    ).pipe(Flag.atLeast(0)),
+    key: pemFlag("key", "private key of the --cert at the same position").pipe(Flag.atLeast(0)),
+    ca: pemFlag("ca", "trust for client certificates (with --verify-client or --require-client-cert)").pipe(
       Flag.optional
     ),
     verifyClient: Flag.Boolean("verify-client").pipe(
@@ -224,7 +223,7 @@ export const serve = Command.make(
       Flag.withDescription("refuse clients without a certificate verified against --ca")
     ),
     alpn: alpnFlag,
-    engine: engineFlag,
+    path: pathFlag,
     maxConnections: Flag.Int("max-connections").pipe(
       Flag.filter(
         (n) => n > 0,
@@ -269,21 +268,23 @@ export const serve = Command.make(
       if (Option.isSome(input.ca) && !input.verifyClient && !input.requireClientCert) {
         return yield* usage("--ca is the trust for client certificates: add --verify-client or --require-client-cert")
       }
-      yield* Serve.run({
+      const signalIsSuccess = yield* SignalIsSuccess
+      const settings: ServeSettings = {
         host: input.host,
         port: input.port,
         credentials: input.cert.map((cert, i) => ({ cert, key: input.key[i] ?? "" })),
         ca: optionalValue(input.ca),
         clientCert: input.requireClientCert ? "require" : input.verifyClient ? "verify" : "none",
         alpn: optionalValue(input.alpn),
-        engine: input.engine,
+        path: input.path,
         maxConnections: optionalValue(input.maxConnections),
         handshakeTimeout: optionalValue(input.handshakeTimeout),
         idleTimeout: optionalValue(input.idleTimeout),
         shutdownTimeout: optionalValue(input.shutdownTimeout),
         mode: input.mode,
         verbose: input.verbose
-      })
+      }
+      yield* Serve.run(settings, Ref.set(signalIsSuccess, true))
     })
 ).pipe(
   Command.withDescription(
@@ -356,16 +357,16 @@ const presenter: CliOutput.Presenter = {
     })
 }
 
-const exitCodeOf = (error: unknown): ExitCode => {
-  if (typeof error !== "object" || error === null || !("_tag" in error)) return ExitCode.Failure
+const runCommand = Command.run(command, { version, renderErrors: true })
+
+/**
+ * The exit code of a failure the command ended with: the library's by their
+ * class, the command's own by their tag; the rest (a file that cannot be
+ * read, the ephemeral CA, a parse error) are `Failure`.
+ */
+const exitCodeOf = (error: Effect.Error<typeof runCommand>): ExitCode => {
+  if (isTlsError(error)) return fromTlsError(error)
   switch (error._tag) {
-    case "TlsHandshakeError":
-    case "TlsTransportError":
-    case "TlsProtocolError":
-    case "TlsTruncationError":
-    case "TlsStateError":
-    case "TlsConfigError":
-      return fromTlsError(error as Parameters<typeof fromTlsError>[0])
     case "UsageError":
       return ExitCode.Usage
     case "StarttlsError":
@@ -385,15 +386,20 @@ const exitCodeOf = (error: unknown): ExitCode => {
  * @since 0.1.0
  * @category running
  */
-export const run = Command.run(command, { version, renderErrors: true }).pipe(
+export const run = runCommand.pipe(
   Effect.catchCause((cause): Effect.Effect<never, CliExit> => {
     // Interruption is not a failure to report: `runMain` gives it its own exit code.
     if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
-    const error = Cause.squash(cause)
-    // Parse errors were presented already (the presenter above).
-    if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "ShowHelp") {
-      return Effect.fail(new CliExit({ code: ExitCode.Usage }))
+    const failure = Cause.findErrorOption(cause)
+    if (Option.isNone(failure)) {
+      return Effect.andThen(
+        Report.line(formatError(Cause.squash(cause))),
+        Effect.fail(new CliExit({ code: ExitCode.Failure }))
+      )
     }
+    const error = failure.value
+    // Parse errors were presented already (the presenter above).
+    if (error._tag === "ShowHelp") return Effect.fail(new CliExit({ code: ExitCode.Usage }))
     return Effect.andThen(Report.line(formatError(error)), Effect.fail(new CliExit({ code: exitCodeOf(error) })))
   }),
   Effect.provide(
@@ -406,11 +412,12 @@ export const run = Command.run(command, { version, renderErrors: true }).pipe(
 )
 
 /**
- * The exit code of the process for the code `NodeRuntime.runMain` chose:
- * an interrupted `serve` (SIGINT, SIGTERM) has shut down as asked and exits 0.
+ * The exit code of the process for the code `NodeRuntime.runMain` chose and
+ * the final value of {@link SignalIsSuccess}: an interrupted `serve` (SIGINT,
+ * SIGTERM) that was listening has shut down as asked and exits 0.
  *
  * @since 0.1.0
  * @category running
  */
-export const exitCodeOverride = (code: number): number =>
-  code === ExitCode.Interrupted ? Signals.interruptedExitCode() : code
+export const exitCodeOverride = (code: number, signalIsSuccess: boolean): number =>
+  code === ExitCode.Interrupted && signalIsSuccess ? ExitCode.Ok : code

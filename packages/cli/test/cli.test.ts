@@ -78,8 +78,8 @@ describe("arguments", () => {
     usage(["connect", "localhost:1", "--ca", "/nonexistent/ca.pem"], /--ca/)
   )
   it.live("an unknown flag (exit 2)", () => usage(["connect", "localhost:1", "--bogus"], /--bogus/))
-  it.live("an unknown --engine (exit 2)", () =>
-    usage(["connect", "localhost:1", "--engine", "fast"], /"native" \| "duplex"/)
+  it.live("an unknown --path (exit 2)", () =>
+    usage(["connect", "localhost:1", "--path", "fast"], /"native" \| "duplex"/)
   )
   it.live("serve: a bad mode, a bad port, --verify-client without --ca (exit 2)", () =>
     Effect.gen(function* () {
@@ -117,12 +117,12 @@ describe("connect and serve", () => {
       )
       assert.strictEqual(server.host, "127.0.0.1")
       const input = randomBytes(1024 * 1024)
-      for (const engine of ["native", "duplex"]) {
-        const result = yield* connectTo(server, ["--engine", engine], input)
+      for (const path of ["native", "duplex"]) {
+        const result = yield* connectTo(server, ["--path", path], input)
         assert.strictEqual(result.code, 0, result.stderr)
         assert.isTrue(
           result.stdout.equals(input),
-          `${engine}: the echo is the input, byte for byte (got ${result.stdout.length} of ${input.length} bytes; server: ${server.proc
+          `${path}: the echo is the input, byte for byte (got ${result.stdout.length} of ${input.length} bytes; server: ${server.proc
             .stderr()
             .split("\n")
             .filter((line) => line.startsWith("connection"))
@@ -235,8 +235,8 @@ describe("error exits", () => {
     Effect.gen(function* () {
       const bad = yield* pemFiles("unknownCa")
       const server = yield* serveWith(bad)
-      for (const engine of ["native", "duplex"]) {
-        const result = yield* cliToEnd(["connect", server.address, "--ca", bad.ca, "--engine", engine])
+      for (const path of ["native", "duplex"]) {
+        const result = yield* cliToEnd(["connect", server.address, "--ca", bad.ca, "--path", path])
         assert.strictEqual(result.code, 4, result.stderr)
         assert.match(result.stderr, /^error: TlsHandshakeError: UnknownCa: /m)
         assert.strictEqual(result.stdoutText, "")
@@ -265,8 +265,8 @@ describe("error exits", () => {
     "connection refused: exit 3, error: TlsTransportError: ConnectionRefused",
     Effect.gen(function* () {
       const port = yield* Loopback.closedPort
-      for (const engine of ["native", "duplex"]) {
-        const result = yield* cliToEnd(["connect", `127.0.0.1:${port}`, "--engine", engine])
+      for (const path of ["native", "duplex"]) {
+        const result = yield* cliToEnd(["connect", `127.0.0.1:${port}`, "--path", path])
         assert.strictEqual(result.code, 3, result.stderr)
         assert.match(result.stderr, /^error: TlsTransportError: ConnectionRefused: /m)
       }
@@ -286,11 +286,11 @@ describe("error exits", () => {
   )
 
   live(
-    "truncation: exit 5 on the duplex engine; the native engine cannot see it (exit 0, documented)",
+    "truncation: exit 5 on the duplex path; the native path cannot see it (exit 0, documented)",
     Effect.gen(function* () {
       const files = yield* pemFiles("server")
       const port = yield* truncatingServer(files)
-      const duplex = yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca, "--engine", "duplex"])
+      const duplex = yield* cliToEnd(["connect", `localhost:${port}`, "--ca", files.ca, "--path", "duplex"])
       assert.strictEqual(duplex.code, 5, duplex.stderr)
       assert.match(duplex.stderr, /^error: TlsTruncationError: EndWithoutCloseNotify/m)
       assert.strictEqual(duplex.stdoutText, "partial", "the data before the cut is delivered")
@@ -301,14 +301,14 @@ describe("error exits", () => {
   )
 
   live(
-    "serve --engine duplex: the engine path serves both engines' clients, byte for byte",
+    "serve --path duplex: the duplex path serves both paths' clients, byte for byte",
     Effect.gen(function* () {
-      const server = yield* serve(["--engine", "duplex", "-v"])
+      const server = yield* serve(["--path", "duplex", "-v"])
       const input = randomBytes(256 * 1024)
-      for (const engine of ["native", "duplex"]) {
-        const result = yield* connectTo(server, ["--engine", engine], input)
+      for (const path of ["native", "duplex"]) {
+        const result = yield* connectTo(server, ["--path", path], input)
         assert.strictEqual(result.code, 0, result.stderr)
-        assert.isTrue(result.stdout.equals(input), `${engine} client: the echo is the input, byte for byte`)
+        assert.isTrue(result.stdout.equals(input), `${path} client: the echo is the input, byte for byte`)
       }
       yield* server.proc.waitFor(/connection #2: peer=127\.0\.0\.1:\d+ .* received=262144 sent=262144 ended=clean/, {
         stream: "stderr"

@@ -39,12 +39,12 @@ const sClient = (
 
 describe.skipIf(!openssl)("connect against openssl s_server (needs openssl, stdbuf)", () => {
   live(
-    "both engines: data both ways, session line, exit 0 after the server's close",
+    "both paths: data both ways, session line, exit 0 after the server's close",
     Effect.gen(function* () {
-      for (const engine of ["native", "duplex"]) {
+      for (const path of ["native", "duplex"]) {
         const { files, server } = yield* sServer("server", ["-rev"])
         const result = yield* cliToEnd(
-          ["connect", `localhost:${server.port}`, "--ca", files.ca, "--engine", engine],
+          ["connect", `localhost:${server.port}`, "--ca", files.ca, "--path", path],
           "hello openssl\n"
         )
         assert.strictEqual(result.code, 0, result.stderr)
@@ -123,9 +123,9 @@ describe.skipIf(!openssl)("connect against openssl s_server (needs openssl, stdb
   live(
     "a KeyUpdate (update requested) from s_server in the middle of the session: the client answers and data flows both ways",
     Effect.gen(function* () {
-      for (const engine of ["native", "duplex"]) {
+      for (const path of ["native", "duplex"]) {
         const { files, server } = yield* sServer("server", ["-msg"])
-        const client = yield* cli(["connect", `localhost:${server.port}`, "--ca", files.ca, "--engine", engine, "-v"])
+        const client = yield* cli(["connect", `localhost:${server.port}`, "--ca", files.ca, "--path", path, "-v"])
         yield* client.waitFor(session, { stream: "stderr" })
         // "K": a KeyUpdate that asks the client to update its keys too.
         // "K" must arrive alone (s_server drops the rest of a read that holds a
@@ -238,19 +238,19 @@ describe.skipIf(!gnutls)("gnutls (needs gnutls-bin)", () => {
 
   describe.skipIf(!namespaces)("gnutls-serv in its own network namespace (needs unshare, nsenter, ip)", () => {
     live(
-      "connect against gnutls-serv --echo, both engines",
+      "connect against gnutls-serv --echo, both paths",
       Effect.gen(function* () {
         const files = yield* pemFiles("server")
         const server = yield* Peer.gnutlsEchoServer({ files })
-        for (const engine of ["native", "duplex"]) {
+        for (const path of ["native", "duplex"]) {
           const client = yield* server.enter(process.execPath, [
             binPath,
             "connect",
             `127.0.0.1:${server.innerPort}`,
             "--ca",
             files.ca,
-            "--engine",
-            engine
+            "--path",
+            path
           ])
           yield* client.write("hello gnutls\n")
           yield* client.waitFor(/^hello gnutls\n$/, { stream: "stdout" })

@@ -320,7 +320,7 @@ describe("an application installs the tarballs with npm", () => {
     assert.isTrue(fs.existsSync(path.join(app, "out", "main.js")))
   }, 150_000)
 
-  it("runs the quickstart and mutual TLS on Node 24 and Node 22", async () => {
+  it("runs the quickstart, mutual TLS and a STARTTLS upgrade on Node 24 and Node 22", async () => {
     expectSuccess(`npm install node@${NODE_22}`, await node22Install)
     const results = await Promise.all(
       [node24, node22].map((node) =>
@@ -339,6 +339,7 @@ describe("an application installs the tarballs with npm", () => {
         echoed: true
       })
       assert.match(seen.refused, /^Tls(Protocol|Handshake)Error: /)
+      assert.strictEqual(seen.starttls, "220 go ahead, then over TLS")
       versions.push(seen.node)
     }
     assert.match(versions[0] ?? "", /^v24\./)

@@ -3,7 +3,7 @@
  *
  * Each fenced `ts` block inside a doc comment is written out as a module of
  * its own, next to the repository's root so that package imports
- * (`@effect-tls/node/Starttls`) resolve as they do for a user, and compiled
+ * (`@effect-tls/node/Plaintext`) resolve as they do for a user, and compiled
  * with the root `tsconfig.json`'s options. An example is therefore a complete
  * module: it imports what it uses and declares (`declare const`) what it takes
  * as given.

@@ -8,8 +8,8 @@
 import { createHash, randomBytes } from "node:crypto"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Console from "effect/Console"
 import * as Deferred from "effect/Deferred"
@@ -70,7 +70,7 @@ const program = Effect.gen(function* () {
   yield* Console.log(`certificates made in ${Date.now() - started} ms (root, intermediate, server, client; P-256)`)
 
   const serverResult = yield* Deferred.make<{ uploadHash: string; uploaded: number; downloadHash: string }>()
-  const server = yield* NodeTlsServer.serve(
+  const server = yield* NodeTls.serve(
     {
       credentials: [{ cert: serverCert.chain, key: serverCert.redactedKey }],
       clientAuth: { mode: "require", ca: pki.root },

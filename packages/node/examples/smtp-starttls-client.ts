@@ -1,7 +1,7 @@
 /**
  * An SMTP-style client with STARTTLS, written with effect-tls: it reads the
  * greeting, checks that STARTTLS is advertised, upgrades with
- * `Starttls.client` (verifying the server's certificate, and refusing any
+ * `NodeTls.upgradeClient` (verifying the server's certificate, and refusing any
  * plaintext the server sent after its 220 answer) and sends one message over
  * TLS.
  *
@@ -11,8 +11,9 @@ import { readFileSync } from "node:fs"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as NodeTls from "../src/NodeTls.ts"
 import * as NodeTransport from "../src/NodeTransport.ts"
-import * as Starttls from "../src/Starttls.ts"
+import * as Plaintext from "../src/Plaintext.ts"
 
 /** The server answered with an unexpected code. */
 export class SmtpError extends Data.TaggedError("SmtpError")<{ readonly expected: number; readonly reply: string }> {}
@@ -36,14 +37,14 @@ const reply = (readLine: Effect.Effect<string, TlsError>, expected: number) =>
 /** Sends one message to the server at 127.0.0.1:`port` over STARTTLS. */
 export const send = (options: {
   readonly port: number
-  readonly tls: Starttls.ClientOptions
+  readonly tls: NodeTls.UpgradeClientOptions
   readonly from: string
   readonly to: string
   readonly body: string
 }) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const plain = Starttls.plaintext(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
+      const plain = Plaintext.make(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
       yield* reply(plain.readLine, 220)
       yield* plain.write("EHLO client.example\r\n")
       const features = yield* reply(plain.readLine, 250)
@@ -52,7 +53,7 @@ export const send = (options: {
       }
       yield* plain.write("STARTTLS\r\n")
       yield* reply(plain.readLine, 220)
-      const conn = yield* Starttls.client(plain, options.tls)
+      const conn = yield* NodeTls.upgradeClient(plain, options.tls)
       const readLine = Effect.map(conn.reader.readUntil("\r\n", { maxBytes: 1000 }), (line) => decoder.decode(line))
       const command = (line: string, expected: number) =>
         Effect.andThen(conn.writer.write(`${line}\r\n`), reply(readLine, expected))

@@ -1,7 +1,7 @@
 /**
  * An SMTP-style server with STARTTLS, written with effect-tls: it greets in
  * plaintext, advertises STARTTLS, refuses mail before TLS, upgrades with
- * `Starttls.server` (which rejects plaintext pipelined after the STARTTLS
+ * `NodeTls.upgradeServer` (which rejects plaintext pipelined after the STARTTLS
  * command) and takes one message at a time over TLS. Not a mail server: it
  * accepts every address and logs the messages it receives.
  *
@@ -14,8 +14,10 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as NodeTls from "../src/NodeTls.ts"
 import * as NodeTransport from "../src/NodeTransport.ts"
-import * as Starttls from "../src/Starttls.ts"
+import * as Plaintext from "../src/Plaintext.ts"
+import type * as TlsOptions from "../src/TlsOptions.ts"
 
 /** A line-oriented view of either phase (plaintext, then TLS). */
 interface Lines {
@@ -94,15 +96,15 @@ const session = (lines: Lines, overTls: boolean, onMessage: (message: Received) 
 /** One client: plaintext until STARTTLS, then TLS. */
 export const handle = (
   socket: net.Socket,
-  credentials: Starttls.ServerOptions,
+  credentials: TlsOptions.ServerConnectionOptions,
   onMessage: (message: Received) => void
 ): Effect.Effect<void, TlsError, Scope.Scope> =>
   Effect.gen(function* () {
-    const plain = Starttls.plaintext(yield* NodeTransport.fromSocket(socket))
+    const plain = Plaintext.make(yield* NodeTransport.fromSocket(socket))
     yield* plain.write("220 localhost ESMTP effect-tls example\r\n")
     const next = yield* session(plain, false, onMessage)
     if (next === "quit") return
-    const conn = yield* Starttls.server(plain, credentials)
+    const conn = yield* NodeTls.upgradeServer(plain, credentials)
     const lines: Lines = {
       readLine: Effect.map(conn.reader.readUntil("\r\n", { maxBytes: 1000 }), (line) => decoder.decode(line)),
       write: (text) => conn.writer.write(text)
@@ -114,7 +116,7 @@ export const handle = (
 /** Serves on 127.0.0.1:`port` (0: any free port) until the scope closes; returns the port. */
 export const serve = (
   port: number,
-  credentials: Starttls.ServerOptions,
+  credentials: TlsOptions.ServerConnectionOptions,
   onMessage: (message: Received) => void = (message) => console.log("received", message)
 ): Effect.Effect<number, Error, Scope.Scope> =>
   Effect.gen(function* () {
@@ -151,7 +153,7 @@ export const serve = (
 
 if (import.meta.main) {
   const [port = "2525", cert = "cert.pem", key = "key.pem"] = process.argv.slice(2)
-  const credentials: Starttls.ServerOptions = {
+  const credentials: TlsOptions.ServerConnectionOptions = {
     credentials: [{ cert: readFileSync(cert, "utf8"), key: Redacted.make(readFileSync(key, "utf8")) }]
   }
   Effect.runFork(

@@ -1,7 +1,7 @@
 /**
  * The reliability load runner (issue 8): the load scenarios at full size.
  *
- *   pnpm load --case=interrupt|churn|overload|shutdown|all [--scale=1] [--engine=native|duplex]
+ *   pnpm load --case=interrupt|churn|overload|shutdown|all [--scale=1] [--path=native|duplex]
  *
  * At `--scale=1` the sizes are the issue's: 2,000 connections interrupted at
  * random, 20,000 churn cycles, 200 admitted + 800 excess clients, 1,000
@@ -20,10 +20,10 @@ const flag = (name: string): string | undefined => {
 }
 
 const scale = Number(flag("scale") ?? "1")
-const engine = flag("engine") === "duplex" ? "duplex" : "native"
+const path = flag("path") === "duplex" ? "duplex" : "native"
 const chosen = flag("case") ?? "all"
 if (!Number.isFinite(scale) || scale <= 0 || (chosen !== "all" && !all.includes(chosen as Case))) {
-  console.error("usage: pnpm load --case=interrupt|churn|overload|shutdown|all [--scale=1] [--engine=native|duplex]")
+  console.error("usage: pnpm load --case=interrupt|churn|overload|shutdown|all [--scale=1] [--path=native|duplex]")
   process.exit(2)
 }
 const n = (count: number) => Math.max(1, Math.round(count * scale))
@@ -37,25 +37,25 @@ const run = (which: Case): Effect.Effect<Report, unknown> => {
         bytes: 64 * 1024,
         interrupts: 16,
         seed: 8,
-        engine
+        path
       })
     case "churn":
-      return churn({ cycles: n(20_000), warmup: n(2_000), every: n(250), engine })
+      return churn({ cycles: n(20_000), warmup: n(2_000), every: n(250), path })
     case "overload":
-      return overload({ admitted: n(200), excess: n(800), engine })
+      return overload({ admitted: n(200), excess: n(800), path })
     case "shutdown":
       // The close timeout must let a reading client drain what its connection still holds (the
       // 64 KiB write buffer, the engine's and the socket's buffers): with 950 saturated transfers in
       // one process, both ends and the byte-by-byte checks share 2 cores, so that takes about 1 s
-      // natively and more on the engine path. At 1 s, every duplex connection was forced closed
+      // natively and more on the duplex path. At 1 s, every duplex connection was forced closed
       // (RESULTS.md); the stalled ones are forced at this bound whatever it is.
-      return shutdown({ connections: n(1_000), stalled: n(50), shutdownMs: 1_000, closeMs: 5_000, engine })
+      return shutdown({ connections: n(1_000), stalled: n(50), shutdownMs: 1_000, closeMs: 5_000, path })
   }
 }
 
 const main = Effect.gen(function* () {
   // Printed first: the first write to stdout opens its handle, which must not count as a leak.
-  console.log(JSON.stringify({ load: chosen, scale, engine }))
+  console.log(JSON.stringify({ load: chosen, scale, path }))
   // The same for stderr, opened before any scenario takes its baseline: Node's `net.Socket#_destroy`
   // reads the lazy `process.stderr` getter the first time any socket is destroyed, which opens
   // stderr's handle (a `PipeWrap` when stderr is a pipe) in the middle of the first scenario.

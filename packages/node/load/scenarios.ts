@@ -9,8 +9,9 @@ import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -184,7 +185,7 @@ export const interruptAtScale = (options: {
   readonly bytes: number
   readonly interrupts: number
   readonly seed: number
-  readonly engine: TlsOptions.Engine
+  readonly path: TlsOptions.Path
 }): Effect.Effect<Report, TlsError> =>
   Effect.gen(function* () {
     const baseline = activeResources()
@@ -196,8 +197,8 @@ export const interruptAtScale = (options: {
     const serverFlows = new Map<number, Flow>()
     yield* Effect.scoped(
       Effect.gen(function* () {
-        const server = yield* NodeTlsServer.serve(
-          { ...certs.server, engine: options.engine, maxConnections: options.concurrency + 16 },
+        const server = yield* NodeTls.serve(
+          { ...certs.server, path: options.path, maxConnections: options.concurrency + 16 },
           (connection) =>
             Effect.gen(function* () {
               // The client announces its index first, so the server side knows the streams.
@@ -212,7 +213,7 @@ export const interruptAtScale = (options: {
               serverFlows.set(id, flow)
             })
         )
-        const client = yield* NodeTlsClient.make({ ...certs.client, engine: options.engine })
+        const client = yield* NodeTlsClient.make({ ...certs.client, path: options.path })
         yield* Effect.forEach(
           Array.from({ length: options.connections }, (_, i) => i),
           (id) =>
@@ -262,7 +263,7 @@ export const interruptAtScale = (options: {
     yield* leftovers(baseline, listeners, problems)
     return {
       figures: {
-        engine: options.engine,
+        path: options.path,
         connections: options.connections,
         bytesDelivered: totals.bytes,
         interrupts: totals.interrupts,
@@ -298,7 +299,7 @@ export const churn = (options: {
   readonly cycles: number
   readonly warmup: number
   readonly every: number
-  readonly engine: TlsOptions.Engine
+  readonly path: TlsOptions.Path
 }): Effect.Effect<Report, TlsError> =>
   Effect.gen(function* () {
     const baseline = activeResources()
@@ -316,9 +317,9 @@ export const churn = (options: {
     const payload = streamSlice(5, 0, 4096)
     yield* Effect.scoped(
       Effect.gen(function* () {
-        const server = yield* NodeTlsServer.serve({ ...certs.server, engine: options.engine }, echo)
-        const resuming = yield* NodeTlsClient.make({ ...certs.client, engine: options.engine })
-        const full = yield* NodeTlsClient.make({ ...certs.client, engine: options.engine, sessionCache: false })
+        const server = yield* NodeTls.serve({ ...certs.server, path: options.path }, echo)
+        const resuming = yield* NodeTlsClient.make({ ...certs.client, path: options.path })
+        const full = yield* NodeTlsClient.make({ ...certs.client, path: options.path, sessionCache: false })
         const target = { host: "127.0.0.1", port: server.address.port }
         for (let cycle = 0; cycle < options.cycles; cycle++) {
           const client = cycle % 2 === 0 ? resuming : full
@@ -360,7 +361,7 @@ export const churn = (options: {
     const rssSlope = slope(samples.cycle, samples.rss)
     return {
       figures: {
-        engine: options.engine,
+        path: options.path,
         cycles: options.cycles,
         resumed: counts.resumed,
         full: counts.full,
@@ -390,7 +391,7 @@ export const churn = (options: {
 export const overload = (options: {
   readonly admitted: number
   readonly excess: number
-  readonly engine: TlsOptions.Engine
+  readonly path: TlsOptions.Path
 }): Effect.Effect<Report, TlsError> =>
   Effect.gen(function* () {
     const baseline = activeResources()
@@ -403,13 +404,13 @@ export const overload = (options: {
     let roundTrips = 0
     yield* Effect.scoped(
       Effect.gen(function* () {
-        const server = yield* NodeTlsServer.serve(
-          { ...certs.server, engine: options.engine, maxConnections: options.admitted, shutdownTimeout: "200 millis" },
+        const server = yield* NodeTls.serve(
+          { ...certs.server, path: options.path, maxConnections: options.admitted, shutdownTimeout: "200 millis" },
           echo
         )
         const client = yield* NodeTlsClient.make({
           ...certs.client,
-          engine: options.engine,
+          path: options.path,
           connection: { handshakeTimeout: "3 seconds" }
         })
         const target = { host: "127.0.0.1", port: server.address.port }
@@ -466,7 +467,7 @@ export const overload = (options: {
     yield* leftovers(baseline, listeners, problems)
     return {
       figures: {
-        engine: options.engine,
+        path: options.path,
         admitted: options.admitted,
         excess: options.excess,
         refusals: JSON.stringify(refusals),
@@ -497,7 +498,7 @@ export const shutdown = (options: {
   readonly stalled: number
   readonly shutdownMs: number
   readonly closeMs: number
-  readonly engine: TlsOptions.Engine
+  readonly path: TlsOptions.Path
 }): Effect.Effect<Report, TlsError> =>
   Effect.gen(function* () {
     const baseline = activeResources()
@@ -510,10 +511,10 @@ export const shutdown = (options: {
     const serverScope = yield* Scope.make()
     // Handlers start writing once every client is connected, so connecting does not compete with the flood.
     const go = yield* Deferred.make<void>()
-    const server = yield* NodeTlsServer.serve(
+    const server = yield* NodeTls.serve(
       {
         ...certs.server,
-        engine: options.engine,
+        path: options.path,
         maxConnections: options.connections + 16,
         shutdownTimeout: `${options.shutdownMs} millis`,
         connection: { closeTimeout: `${options.closeMs} millis` }
@@ -538,7 +539,7 @@ export const shutdown = (options: {
     ).pipe(Scope.provide(serverScope), Effect.orDie)
     const client = yield* NodeTlsClient.make({
       ...certs.client,
-      engine: options.engine,
+      path: options.path,
       connection: { closeTimeout: `${options.closeMs} millis` }
     }).pipe(Effect.orDie)
     const target = { host: "127.0.0.1", port: server.address.port }
@@ -666,7 +667,7 @@ export const shutdown = (options: {
     yield* leftovers(baseline, listeners, problems)
     return {
       figures: {
-        engine: options.engine,
+        path: options.path,
         connections: options.connections,
         stalled: options.stalled,
         outcomes: JSON.stringify(outcomes),

@@ -6,7 +6,7 @@
  *   clients) runs over this library's TLS, with the session, events and close
  *   outcome still reachable through `connection`.
  * - {@link toTransport}: an Effect `Socket` (TCP, a WebSocket, a duplex) as the
- *   transport of a TLS connection on the engine path.
+ *   transport of a TLS connection on the duplex path.
  *
  * @since 0.1.0
  */
@@ -85,8 +85,8 @@ export const fromTlsConnection = (connection: TlsConnection.TlsConnection): TlsS
 
 /**
  * An Effect `Socket` as the transport of a TLS connection: run
- * `Starttls.client(transport, options)` over it for TLS over anything Effect
- * can open (TCP with `NodeSocket.makeNet`, a WebSocket, a duplex).
+ * `NodeTls.upgradeClient(transport, options)` (or `upgradeServer`) over it for
+ * TLS over anything Effect can open (TCP with `NodeSocket.makeNet`, a WebSocket, a duplex).
  *
  * Acquiring the socket's reader (which opens the connection) happens here, in
  * the current scope; open failures are `TlsTransportError`s. Two fibers forked

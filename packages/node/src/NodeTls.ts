@@ -1,16 +1,35 @@
 /**
- * One-call entry points of the native path: connect to a server, or serve.
- * For many connections with one configuration, use the client service of
- * `NodeTlsClient`, which shares the SecureContext and resumes sessions.
+ * The one-call entry points, one per role and transport:
+ *
+ * - `connect`: a client over TCP to a host and port;
+ * - `serve`: a server listening on TCP;
+ * - `upgradeClient`, `upgradeServer`: TLS over a transport you bring, in either
+ *   role: a STARTTLS prologue's `Plaintext`, an Effect `Socket`
+ *   (`EffectSocket.toTransport`), another TLS connection
+ *   (`NodeTransport.fromTlsConnection`), an in-memory pair.
+ *
+ * `connect` and `serve` run the native path unless `path: "duplex"` is given;
+ * an upgrade always runs the duplex path (see the guide's glossary).
+ *
+ * Each call builds its SecureContexts from its options. For many connections
+ * with one configuration, make a client (`NodeTlsClient.make`, or its layer)
+ * or an acceptor (`NodeTlsServer.makeAcceptor`) once and use its `connect`
+ * and `upgrade`: they share the contexts, so sessions resume; the functions
+ * here are made of them.
  *
  * @since 0.1.0
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
+import type { Transport } from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { upgradeOnce } from "./internal/handover.ts"
+import * as Server from "./internal/server.ts"
+import { noStack } from "./internal/spans.ts"
 import * as NodeTlsClient from "./NodeTlsClient.ts"
 import * as NodeTlsServer from "./NodeTlsServer.ts"
+import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
 /**
@@ -55,7 +74,17 @@ export const connect = (options: ConnectOptions): Effect.Effect<TlsConnection.Tl
   )
 
 /**
- * Serves TLS connections until the scope closes (see `NodeTlsServer.serve`).
+ * Listens and serves every connection with `handler` in its own fiber, until
+ * the scope closes, then shuts down gracefully (see `NodeTlsServer`). The
+ * connection is valid while the handler runs; when the handler ends the
+ * connection is closed gracefully. The handler also gets the TCP peer (for
+ * logs and limits: what the TLS session cannot tell).
+ *
+ * Each connection's accept and handshake run in a `NodeTlsServer.connection`
+ * span (attributes `client.address`, `client.port`), which ends when the
+ * handshake is done or fails; the handler runs outside it, under the span
+ * current where `serve` ran. The SNI resolver runs in the server's scope,
+ * with the services of the context `serve` ran in.
  *
  * @example
  * ```ts
@@ -67,13 +96,14 @@ export const connect = (options: ConnectOptions): Effect.Effect<TlsConnection.Tl
  * declare const cert: string
  * declare const key: string
  *
- * // An echo server on port 4433 until the scope closes, then a graceful shutdown.
+ * // An echo server on port 4433 until the program is interrupted or the
+ * // listener fails, then a graceful shutdown.
  * export const echo = Effect.scoped(
- *   Effect.andThen(
+ *   Effect.flatMap(
  *     NodeTls.serve({ credentials: [{ cert, key: Redacted.make(key) }], port: 4433 }, (tls) =>
  *       Stream.run(tls.reader.stream, tls.writer.sink)
  *     ),
- *     Effect.never
+ *     (server) => server.join
  *   )
  * )
  * ```
@@ -84,4 +114,84 @@ export const connect = (options: ConnectOptions): Effect.Effect<TlsConnection.Tl
 export const serve: <E, R>(
   options: TlsOptions.ServerOptions,
   handler: (connection: TlsConnection.TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>
-) => Effect.Effect<NodeTlsServer.Server, TlsError, Scope.Scope | R> = NodeTlsServer.serve
+) => Effect.Effect<NodeTlsServer.Server, TlsError, Scope.Scope | R> = Server.serve
+
+/**
+ * Options of {@link upgradeClient}: the client's options but those of a TCP
+ * connect and of a session cache, plus the name the transport leads to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UpgradeClientOptions
+  extends Omit<TlsOptions.ClientOptions, "path" | "connectTimeout" | "sessionCache"> {
+  /**
+   * The default SNI name and the name the certificate must match, unless
+   * `servername` is given. Default: `servername`, else `localhost`.
+   */
+  readonly host?: string | undefined
+}
+
+/**
+ * Runs TLS in the client role over `over`, on the duplex path, and returns
+ * the established connection, acquired in the current scope. Pass a
+ * `Plaintext` after its prologue: if it holds unconsumed bytes, the upgrade
+ * fails with `TlsHandshakeError` `PlaintextInjection` and the transport is
+ * destroyed before any TLS byte is sent. Pass a bare transport to speak TLS
+ * from its first byte. The transport belongs to the connection (and is
+ * destroyed with it) from the start of this effect, whatever its outcome.
+ *
+ * Handshake failures are typed (`TlsHandshakeError` by reason); the handshake
+ * and the graceful close are bounded by the connection's timeouts. This keeps
+ * no session: use a client's `upgrade` for that (see the module note).
+ *
+ * @example
+ * ```ts
+ * import * as EffectSocket from "@effect-tls/node/EffectSocket"
+ * import * as NodeTls from "@effect-tls/node/NodeTls"
+ * import * as Effect from "effect/Effect"
+ * import type * as Socket from "effect/socket/Socket"
+ *
+ * declare const socket: Socket.Socket
+ * declare const ca: string
+ *
+ * // TLS over an Effect Socket (a WebSocket, a duplex, TCP).
+ * export const secured = Effect.gen(function* () {
+ *   const transport = yield* EffectSocket.toTransport(socket)
+ *   return yield* NodeTls.upgradeClient(transport, { ca, servername: "api.example" })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const upgradeClient = (
+  over: Transport | Plaintext,
+  options: UpgradeClientOptions
+): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> => {
+  const { host, ...clientOptions } = options
+  return upgradeOnce(over, NodeTlsClient.make({ ...clientOptions, sessionCache: false }), (client) =>
+    client.upgrade(over, { host })
+  ).pipe(Effect.withSpan("NodeTls.upgradeClient", undefined, noStack))
+}
+
+/**
+ * Runs TLS in the server role over `over`, on the duplex path (see
+ * {@link upgradeClient} for the injection check, the ownership of the
+ * transport and the bounds). Certificates per SNI name (`sni`) are served,
+ * and `resolveSni` is consulted for other names.
+ *
+ * This builds the SecureContexts for this one connection, so no ticket it
+ * issues can be resumed: use an acceptor's `upgrade` for that (see the
+ * module note).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const upgradeServer = (
+  over: Transport | Plaintext,
+  options: TlsOptions.ServerConnectionOptions
+): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
+  upgradeOnce(over, NodeTlsServer.makeAcceptor(options), (acceptor) => acceptor.upgrade(over)).pipe(
+    Effect.withSpan("NodeTls.upgradeServer", undefined, noStack)
+  )

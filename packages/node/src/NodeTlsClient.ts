@@ -1,36 +1,35 @@
 /**
- * A TLS client on Node, on both paths, from one configuration:
+ * A TLS client on Node, on both paths, from one configuration: a service for
+ * the many connections of one application (the one-call forms are
+ * `NodeTls.connect` and `NodeTls.upgradeClient`).
  *
- * - `connect`: TCP to a host and port, then TLS on Node's native path (a
- *   node:tls TLSSocket on the TCP handle), or on the engine path with
- *   `engine: "duplex"`;
+ * - `connect`: TCP to a host and port, then TLS on the native path, or on the
+ *   duplex path with `path: "duplex"`;
  * - `upgrade`: TLS over a transport you bring (an Effect `Socket`, another TLS
- *   connection, a STARTTLS prologue's `Starttls.Plaintext`), on the engine path.
+ *   connection, a STARTTLS prologue's `Plaintext`), on the duplex path.
  *
- * Every connection of a client shares one SecureContext (a context per
- * connection costs about a fifth of the handshake rate) and one session cache
+ * Every connection of a client shares one SecureContext (one per connection
+ * would slow every handshake and cost memory per connection) and one session cache
  * (the latest ticket per server), so repeated connections resume (TLS 1.3
  * tickets), whichever path they take.
  *
  * @since 0.1.0
  */
-import type { Engine } from "@effect-tls/core/Engine"
-import * as TlsConnection from "@effect-tls/core/TlsConnection"
-import { type TlsError, TlsHandshakeError } from "@effect-tls/core/TlsError"
+import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./internal/engine/index.ts"
+import { establish, upgrade } from "./internal/handover.ts"
 import { noStack } from "./internal/spans.ts"
 import * as Net from "./internal/transports/net.ts"
-import { handOver } from "./internal/transports/plaintext.ts"
-import type { Plaintext } from "./Starttls.ts"
+import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
 /**
@@ -79,10 +78,10 @@ export interface Client {
   readonly connect: (target: Target) => Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope>
   /**
    * Runs TLS in the client role over a transport that is already open, on the
-   * engine path, with this client's SecureContext and session cache. Given a
-   * `Starttls.Plaintext` after its prologue, unconsumed plaintext fails the
-   * upgrade with `TlsHandshakeError` `PlaintextInjection` before any TLS byte
-   * is sent. The transport belongs to the connection from now on.
+   * duplex path, with this client's SecureContext and session cache. Given a
+   * `Plaintext` after its prologue, unconsumed plaintext fails the upgrade
+   * with `TlsHandshakeError` `PlaintextInjection` before any TLS byte is
+   * sent. The transport belongs to the connection from now on.
    */
   readonly upgrade: (
     over: Transport.Transport | Plaintext,
@@ -129,7 +128,7 @@ export const layer = (options: TlsOptions.ClientOptions = {}): Layer.Layer<NodeT
 
 /**
  * A client layer from a `Config` (environment, files, any `ConfigProvider`);
- * see `TlsConfig.client` for one read from configuration keys.
+ * see `NodeTlsConfig.client` for one read from configuration keys.
  *
  * @since 0.1.0
  * @category layers
@@ -145,94 +144,44 @@ export const layerConfig = (
     })
   )
 
-/**
- * Connects with the client service.
- *
- * @since 0.1.0
- * @category accessors
- */
-export const connect = (
-  target: Target
-): Effect.Effect<TlsConnection.TlsConnection, TlsError, NodeTlsClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const client = yield* NodeTlsClient
-    return yield* client.connect(target)
-  })
-
-/**
- * Runs TLS over `over` with the client service (see `Client.upgrade`).
- *
- * @since 0.1.0
- * @category accessors
- */
-export const upgrade = (
-  over: Transport.Transport | Plaintext,
-  target?: UpgradeTarget
-): Effect.Effect<TlsConnection.TlsConnection, TlsError, NodeTlsClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const client = yield* NodeTlsClient
-    return yield* client.upgrade(over, target)
-  })
-
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
 
-const release = (engine: Engine, transport: Transport.Transport): void => {
-  transport.destroy()
-  engine.destroy()
-}
-
 const fromContext = (context: ClientContext): Client => {
   const options = context.options
   const connectTimeout = options.connectTimeout ?? defaultConnectTimeout
-  const duplex = options.engine === "duplex"
+  const path = options.path ?? "native"
   return {
     cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(Net.openSocket({ host: target.host, port: target.port, connectTimeout })), (socket) => {
-          // From here the socket is never without an owner: this region is
-          // uninterruptible until `make` runs, and if `make` fails or is
-          // interrupted, even before its scope finalizer owns them, the
-          // engine and the transport (and with them the socket) are
-          // destroyed here. A connection that is made is closed by its
-          // scope, so the socket needs no finalizer of its own.
+          // From here the socket is never without an owner: the engine or the
+          // transport takes it, and `establish` destroys both unless the
+          // connection is made.
           const { tls, extras } = context.engineOptions(target)
-          const engine = duplex
-            ? makeDuplexEngine("client", tls, extras)
-            : makeNativeEngine("client", socket, tls, extras)
-          const transport = duplex ? new Net.NetTransport(socket) : Transport.native
-          return restore(TlsConnection.make({ engine, transport, options: options.connection })).pipe(
-            Effect.onExit((exit) =>
-              Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => release(engine, transport))
-            )
-          )
+          return path === "duplex"
+            ? establish(
+                restore,
+                makeDuplexEngine("client", tls, extras),
+                new Net.NetTransport(socket),
+                options.connection
+              )
+            : establish(restore, makeNativeEngine("client", socket, tls, extras), Transport.native, options.connection)
         })
       ).pipe(
         Effect.withSpan(
           "NodeTlsClient.connect",
-          {
-            attributes: {
-              "server.address": target.host,
-              "server.port": target.port,
-              "tls.engine": options.engine ?? "native"
-            }
-          },
+          { attributes: { "server.address": target.host, "server.port": target.port, "tls.path": path } },
           noStack
         )
       ),
-    upgrade: (over, target) =>
-      Effect.suspend(() => {
-        const transport = handOver(over)
-        if (transport instanceof TlsHandshakeError) return Effect.fail(transport)
-        const host = target?.host ?? target?.servername ?? options.servername ?? "localhost"
-        const { tls, extras } = context.engineOptions({ ...target, host })
-        return TlsConnection.make({
-          engine: makeDuplexEngine("client", tls, extras),
-          transport,
-          options: options.connection
-        })
-      }).pipe(Effect.withSpan("NodeTlsClient.upgrade", undefined, noStack))
+    upgrade: (over, target) => {
+      const host = target?.host ?? target?.servername ?? options.servername ?? "localhost"
+      return upgrade(over, "client", () => context.engineOptions({ ...target, host }), options.connection).pipe(
+        Effect.withSpan("NodeTlsClient.upgrade", undefined, noStack)
+      )
+    }
   }
 }

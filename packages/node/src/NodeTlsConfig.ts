@@ -121,12 +121,12 @@ export const StringList = Schema.Union([Schema.Array(Schema.String), commaList])
 export const TlsVersion = Schema.Literals(["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"])
 
 /**
- * Which Node path runs TLS over TCP.
+ * The path TLS runs on over TCP (`TlsOptions.Path`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Engine = Schema.Literals(["native", "duplex"])
+export const Path = Schema.Literals(["native", "duplex"])
 
 /**
  * A certificate chain (leaf first) and its key.
@@ -174,7 +174,7 @@ export const ClientConfig = Schema.Struct({
   requestOcsp: Schema.optionalKey(Schema.Boolean),
   connectTimeout: Schema.optionalKey(Schema.DurationFromString),
   sessionCache: Schema.optionalKey(Schema.Boolean),
-  engine: Schema.optionalKey(Engine)
+  path: Schema.optionalKey(Path)
 })
 
 /**
@@ -202,7 +202,7 @@ export const ServerConfig = Schema.Struct({
   port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
   maxConnections: Schema.optionalKey(Count),
   shutdownTimeout: Schema.optionalKey(Schema.DurationFromString),
-  engine: Schema.optionalKey(Engine)
+  path: Schema.optionalKey(Path)
 })
 
 /**

@@ -1,15 +1,18 @@
 /**
- * A TLS server on Node, on both paths, from one configuration.
+ * The TLS server on Node, on both paths, from one configuration: the models
+ * of a running server, its layer, and the acceptor for TLS in the server role
+ * over transports you bring (the one-call forms are `NodeTls.serve` and
+ * `NodeTls.upgradeServer`).
  *
- * `serve` listens on TCP. Each accepted socket is wrapped in a server TLSSocket
- * at once (on the native path, or on the engine path with `engine: "duplex"`),
- * so the connection's IO fiber owns it from the first byte and the core
- * handshake timeout applies (a client that never sends a ClientHello is
- * dropped). Every connection runs in its own fiber of a supervised set: a
- * handler that fails or dies closes only its connection. Closing the server's
- * scope shuts it down gracefully: it stops accepting, lets open connections
- * finish until `shutdownTimeout`, then closes the rest (each with
- * close_notify, within the connection's close timeout).
+ * A server listens on TCP. Each accepted socket is wrapped in a server
+ * TLSSocket at once (on the native path, or on the duplex path with
+ * `path: "duplex"`), so the connection's IO fiber owns it from the first byte
+ * and the core handshake timeout applies (a client that never sends a
+ * ClientHello is dropped). Every connection runs in its own fiber of a
+ * supervised set: a handler that fails or dies closes only its connection.
+ * Closing the server's scope shuts it down gracefully: it stops accepting,
+ * lets open connections finish until `shutdownTimeout`, then closes the rest
+ * (each with close_notify, within the connection's close timeout).
  *
  * `makeAcceptor` (and a running server's `upgrade`) runs TLS in the server
  * role over transports you bring (STARTTLS, an Effect `Socket`, TLS in TLS).
@@ -18,25 +21,17 @@
  *
  * @since 0.1.0
  */
-import * as net from "node:net"
-import * as TlsConnection from "@effect-tls/core/TlsConnection"
-import { type TlsConfigError, type TlsError, TlsHandshakeError, TlsTransportError } from "@effect-tls/core/TlsError"
-import * as Transport from "@effect-tls/core/Transport"
-import * as Cause from "effect/Cause"
+import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import type { TlsConfigError, TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import type * as Transport from "@effect-tls/core/Transport"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { type ServerContext, serverContext, serverDefaults } from "./internal/context.ts"
-import { makeDuplexEngine, makeNativeEngine } from "./internal/engine/index.ts"
-import { errorCode } from "./internal/errors.ts"
-import { noStack } from "./internal/spans.ts"
-import { ignoreError, NetTransport } from "./internal/transports/net.ts"
-import { handOver } from "./internal/transports/plaintext.ts"
-import type { Plaintext } from "./Starttls.ts"
+import { serverContext, serverDefaults } from "./internal/context.ts"
+import * as Internal from "./internal/server.ts"
+import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
 /**
@@ -49,10 +44,10 @@ import type * as TlsOptions from "./TlsOptions.ts"
 export interface Acceptor {
   /**
    * Runs TLS in the server role over a transport that is already open, on the
-   * engine path, with the shared contexts (tickets from earlier connections
-   * resume). Given a `Starttls.Plaintext` after its prologue, unconsumed
-   * plaintext fails the upgrade with `TlsHandshakeError` `PlaintextInjection`
-   * before any TLS byte is sent. The transport belongs to the connection.
+   * duplex path, with the shared contexts (tickets from earlier connections
+   * resume). Given a `Plaintext` after its prologue, unconsumed plaintext
+   * fails the upgrade with `TlsHandshakeError` `PlaintextInjection` before any
+   * TLS byte is sent. The transport belongs to the connection.
    */
   readonly upgrade: (
     over: Transport.Transport | Plaintext
@@ -82,6 +77,15 @@ export interface Server extends Acceptor {
   readonly address: { readonly host: string; readonly port: number; readonly family: string }
   /** Connections being served now (by the listener; not those of `upgrade`). */
   readonly connections: Effect.Effect<number>
+  /**
+   * Waits while the server runs: succeeds once it has shut down (its scope
+   * closed), fails with the listener's first error after `listen` (an accept
+   * that failed, such as EMFILE; each is also logged at warning level). The
+   * listener and the open connections go on after such an error: yield
+   * `join` where a program would wait with `Effect.never`, so that the
+   * failure ends it (and its scope shuts the server down gracefully).
+   */
+  readonly join: Effect.Effect<void, TlsTransportError>
 }
 
 /**
@@ -119,126 +123,19 @@ export const defaults: {
 
 /**
  * Validates the options and builds the shared contexts. Invalid options or
- * credentials fail with `TlsConfigError`.
+ * credentials fail with `TlsConfigError`. The SNI resolver's lookups run as
+ * fibers of the current scope, with its services: closing the scope
+ * interrupts them (the handshake waiting for one then fails).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeAcceptor = (options: TlsOptions.ServerConnectionOptions): Effect.Effect<Acceptor, TlsConfigError> =>
-  Effect.map(serverContext(options), acceptorOf)
+export const makeAcceptor = (
+  options: TlsOptions.ServerConnectionOptions
+): Effect.Effect<Acceptor, TlsConfigError, Scope.Scope> => Effect.map(serverContext(options), Internal.acceptorOf)
 
 /**
- * Listens and serves every connection with `handler` in its own fiber, until
- * the scope closes. The connection is valid while the handler runs; when the
- * handler ends the connection is closed gracefully. The handler also gets the
- * TCP peer (for logs and limits: what the TLS session cannot tell).
- *
- * Each connection's accept and handshake run in a `NodeTlsServer.connection`
- * span (attributes `client.address`, `client.port`), which ends when the
- * handshake is done or fails; the handler runs outside it, under the span
- * current where `serve` ran.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const serve = <E, R>(
-  options: TlsOptions.ServerOptions,
-  handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
-): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
-  Effect.gen(function* () {
-    const context = yield* serverContext(options)
-    const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
-    const duplex = options.engine === "duplex"
-
-    const set = yield* FiberSet.make<void, never>()
-    const run = yield* FiberSet.runtime(set)<R>()
-
-    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> => {
-      // Read at accept time: Node forgets the address once the socket closes.
-      const peer: Peer = {
-        address: socket.remoteAddress ?? "",
-        port: socket.remotePort ?? 0,
-        family: socket.remoteFamily ?? ""
-      }
-      // The contexts current at accept time serve the whole handshake, even across a reload.
-      const { tls, extras } = context.engineOptions()
-      const accept = TlsConnection.make(
-        duplex
-          ? {
-              engine: makeDuplexEngine("server", tls, extras),
-              transport: new NetTransport(socket),
-              options: options.connection
-            }
-          : {
-              engine: makeNativeEngine("server", socket, tls, extras),
-              transport: Transport.native,
-              options: options.connection
-            }
-      ).pipe(
-        // Accepting and the handshake only: a span open for the connection's
-        // whole life would keep it (and its frames) reachable all along.
-        Effect.withSpan(
-          "NodeTlsServer.connection",
-          { attributes: { "client.address": peer.address, "client.port": peer.port } },
-          noStack
-        )
-      )
-      return Effect.scoped(Effect.flatMap(accept, (connection) => handler(connection, peer))).pipe(
-        Effect.onExit((exit) => connectionEnded(socket, exit)),
-        Effect.ignoreCause
-      )
-    }
-
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
-    server.maxConnections = options.maxConnections ?? defaults.maxConnections
-    server.on("connection", (socket) => {
-      // Until the TLSSocket (or the transport) takes it over, this keeps the socket's errors from throwing.
-      socket.on("error", ignoreError)
-      run(serveSocket(socket))
-    })
-
-    const host = options.host ?? "127.0.0.1"
-    yield* Effect.callback<void, TlsError>((resume) => {
-      const onError = (error: Error) =>
-        resume(
-          Effect.fail(
-            new TlsTransportError({ reason: "Other", code: errorCode(error), detail: error.message, cause: error })
-          )
-        )
-      server.once("error", onError)
-      server.listen(options.port ?? 0, host, () => {
-        server.removeListener("error", onError)
-        resume(Effect.void)
-      })
-      return Effect.sync(() => server.close())
-    })
-    server.on("error", () => {})
-
-    // Added after the fiber set, so it runs first: stop accepting, give the
-    // connections until the deadline, then interrupt them (each closes with
-    // close_notify), and wait for the listener to be gone.
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
-        const closed = Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-        })
-        const drained = yield* FiberSet.awaitEmpty(set).pipe(Effect.timeoutOption(shutdownTimeout))
-        if (drained._tag === "None") yield* FiberSet.clear(set)
-        yield* closed
-      })
-    )
-
-    const bound = server.address() as net.AddressInfo
-    const result: Server = {
-      ...acceptorOf(context),
-      address: { host: bound.address, port: bound.port, family: bound.family },
-      connections: FiberSet.size(set)
-    }
-    return result
-  })
-
-/**
- * A server layer: serves with `handler` while the layer is alive.
+ * A server layer: serves with `handler` while the layer is alive (see `NodeTls.serve`).
  *
  * @since 0.1.0
  * @category layers
@@ -246,35 +143,4 @@ export const serve = <E, R>(
 export const layer = <E, R>(
   options: TlsOptions.ServerOptions,
   handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
-): Layer.Layer<NodeTlsServer, TlsError, R> => Layer.effect(NodeTlsServer, serve(options, handler))
-
-// -----------------------------------------------------------------------------
-// internal
-// -----------------------------------------------------------------------------
-
-/**
- * A served connection's end: the TCP socket is destroyed whatever happened
- * (the connection's scope closed it already, unless it never took it), and a
- * failure other than an interruption is logged at debug level.
- */
-const connectionEnded = (socket: net.Socket, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
-  socket.destroy()
-  return Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
-    ? Effect.void
-    : Effect.logDebug("TLS connection ended with a failure", exit.cause)
-}
-
-const acceptorOf = (context: ServerContext): Acceptor => ({
-  reload: context.reload,
-  upgrade: (over) =>
-    Effect.suspend(() => {
-      const transport = handOver(over)
-      if (transport instanceof TlsHandshakeError) return Effect.fail(transport)
-      const { tls, extras } = context.engineOptions()
-      return TlsConnection.make({
-        engine: makeDuplexEngine("server", tls, extras),
-        transport,
-        options: context.options.connection
-      })
-    }).pipe(Effect.withSpan("NodeTlsServer.upgrade", undefined, noStack))
-})
+): Layer.Layer<NodeTlsServer, TlsError, R> => Layer.effect(NodeTlsServer, Internal.serve(options, handler))

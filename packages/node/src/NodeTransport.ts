@@ -1,5 +1,5 @@
 /**
- * Transports for the engine path on Node: the byte streams a TLS engine can
+ * Transports for the duplex path on Node: the byte streams a TLS engine can
  * run over besides the native TLS socket. A TCP connection (opened here, or an
  * existing socket handed over, as for STARTTLS) and another TLS connection
  * (TLS inside TLS, as through an HTTPS proxy's CONNECT tunnel). An Effect

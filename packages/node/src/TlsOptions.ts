@@ -100,24 +100,23 @@ export interface ClientOptions extends CommonOptions {
   /** Resume sessions with tickets from earlier connections (client service only). Default true. */
   readonly sessionCache?: boolean | undefined
   /**
-   * How `connect` runs TLS over its TCP socket: `native` (default) lets Node
-   * do the socket IO in C++; `duplex` is the engine path, where the IO fiber
-   * moves every ciphertext byte and a FIN without close_notify is reported as
-   * truncation. `upgrade` always runs the engine path.
+   * The path `connect` runs TLS on over its TCP socket (see {@link Path}).
+   * Default `native`. An upgrade over a transport always runs the duplex path.
    */
-  readonly engine?: Engine | undefined
+  readonly path?: Path | undefined
 }
 
 /**
- * Which of the two Node paths runs TLS over a TCP socket (DESIGN.md section 5):
- * `native`, a TLSSocket on the TCP handle (fastest); `duplex`, a TLSSocket over
- * an in-memory duplex driven by the IO fiber (sees every byte: truncation is
- * told from close_notify).
+ * Which of the two Node paths runs TLS over a TCP socket: `native`, Node's
+ * TLSSocket on the TCP socket, whose native code does the socket IO (the
+ * fastest; a FIN without close_notify looks like a clean end); `duplex`,
+ * Node's TLSSocket over an in-memory duplex, so the connection's IO fiber
+ * moves every ciphertext byte (a FIN without close_notify is truncation).
  *
  * @since 0.1.0
  * @category models
  */
-export type Engine = "native" | "duplex"
+export type Path = "native" | "duplex"
 
 /**
  * Whether and how the server asks for a client certificate, and what it trusts.
@@ -176,6 +175,6 @@ export interface ServerOptions extends ServerConnectionOptions {
   readonly maxConnections?: number | undefined
   /** On shutdown, how long open connections may go on before they are closed. Default 10 seconds. */
   readonly shutdownTimeout?: Duration.Input | undefined
-  /** How TLS runs over each accepted socket. Default `native`. */
-  readonly engine?: Engine | undefined
+  /** The path TLS runs on over each accepted socket (see {@link Path}). Default `native`. */
+  readonly path?: Path | undefined
 }

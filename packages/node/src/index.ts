@@ -3,7 +3,7 @@
  */
 
 /**
- * One-call connect and serve on the native path.
+ * One-call connect, serve, and upgrades over any transport.
  *
  * @since 0.1.0
  */
@@ -30,17 +30,17 @@ export * as NodeTlsConfig from "./NodeTlsConfig.ts"
  */
 export * as NodeTlsServer from "./NodeTlsServer.ts"
 /**
- * Transports for the engine path (TCP, TLS in TLS).
+ * Transports for the duplex path (TCP, TLS in TLS).
  *
  * @since 0.1.0
  */
 export * as NodeTransport from "./NodeTransport.ts"
 /**
- * STARTTLS: upgrading a plaintext connection.
+ * The plaintext prologue before a STARTTLS upgrade.
  *
  * @since 0.1.0
  */
-export * as Starttls from "./Starttls.ts"
+export * as Plaintext from "./Plaintext.ts"
 /**
  * Options of the client and the server.
  *

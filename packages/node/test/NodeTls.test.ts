@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as TlsSession from "@effect-tls/core/TlsSession"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { CertificateAuthority, Loopback } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -86,7 +86,7 @@ describe("NodeTls client and server", () => {
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const peers = yield* Queue.unbounded<NodeTlsServer.Peer>()
-      const server = yield* NodeTlsServer.serve({ credentials: [credential(issued)] }, (connection, peer) =>
+      const server = yield* NodeTls.serve({ credentials: [credential(issued)] }, (connection, peer) =>
         Effect.andThen(Queue.offer(peers, peer), connection.writer.end)
       )
       // A node:tls client over a TCP socket whose local port the test knows.
@@ -231,7 +231,7 @@ describe("NodeTls client and server", () => {
     Effect.gen(function* () {
       const { pki, main, api, dynamic } = yield* sniCertificates
       const next = yield* pki.issueServer({ commonName: "next" })
-      const server = yield* NodeTlsServer.serve(
+      const server = yield* NodeTls.serve(
         {
           credentials: [credential(main)],
           sni: { "api.example": [credential(api)] },
@@ -295,7 +295,7 @@ describe("NodeTls client and server", () => {
         const server = yield* Effect.forkChild(
           Effect.scoped(
             Effect.gen(function* () {
-              const s = yield* NodeTlsServer.serve(
+              const s = yield* NodeTls.serve(
                 { credentials: [credential(issued)], shutdownTimeout: "300 millis" },
                 (connection) => Effect.andThen(connection.writer.write("working"), Effect.never)
               )
@@ -343,8 +343,8 @@ describe("NodeTls client and server", () => {
       const server = yield* serveIssued(issued, (connection) => connection.writer.end)
       const baseline = activeResources()
       let interrupted = 0
-      for (const engine of ["native", "duplex"] as const) {
-        const client = yield* NodeTlsClient.make({ ca: issued.ca, engine })
+      for (const path of ["native", "duplex"] as const) {
+        const client = yield* NodeTlsClient.make({ ca: issued.ca, path })
         for (let i = 0; i < 40; i++) {
           const fiber = yield* Effect.forkChild(
             Effect.scoped(client.connect({ host: "127.0.0.1", port: server.address.port }))

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
@@ -36,7 +36,7 @@ describe("NodeTlsConfig", () => {
           SRV_idleTimeout: "30 seconds",
           SRV_shutdownTimeout: "100 millis",
           SRV_maxConnections: "8",
-          SRV_engine: "duplex",
+          SRV_path: "duplex",
           SRV_connection_handshakeTimeout: "2 seconds",
           CLI_ca: caFile,
           CLI_servername: "localhost",
@@ -55,7 +55,7 @@ describe("NodeTlsConfig", () => {
       assert.notInclude(String(key), "PRIVATE KEY")
       assert.deepStrictEqual(serverOptions.alpn, ["h2", "http/1.1"])
       assert.strictEqual(serverOptions.maxConnections, 8)
-      assert.strictEqual(serverOptions.engine, "duplex")
+      assert.strictEqual(serverOptions.path, "duplex")
       assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(serverOptions.idleTimeout ?? 0)), 30_000)
       // The core connection schema fills the defaults of what is not set.
       assert.strictEqual(
@@ -66,7 +66,7 @@ describe("NodeTlsConfig", () => {
       assert.strictEqual(clientOptions.ca, issued.ca)
       assert.strictEqual(clientOptions.sessionCache, false)
 
-      const server = yield* NodeTlsServer.serve(serverOptions, (connection) =>
+      const server = yield* NodeTls.serve(serverOptions, (connection) =>
         Effect.andThen(connection.writer.write("configured"), connection.writer.end)
       )
       const client = yield* NodeTlsClient.make(clientOptions)
@@ -82,7 +82,7 @@ describe("NodeTlsConfig", () => {
   it.live("NodeTlsClient.layerConfig builds the client service from a structured provider", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const server = yield* NodeTlsServer.serve(
+      const server = yield* NodeTls.serve(
         {
           credentials: [{ cert: issued.chain, key: issued.redactedKey }],
           alpn: ["http/1.1", "h2"],
@@ -91,7 +91,9 @@ describe("NodeTlsConfig", () => {
         (connection) => connection.writer.end
       )
       const provider = ConfigProvider.fromUnknown({ tls: { ca: issued.ca, alpn: ["h2"], minVersion: "TLSv1.2" } })
-      const session = yield* NodeTlsClient.connect({ host: "127.0.0.1", port: server.address.port }).pipe(
+      const session = yield* NodeTlsClient.NodeTlsClient.use((client) =>
+        client.connect({ host: "127.0.0.1", port: server.address.port })
+      ).pipe(
         Effect.map((connection) => connection.session),
         Effect.provide(NodeTlsClient.layerConfig(NodeTlsConfig.client("tls"))),
         Effect.provideService(ConfigProvider.ConfigProvider, provider)

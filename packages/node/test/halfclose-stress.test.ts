@@ -12,7 +12,6 @@ import { createHash } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeTls from "@effect-tls/node/NodeTls"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -76,7 +75,7 @@ describe("half-close: the client ends first, the server then sends everything", 
     () =>
       Effect.gen(function* () {
         const issued = yield* Effect.orDie(CertificateAuthority.issueServer())
-        const server = yield* NodeTlsServer.serve(
+        const server = yield* NodeTls.serve(
           { credentials: [{ cert: issued.chain, key: Redacted.make(issued.key) }] },
           (connection) =>
             Effect.gen(function* () {

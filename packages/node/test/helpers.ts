@@ -7,7 +7,8 @@
 import { assert, it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Deferred from "effect/Deferred"
@@ -28,7 +29,7 @@ export const serveIssued = <E, R>(
   issued: CertificateAuthority.Issued,
   handler: (connection: TlsConnection.TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>,
   options: Partial<TlsOptions.ServerOptions> = {}
-) => NodeTlsServer.serve({ credentials: [credential(issued)], shutdownTimeout: "100 millis", ...options }, handler)
+) => NodeTls.serve({ credentials: [credential(issued)], shutdownTimeout: "100 millis", ...options }, handler)
 
 /** Certificates for SNI tests, from one PKI: `main` (localhost), `api` (api.example), `dynamic` (dyn.example). */
 export const sniCertificates = Effect.gen(function* () {
@@ -63,7 +64,7 @@ export const testServer = (options: TlsOptions.ServerOptions) =>
     const accepted = yield* Queue.unbounded<TlsConnection.TlsConnection>()
     const release = yield* Deferred.make<void>()
     // Handlers here wait for the test; a short shutdown keeps the scope's close quick.
-    const server = yield* NodeTlsServer.serve({ shutdownTimeout: "100 millis", ...options }, (connection) =>
+    const server = yield* NodeTls.serve({ shutdownTimeout: "100 millis", ...options }, (connection) =>
       Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release))
     )
     return {
@@ -78,14 +79,14 @@ export const testServer = (options: TlsOptions.ServerOptions) =>
 /** The failure of an effect that must fail. */
 export const failure = <A>(effect: Effect.Effect<A, TlsError, Scope.Scope>) => Effect.scoped(Effect.flip(effect))
 
-/** Registers a test of `title` on each path: `native path: <title>` and `engine path: <title>` (the duplex engine). */
+/** Registers a test of `title` on each path: `native path: <title>` and `duplex path: <title>`. */
 export const onBothPaths = (
   title: string,
-  test: (engine: TlsOptions.Engine) => Effect.Effect<unknown, unknown>,
+  test: (path: TlsOptions.Path) => Effect.Effect<unknown, unknown>,
   timeout?: number
 ) => {
   it.live(`native path: ${title}`, () => test("native"), timeout)
-  it.live(`engine path: ${title}`, () => test("duplex"), timeout)
+  it.live(`duplex path: ${title}`, () => test("duplex"), timeout)
 }
 
 /**

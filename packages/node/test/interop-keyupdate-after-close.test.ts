@@ -4,7 +4,7 @@
  * on both paths and in both roles. Once close_notify is sent no answer is due
  * (RFC 8446 section 4.6.3: no record may follow it). Two requests, because
  * OpenSSL owes the answer to the first one and writes it when the next
- * handshake message arrives, during a read: on the engine path that write
+ * handshake message arrives, during a read: on the duplex path that write
  * comes after the TLSSocket ended the duplex under it, where it would fail
  * the connection (ERR_STREAM_WRITE_AFTER_END) if the engine did not drop it.
  *
@@ -17,13 +17,13 @@
  * before it read our close_notify.
  *
  * gnutls-cli is left out: it answers our close_notify by closing the TCP
- * connection without its own, which the engine path rightly reports as
+ * connection without its own, which the duplex path rightly reports as
  * truncation.
  */
 import { assert, describe } from "@effect/vitest"
 import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTransport from "@effect-tls/node/NodeTransport"
-import * as Starttls from "@effect-tls/node/Starttls"
 import { type CertificateAuthority, Peer } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -52,27 +52,29 @@ const PIECE = 16 * 1024
  */
 const OURS = 16 * PIECE
 
-type Path = "native" | "engine"
-const PATHS: ReadonlyArray<Path> = ["native", "engine"]
+type Path = "native" | "duplex"
+const PATHS: ReadonlyArray<Path> = ["native", "duplex"]
 
 /** Our client on `path`. */
 const clientOn = (path: Path, port: number, ca: string) =>
   path === "native"
     ? ourClient(port, ca)
     : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
-        Starttls.client(transport, { ca, servername: "localhost" })
+        NodeTls.upgradeClient(transport, { ca, servername: "localhost" })
       )
 
 /** Our server on `path` for one connection: `accept` gives it, alive until the scope closes. */
 const serverOn = (path: Path, server: CertificateAuthority.Issued) =>
   Effect.gen(function* () {
-    if (path === "engine") {
+    if (path === "duplex") {
       const listener = yield* listen
       return {
         port: listener.port,
         accept: Effect.gen(function* () {
           const socket = yield* listener.accept
-          return yield* Starttls.server(yield* NodeTransport.fromSocket(socket), { credentials: [credential(server)] })
+          return yield* NodeTls.upgradeServer(yield* NodeTransport.fromSocket(socket), {
+            credentials: [credential(server)]
+          })
         }).pipe(Effect.timeout("10 seconds"))
       }
     }
@@ -81,7 +83,7 @@ const serverOn = (path: Path, server: CertificateAuthority.Issued) =>
 
 /** The native path cannot tell the peer's close_notify from its FIN (it reports `Ended`). */
 const cleanOutcome = (path: Path) =>
-  CloseOutcome.Clean({ closeNotifyReceived: path === "engine", closeNotifySent: true })
+  CloseOutcome.Clean({ closeNotifyReceived: path === "duplex", closeNotifySent: true })
 
 /** Our data, in whole records of whole lines (the peer prints its reports between lines). */
 const ourData = () => {

@@ -109,7 +109,7 @@ const cases = (hello: Uint8Array): ReadonlyArray<Case> => {
 
 const describeError = (error: TlsError) => `${error._tag}/${error.reason}`
 
-const abuse = (engine: TlsOptions.Engine) =>
+const abuse = (path: TlsOptions.Path) =>
   Effect.gen(function* () {
     const resources = activeResources()
     const listeners = processListeners()
@@ -123,14 +123,14 @@ const abuse = (engine: TlsOptions.Engine) =>
         const observed = yield* observedServer(
           {
             ...certs.server,
-            engine,
+            path,
             shutdownTimeout: "200 millis",
             connection: { handshakeTimeout: `${HANDSHAKE_MS} millis`, closeTimeout: "200 millis" }
           },
           echo
         )
         const steady = yield* steadyEcho(
-          NodeTls.connect({ host: "127.0.0.1", port: observed.port, ...certs.client, engine }),
+          NodeTls.connect({ host: "127.0.0.1", port: observed.port, ...certs.client, path }),
           10
         )
         for (const c of cases(hello)) {
@@ -167,7 +167,7 @@ const abuse = (engine: TlsOptions.Engine) =>
     )
     yield* conclude(resources, problems, report, () => {
       if (processListeners() > listeners) problems.push(`process listeners ${listeners} -> ${processListeners()}`)
-      report.push(`${engine}: ${cases(hello).length} cases in ${Date.now() - started} ms`)
+      report.push(`${path}: ${cases(hello).length} cases in ${Date.now() - started} ms`)
     })
   })
 

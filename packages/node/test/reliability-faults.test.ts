@@ -1,6 +1,6 @@
 /**
- * Faults (issue 8, item 4): the fault matrix of the engine path with the
- * server's transport faulted (the engine-path suite faults the client's), and
+ * Faults (issue 8, item 4): the fault matrix of the duplex path with the
+ * server's transport faulted (the duplex-path suite faults the client's), and
  * resets and stalls on the native path through a relay on 127.0.0.1. Every
  * case must end within its bound with the expected typed outcome, deliver
  * only a prefix of what was sent, and leave nothing open.
@@ -26,7 +26,7 @@ import {
 } from "./reliability-support.ts"
 
 // -----------------------------------------------------------------------------
-// engine path, server transport faulted
+// duplex path, server transport faulted
 // -----------------------------------------------------------------------------
 
 const PAYLOAD = 40 * 1024
@@ -164,10 +164,10 @@ const checked = (
 
 describe("reliability: faults", () => {
   checked(
-    "engine path, server transport faulted: 7 faults x 2 directions x 3 places end typed, in bound, prefixes only",
+    "duplex path, server transport faulted: 7 faults x 2 directions x 3 places end typed, in bound, prefixes only",
     (certs) =>
       Effect.gen(function* () {
-        const run = yield* serverMatrix(certs)
+        const run = yield* Effect.scoped(serverMatrix(certs))
         console.log(`server fault matrix: ${run.cases} cases in ${run.durationMs} ms`)
         return run.problems
       }),

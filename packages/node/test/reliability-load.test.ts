@@ -19,16 +19,16 @@ describe("reliability under load (test scale)", () => {
     "interruption at scale: readers and writers interrupted at seeded random moments lose and duplicate nothing",
     () =>
       Effect.gen(function* () {
-        for (const engine of ["native", "duplex"] as const) {
+        for (const path of ["native", "duplex"] as const) {
           const report = yield* interruptAtScale({
             connections: 120,
             concurrency: 40,
             bytes: 48 * 1024,
             interrupts: 12,
             seed: 8,
-            engine
+            path
           })
-          yield* check(`interrupt ${engine}`, report)
+          yield* check(`interrupt ${path}`, report)
         }
       }),
     60_000
@@ -38,7 +38,7 @@ describe("reliability under load (test scale)", () => {
     "churn: connect, transfer, close (resumed and full) leaves heap and RSS flat and nothing open",
     () =>
       Effect.gen(function* () {
-        const report = yield* churn({ cycles: 1_000, warmup: 200, every: 50, engine: "native" })
+        const report = yield* churn({ cycles: 1_000, warmup: 200, every: 50, path: "native" })
         yield* check("churn native", report)
         // After warm-up, growth per cycle stays small (a leak of one connection's state is ~50 KiB).
         assert.isBelow(Number(report.figures.heapSlopeBytesPerCycle), 2_048)
@@ -51,8 +51,8 @@ describe("reliability under load (test scale)", () => {
     "overload: clients beyond maxConnections are refused at accept with a typed error, admitted ones unaffected",
     () =>
       Effect.gen(function* () {
-        yield* check("overload native", yield* overload({ admitted: 8, excess: 24, engine: "native" }))
-        yield* check("overload duplex", yield* overload({ admitted: 8, excess: 24, engine: "duplex" }))
+        yield* check("overload native", yield* overload({ admitted: 8, excess: 24, path: "native" }))
+        yield* check("overload duplex", yield* overload({ admitted: 8, excess: 24, path: "duplex" }))
       }),
     60_000
   )
@@ -66,7 +66,7 @@ describe("reliability under load (test scale)", () => {
           stalled: 10,
           shutdownMs: 400,
           closeMs: 400,
-          engine: "native"
+          path: "native"
         })
         yield* check("shutdown native", report)
       }),

@@ -57,7 +57,7 @@ const recordingEcho = (into: Array<string>) => (connection: TlsConnection.TlsCon
  */
 const tamperCase = (
   certs: Fixture,
-  engine: TlsOptions.Engine,
+  path: TlsOptions.Path,
   direction: Relay.Direction,
   tamper: Tamper,
   hello: Uint8Array
@@ -66,7 +66,7 @@ const tamperCase = (
     Effect.gen(function* () {
       const serverReceived: Array<string> = []
       const observed = yield* observedServer(
-        { ...certs.server, engine, connection: { closeTimeout: "200 millis" } },
+        { ...certs.server, path, connection: { closeTimeout: "200 millis" } },
         recordingEcho(serverReceived)
       )
       const armed: { tamper: Tamper | undefined } = { tamper: undefined }
@@ -91,7 +91,7 @@ const tamperCase = (
           }
         }
       })
-      const client = yield* NodeTls.connect({ host: "127.0.0.1", port: relay.port, ...certs.client, engine })
+      const client = yield* NodeTls.connect({ host: "127.0.0.1", port: relay.port, ...certs.client, path })
       yield* client.writer.write("hello-1")
       assert.strictEqual(Buffer.from(yield* client.reader.readExactly(7)).toString(), "hello-1")
       armed.tamper = tamper
@@ -120,12 +120,12 @@ const tamperCase = (
   )
 
 /** A raw TLS 1.2 client that exchanges one message, then asks to renegotiate. */
-const renegotiation = (certs: Fixture, engine: TlsOptions.Engine) =>
+const renegotiation = (certs: Fixture, path: TlsOptions.Path) =>
   Effect.scoped(
     Effect.gen(function* () {
       const delivered: Array<string> = []
       const observed = yield* observedServer(
-        { ...certs.server, engine, maxVersion: "TLSv1.2", connection: { closeTimeout: "200 millis" } },
+        { ...certs.server, path, maxVersion: "TLSv1.2", connection: { closeTimeout: "200 millis" } },
         recordingEcho(delivered)
       )
       const peer = yield* Effect.callback<{ readonly renegotiated: string; readonly closedAfterMs: number }>(
@@ -186,7 +186,7 @@ const expectedNow: Record<Tamper, string> = {
   "inject-plaintext": "TlsProtocolError/BadRecordMac"
 }
 
-const suite = (engine: TlsOptions.Engine) =>
+const suite = (path: TlsOptions.Path) =>
   Effect.gen(function* () {
     const resources = activeResources()
     const certs = yield* fixture
@@ -196,8 +196,8 @@ const suite = (engine: TlsOptions.Engine) =>
     const expected = expectedNow
     for (const direction of ["toServer", "toClient"] as const) {
       for (const tamper of ["corrupt", "inject-handshake", "inject-plaintext"] as const) {
-        const name = `${engine} ${tamper} ${direction}`
-        const r = yield* tamperCase(certs, engine, direction, tamper, hello)
+        const name = `${path} ${tamper} ${direction}`
+        const r = yield* tamperCase(certs, path, direction, tamper, hello)
         report.push(`${name}: ${JSON.stringify(r)}`)
         if (!r.victim.startsWith(expected[tamper]))
           problems.push(`${name}: victim saw ${r.victim}, expected ${expected[tamper]}`)
@@ -210,8 +210,8 @@ const suite = (engine: TlsOptions.Engine) =>
         }
       }
     }
-    const reneg = yield* renegotiation(certs, engine)
-    report.push(`${engine} TLS 1.2 renegotiation: ${JSON.stringify(reneg)}`)
+    const reneg = yield* renegotiation(certs, path)
+    report.push(`${path} TLS 1.2 renegotiation: ${JSON.stringify(reneg)}`)
     if (!reneg.victim.startsWith("TlsProtocolError/RenegotiationRefused")) {
       problems.push(`renegotiation: server saw ${reneg.victim}`)
     }

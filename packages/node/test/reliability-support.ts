@@ -12,7 +12,8 @@ import * as net from "node:net"
 import * as tls from "node:tls"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import { isTlsError, type TlsError } from "@effect-tls/core/TlsError"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import * as NodeTls from "@effect-tls/node/NodeTls"
+import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
@@ -62,7 +63,7 @@ export interface Observed {
 }
 
 /**
- * `NodeTlsServer.serve` with its debug log captured: the server logs each
+ * `NodeTls.serve` with its debug log captured: the server logs each
  * connection that ended with a failure at debug level, with the cause, and
  * the core counts it in `tls_errors_total`. The server gets its own metric
  * registry, so the counts are this server's alone.
@@ -79,7 +80,7 @@ export const observedServer = <E, R>(
       }
     })
     const registry = new Map()
-    const server = yield* NodeTlsServer.serve(options, handler).pipe(
+    const server = yield* NodeTls.serve(options, handler).pipe(
       Effect.provideService(References.MinimumLogLevel, "Debug"),
       Effect.provideService(Logger.CurrentLoggers, new Set([logger])),
       Effect.provideService(Metric.MetricRegistry, registry)

@@ -1,14 +1,15 @@
 /**
  * One configuration, both paths: the client's `upgrade` and the server's
  * acceptor share a SecureContext and a session cache per configuration, the
- * SNI resolver is consulted on the engine path, and `engine: "duplex"` runs
- * `connect`/`serve` on the engine path over TCP.
+ * SNI resolver is consulted on the duplex path, and `path: "duplex"` runs
+ * `connect`/`serve` on the duplex path over TCP.
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import * as Starttls from "@effect-tls/node/Starttls"
+import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority, Relay } from "@effect-tls/test"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Deferred from "effect/Deferred"
@@ -69,7 +70,7 @@ describe("one configuration for both paths", () => {
     })
   )
 
-  it.live("engine path: a client's upgrade resumes against an acceptor (shared context and session cache)", () =>
+  it.live("duplex path: a client's upgrade resumes against an acceptor (shared context and session cache)", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const acceptor = yield* NodeTlsServer.makeAcceptor({ credentials: [credential(issued)] })
@@ -86,26 +87,28 @@ describe("one configuration for both paths", () => {
     })
   )
 
-  it.live("engine path: one-shot Starttls.server keeps no ticket key, so even a cached ticket does not resume", () =>
-    Effect.gen(function* () {
-      const issued = yield* CertificateAuthority.issueServer()
-      const options = { credentials: [credential(issued)] }
-      const client = yield* NodeTlsClient.make({ ca: issued.ca })
-      const once = exchange(
-        (transport) => Starttls.server(transport, options),
-        (transport) => client.upgrade(transport)
-      )
-      assert.isFalse((yield* once).client.resumed)
-      assert.isAtLeast(yield* client.cachedSessions, 1)
-      assert.isFalse((yield* once).client.resumed)
-    })
+  it.live(
+    "duplex path: one-shot NodeTls.upgradeServer keeps no ticket key, so even a cached ticket does not resume",
+    () =>
+      Effect.gen(function* () {
+        const issued = yield* CertificateAuthority.issueServer()
+        const options = { credentials: [credential(issued)] }
+        const client = yield* NodeTlsClient.make({ ca: issued.ca })
+        const once = exchange(
+          (transport) => NodeTls.upgradeServer(transport, options),
+          (transport) => client.upgrade(transport)
+        )
+        assert.isFalse((yield* once).client.resumed)
+        assert.isAtLeast(yield* client.cachedSessions, 1)
+        assert.isFalse((yield* once).client.resumed)
+      })
   )
 
-  it.live("engine path: the server consults per-name certificates, then the SNI resolver, then the default", () =>
+  it.live("duplex path: the server consults per-name certificates, then the SNI resolver, then the default", () =>
     Effect.gen(function* () {
       const { pki, main, api, dynamic } = yield* sniCertificates
       const asked = yield* Queue.unbounded<string>()
-      const options: Starttls.ServerOptions = {
+      const options: TlsOptions.ServerConnectionOptions = {
         credentials: [credential(main)],
         sni: { "api.example": [credential(api)] },
         resolveSni: (name) =>
@@ -122,7 +125,10 @@ describe("one configuration for both paths", () => {
       assert.include(yield* subject("dyn.example"), "CN=dynamic")
       assert.include(yield* subject("localhost"), "CN=main")
       // The one-shot STARTTLS entry point consults the resolver too.
-      assert.include(yield* subject("dyn.example", (transport) => Starttls.server(transport, options)), "CN=dynamic")
+      assert.include(
+        yield* subject("dyn.example", (transport) => NodeTls.upgradeServer(transport, options)),
+        "CN=dynamic"
+      )
       // The acceptor asked once per unknown name and kept the answers; the one-shot server asked again.
       assert.deepStrictEqual(Array.from(yield* Queue.takeAll(asked)), ["dyn.example", "localhost", "dyn.example"])
     })
@@ -147,7 +153,7 @@ describe("one configuration for both paths", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("engine: duplex over TCP: client connect and serve; a FIN without close_notify is truncation", () =>
+  it.live("path: duplex over TCP: client connect and serve; a FIN without close_notify is truncation", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
       const accepted = yield* Queue.unbounded<TlsConnection>()
@@ -155,12 +161,12 @@ describe("one configuration for both paths", () => {
       const server = yield* serveIssued(
         issued,
         (connection) => Effect.andThen(Queue.offer(accepted, connection), Deferred.await(release)),
-        { engine: "duplex" }
+        { path: "duplex" }
       )
       const port = server.address.port
 
-      // The engine path on both sides, over TCP, with a clean close.
-      const client = yield* NodeTlsClient.make({ ca: issued.ca, engine: "duplex" })
+      // The duplex path on both sides, over TCP, with a clean close.
+      const client = yield* NodeTlsClient.make({ ca: issued.ca, path: "duplex" })
       yield* Effect.scoped(
         Effect.gen(function* () {
           const connection = yield* client.connect({ host: "127.0.0.1", port })

@@ -4,7 +4,7 @@
  *
  * By default both sides run the scripted engine (no cryptography, fully
  * deterministic); pass `connect` to run real TLS instead, for example
- * `Starttls.client` and `Starttls.server` from `@effect-tls/node` with
+ * `NodeTls.upgradeClient` and `NodeTls.upgradeServer` from `@effect-tls/node` with
  * credentials from `CertificateAuthority`. Both handshakes are done when
  * the pair is returned; the scope closes both connections.
  *

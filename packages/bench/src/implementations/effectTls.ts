@@ -1,21 +1,20 @@
 /**
  * effect-tls, both Node paths, each with one client (a shared SecureContext
  * and session cache, `NodeTlsClient.make`) and one server
- * (`NodeTlsServer.serve`, a shared context and ticket keys), so the two paths
+ * (`NodeTls.serve`, a shared context and ticket keys), so the two paths
  * differ only in who moves the ciphertext:
  *
- * - native (`engine: "native"`): a TLSSocket on the TCP handle, Node's C++
+ * - native (`path: "native"`): a TLSSocket on the TCP handle, Node's C++
  *   does the socket IO, driven by the connection's IO fiber;
- * - engine (`engine: "duplex"`): a TLSSocket over an in-memory duplex used as
- *   a sans-IO engine, every ciphertext byte moved between it and the TCP
- *   transport by the IO fiber (the path of `upgrade`, STARTTLS and TLS over
- *   other transports).
+ * - duplex (`path: "duplex"`): a TLSSocket over an in-memory duplex, every
+ *   ciphertext byte moved between it and the TCP transport by the IO fiber
+ *   (the path of the upgrades: STARTTLS and TLS over other transports).
  *
  * @since 0.1.0
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
-import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -48,26 +47,26 @@ const clientOptions = (credentials: Credentials.Credentials): TlsOptions.ClientO
   servername: credentials.servername
 })
 
-const make = (id: "native" | "engine", label: string, engine: TlsOptions.Engine): EffectImplementation => ({
+const make = (id: "native" | "duplex", label: string, path: TlsOptions.Path): EffectImplementation => ({
   _tag: "Effect",
   id,
   label,
   resumption: true,
   serve: (credentials, handler) =>
     Effect.map(
-      NodeTlsServer.serve({ ...serverOptions(credentials), engine, host: Credentials.host, port: 0 }, (connection) =>
+      NodeTls.serve({ ...serverOptions(credentials), path, host: Credentials.host, port: 0 }, (connection) =>
         handler(toConn(connection))
       ),
       (server) => server.address.port
     ),
   client: (credentials, { resume }) =>
-    Effect.map(NodeTlsClient.make({ ...clientOptions(credentials), engine, sessionCache: resume }), (client) => ({
+    Effect.map(NodeTlsClient.make({ ...clientOptions(credentials), path, sessionCache: resume }), (client) => ({
       connect: (port) => Effect.map(client.connect({ host: Credentials.host, port }), toConn)
     }))
 })
 
 /**
- * The native path: `NodeTlsClient.make` and `NodeTlsServer.serve`.
+ * The native path: `NodeTlsClient.make` and `NodeTls.serve`.
  *
  * @since 0.1.0
  * @category implementations
@@ -75,9 +74,9 @@ const make = (id: "native" | "engine", label: string, engine: TlsOptions.Engine)
 export const native: EffectImplementation = make("native", "effect-tls native", "native")
 
 /**
- * The engine path over TCP: the same client and server with `engine: "duplex"`.
+ * The duplex path over TCP: the same client and server with `path: "duplex"`.
  *
  * @since 0.1.0
  * @category implementations
  */
-export const engine: EffectImplementation = make("engine", "effect-tls engine", "duplex")
+export const duplex: EffectImplementation = make("duplex", "effect-tls duplex", "duplex")

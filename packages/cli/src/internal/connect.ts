@@ -7,45 +7,18 @@
  * read half ends (or fails); the writer is then interrupted and the scope
  * closes the connection gracefully.
  */
-import { isIP } from "node:net"
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
-import type { Address } from "./args.ts"
 import * as Library from "./library.ts"
 import * as Report from "./report.ts"
-
-/** The parsed command line of `connect`. */
-export interface Settings {
-  readonly target: Address
-  readonly servername: string | undefined
-  readonly ca: string | undefined
-  readonly cert: string | undefined
-  readonly key: string | undefined
-  readonly alpn: ReadonlyArray<string> | undefined
-  readonly insecure: boolean
-  readonly engine: "native" | "duplex"
-  readonly starttls: "smtp" | undefined
-  readonly minVersion: "1.2" | "1.3" | undefined
-  readonly keylog: string | undefined
-  readonly connectTimeout: Duration.Duration | undefined
-  readonly handshakeTimeout: Duration.Duration | undefined
-  readonly verbose: boolean
-}
-
-/**
- * The server name to send (SNI) and to verify: `--servername`, else the host
- * when it is a name (SNI cannot carry an IP address; an IP host is verified
- * against the certificate's IP addresses).
- */
-export const servernameOf = (settings: Settings): string | undefined =>
-  settings.servername ?? (isIP(settings.target.host) === 0 ? settings.target.host : undefined)
+import type { ConnectSettings } from "./settings.ts"
 
 /** Runs the command. */
-export const run = (settings: Settings) =>
+export const run = (settings: ConnectSettings) =>
   Effect.scopedWith((outer) =>
     Effect.gen(function* () {
       if (settings.insecure) {

@@ -1,25 +1,35 @@
 /**
  * The command line's settings turned into the library's options. Nothing
- * here speaks TLS: the native path (`NodeTls`) and the engine path
- * (`NodeTransport` + `Starttls`) do.
+ * here speaks TLS: the library does, on the native path (`NodeTls.connect`,
+ * `NodeTls.serve`) or the duplex path (`NodeTransport` and
+ * `NodeTls.upgradeClient`, after a `Plaintext` prologue for STARTTLS).
  */
+import { isIP } from "node:net"
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as NodeTransport from "@effect-tls/node/NodeTransport"
-import * as Starttls from "@effect-tls/node/Starttls"
+import * as Plaintext from "@effect-tls/node/Plaintext"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type * as Connect from "./connect.ts"
-import { servernameOf } from "./connect.ts"
-import type * as Serve from "./serve.ts"
+import type * as Scope from "effect/Scope"
+import type { ConnectSettings, ServeSettings } from "./settings.ts"
 import * as Smtp from "./smtp.ts"
+
+/**
+ * The server name to send (SNI) and to verify: `--servername`, else the host
+ * when it is a name (SNI cannot carry an IP address; an IP host is verified
+ * against the certificate's IP addresses).
+ */
+const servernameOf = (settings: ConnectSettings): string | undefined =>
+  settings.servername ?? (isIP(settings.target.host) === 0 ? settings.target.host : undefined)
 
 const version = (v: "1.2" | "1.3"): TlsOptions.TlsVersion => (v === "1.3" ? "TLSv1.3" : "TLSv1.2")
 
-/** The client options of the settings, shared by both engines. */
-export const clientOptions = (settings: Connect.Settings): TlsOptions.ClientOptions => {
+/** The client options of the settings, shared by both paths. */
+export const clientOptions = (settings: ConnectSettings): TlsOptions.ClientOptions => {
   const servername = servernameOf(settings)
   return {
     ...(servername === undefined ? {} : { servername }),
@@ -38,13 +48,13 @@ export const clientOptions = (settings: Connect.Settings): TlsOptions.ClientOpti
 
 /**
  * Opens the client connection the settings describe: the native path, or
- * the engine path over a TCP transport (always for STARTTLS, whose prologue
+ * the duplex path over a TCP transport (always for STARTTLS, whose prologue
  * is plaintext on the same socket).
  */
-export const connect = Effect.fn("Cli.connect")(function* (settings: Connect.Settings) {
+export const connect = Effect.fn("Cli.connect")(function* (settings: ConnectSettings) {
   const options = clientOptions(settings)
   const { host, port } = settings.target
-  if (settings.engine === "native" && settings.starttls === undefined) {
+  if (settings.path === "native" && settings.starttls === undefined) {
     return yield* NodeTls.connect({ ...options, host, port })
   }
   const transport = yield* NodeTransport.connect({
@@ -52,19 +62,19 @@ export const connect = Effect.fn("Cli.connect")(function* (settings: Connect.Set
     port,
     ...(settings.connectTimeout === undefined ? {} : { connectTimeout: settings.connectTimeout })
   })
-  const duplexOptions: Starttls.ClientOptions = { ...options, host }
+  const upgradeOptions: NodeTls.UpgradeClientOptions = { ...options, host }
   if (settings.starttls === "smtp") {
-    const plain = Starttls.plaintext(transport)
+    const plain = Plaintext.make(transport)
     yield* Smtp.prologue(plain, "localhost")
-    return yield* Starttls.client(plain, duplexOptions)
+    return yield* NodeTls.upgradeClient(plain, upgradeOptions)
   }
-  const connection: TlsConnection = yield* Starttls.client(transport, duplexOptions)
+  const connection: TlsConnection = yield* NodeTls.upgradeClient(transport, upgradeOptions)
   return connection
 })
 
 /** The server options of the settings. */
 export const serverOptions = (
-  settings: Serve.Settings,
+  settings: ServeSettings,
   credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>
 ): TlsOptions.ServerOptions => ({
   host: settings.host,
@@ -80,13 +90,10 @@ export const serverOptions = (
   ...(settings.handshakeTimeout === undefined ? {} : { connection: { handshakeTimeout: settings.handshakeTimeout } })
 })
 
-/** Serves connections as the settings describe, until the scope closes; returns the bound address. */
+/** Serves connections as the settings describe, until the scope closes. */
 export const serve = <E, R>(
-  settings: Serve.Settings,
+  settings: ServeSettings,
   credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>,
   handler: (connection: TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>
-) =>
-  Effect.map(
-    NodeTls.serve({ ...serverOptions(settings, credentials), engine: settings.engine }, handler),
-    (server) => server.address
-  )
+): Effect.Effect<NodeTlsServer.Server, TlsError, R | Scope.Scope> =>
+  NodeTls.serve({ ...serverOptions(settings, credentials), path: settings.path }, handler)

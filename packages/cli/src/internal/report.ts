@@ -3,7 +3,6 @@
  * per-connection summary of `serve`. stdout carries only application data
  * (`connect`) or the one `listening` line (`serve`).
  */
-import type { CloseOutcome } from "@effect-tls/core/CloseOutcome"
 import type { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Cause from "effect/Cause"
@@ -106,22 +105,6 @@ export const formatEvent = (event: TlsEvent): string | undefined => {
       return "event: close_notify received"
     case "EventsDropped":
       return `event: ${event.count} events not shown (the output fell behind)`
-  }
-}
-
-/** How a connection ended, in a few words. */
-export const formatOutcome = (outcome: CloseOutcome): string => {
-  switch (outcome._tag) {
-    case "Clean":
-      return `clean (close_notify ${outcome.closeNotifyReceived ? "received" : "not received"}, ${
-        outcome.closeNotifySent ? "sent" : "not sent"
-      })`
-    case "Truncated":
-      return "truncated (the peer closed without close_notify)"
-    case "Failed":
-      return `failed (${formatError(outcome.error).slice("error: ".length)})`
-    case "Forced":
-      return `forced (${outcome.detail})`
   }
 }
 

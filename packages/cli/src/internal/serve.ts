@@ -6,37 +6,25 @@
  * connection does and what the user sees: exactly one `listening` line on
  * stdout, everything else on stderr.
  */
+import * as Engine from "@effect-tls/core/Engine"
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { formatAddress, type Mode } from "./args.ts"
+import { formatAddress } from "./args.ts"
 import * as EphemeralCa from "./ephemeralCa.ts"
 import * as Library from "./library.ts"
 import * as Report from "./report.ts"
-import * as Signals from "./signals.ts"
+import type { ServeSettings } from "./settings.ts"
 
-/** The parsed command line of `serve`. */
-export interface Settings {
-  readonly host: string
-  readonly port: number
-  readonly credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>
-  readonly ca: string | undefined
-  readonly clientCert: "none" | "verify" | "require"
-  readonly alpn: ReadonlyArray<string> | undefined
-  readonly engine: "native" | "duplex"
-  readonly maxConnections: number | undefined
-  readonly handshakeTimeout: Duration.Duration | undefined
-  readonly idleTimeout: Duration.Duration | undefined
-  readonly shutdownTimeout: Duration.Duration | undefined
-  readonly mode: Mode
-  readonly verbose: boolean
-}
-
-/** Runs the command until interrupted (SIGINT, SIGTERM). */
-export const run = (settings: Settings) =>
+/**
+ * Runs the command until interrupted (SIGINT, SIGTERM) or the listener
+ * fails; `listening` runs once connections are accepted, before the
+ * `listening` line is printed.
+ */
+export const run = (settings: ServeSettings, listening: Effect.Effect<void>) =>
   Effect.scoped(
     Effect.gen(function* () {
       let credentials = settings.credentials
@@ -49,7 +37,7 @@ export const run = (settings: Settings) =>
         yield* Report.line(`certificate: ${ephemeral.names.join(", ")} SHA-256 ${ephemeral.fingerprint}`)
       }
       let sequence = 0
-      const address = yield* Library.serve(settings, credentials, (connection, peer) =>
+      const server = yield* Library.serve(settings, credentials, (connection, peer) =>
         handle(settings, ++sequence, connection, peer)
       )
       const bound = Duration.sum(settings.shutdownTimeout ?? NodeTlsServer.defaults.shutdownTimeout, SHUTDOWN_MARGIN)
@@ -57,13 +45,13 @@ export const run = (settings: Settings) =>
         Effect.sync(() => armShutdownBound(bound)),
         (disarm) => Effect.sync(disarm)
       )
-      Signals.markSignalIsSuccess()
-      const listening = formatAddress(address.host, address.port)
-      yield* Effect.sync(() => process.stdout.write(`listening ${listening}\n`))
+      yield* listening
+      const address = formatAddress(server.address.host, server.address.port)
+      yield* Effect.sync(() => process.stdout.write(`listening ${address}\n`))
       if (caPath !== undefined) {
-        yield* Report.line(`try: effect-tls connect ${listening} --ca ${caPath}`)
+        yield* Report.line(`try: effect-tls connect ${address} --ca ${caPath}`)
       }
-      return yield* Effect.never
+      return yield* server.join
     })
   )
 
@@ -106,7 +94,7 @@ interface Counters {
  * error that broke the connection. The connection is closed by the library
  * when this returns.
  */
-const handle = (settings: Settings, id: number, connection: TlsConnection, peer: NodeTlsServer.Peer) =>
+const handle = (settings: ServeSettings, id: number, connection: TlsConnection, peer: NodeTlsServer.Peer) =>
   Effect.gen(function* () {
     const counters: Counters = { received: 0, sent: 0 }
     const result = yield* Effect.exit(serveMode(settings, connection, counters))
@@ -118,7 +106,8 @@ const handle = (settings: Settings, id: number, connection: TlsConnection, peer:
     )
   })
 
-const SOURCE_CHUNK = 16 * 1024
+/** One record's worth of plaintext per write. */
+const SOURCE_CHUNK = Engine.recordPlaintextBytes
 /** Never mutated: the write half does not copy chunks, and every write of source mode shares it. */
 const sourceBlock = new Uint8Array(SOURCE_CHUNK).fill(0x61)
 
@@ -126,7 +115,7 @@ const sourceBlock = new Uint8Array(SOURCE_CHUNK).fill(0x61)
  * The data of one connection in the chosen mode. The library bounds every
  * wait with the idle timeout.
  */
-const serveMode = (settings: Settings, connection: TlsConnection, counters: Counters) => {
+const serveMode = (settings: ServeSettings, connection: TlsConnection, counters: Counters) => {
   const incoming = Stream.fromEffectRepeat(connection.reader.read).pipe(
     Stream.takeWhile(Option.isSome),
     Stream.map((chunk) => chunk.value),

@@ -4,7 +4,7 @@
  * ahead. After the upgrade the user speaks SMTP again from the start (a new
  * EHLO), as with `openssl s_client -starttls smtp`.
  */
-import type { Plaintext } from "@effect-tls/node/Starttls"
+import type { Plaintext } from "@effect-tls/node/Plaintext"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 

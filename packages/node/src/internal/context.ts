@@ -2,7 +2,7 @@
  * From the public options to Node's, for both paths: validation, the shared
  * SecureContexts, the client's session cache, the server's SNI selection
  * (per-name contexts and the resolver), and the per-connection options of the
- * engines. The native path (`makeNativeEngine`) and the engine path
+ * engines. The native path (`makeNativeEngine`) and the duplex path
  * (`makeDuplexEngine`) take the same `EngineOptions` from here, so a
  * configuration behaves the same on both.
  */
@@ -15,7 +15,10 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import type * as TlsOptions from "../TlsOptions.ts"
 import type { EngineExtras, EngineTlsOptions } from "./engine/index.ts"
 
@@ -166,7 +169,7 @@ const PEER_CHAINS_SIZE = 4
 
 /**
  * The server chains a client verified last, so that its connections to one
- * server share one copy of the DER (about 2 KiB per connection otherwise).
+ * server share one copy of the DER rather than one per connection.
  * Invariant: at most PEER_CHAINS_SIZE chains, the most recently seen first;
  * a chain is shared only when byte-equal, certificate by certificate.
  */
@@ -301,14 +304,28 @@ interface Generation {
 
 const RESOLVED_CACHE_SIZE = 1024
 
-/** Validates the server's options and credentials and builds the shared contexts. */
+/** Runs an SNI resolver's lookup in the server's scope, with the server's services. */
+type RunResolver = (
+  effect: Effect.Effect<tls.SecureContext | undefined, TlsConfigError>
+) => Fiber.Fiber<tls.SecureContext | undefined, TlsConfigError>
+
+/**
+ * Validates the server's options and credentials and builds the shared
+ * contexts. The SNI resolver's lookups run as fibers of the current scope,
+ * with the services of the current context: closing the scope interrupts them.
+ */
 export const serverContext = (
   options: TlsOptions.ServerConnectionOptions
-): Effect.Effect<ServerContext, TlsConfigError> =>
+): Effect.Effect<ServerContext, TlsConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
-    const first = yield* generation(options, options.credentials, options.sni ?? {})
+    const run: RunResolver = yield* FiberSet.makeRuntime<never, tls.SecureContext | undefined, TlsConfigError>()
+    const generation = (
+      credentials: ReadonlyArray<TlsOptions.Credential>,
+      sni: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
+    ) => makeGeneration(options, run, credentials, sni)
+    const first = yield* generation(options.credentials, options.sni ?? {})
     const keylog = keylogExtras(options.keylog)
     const idleTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? serverDefaults.idleTimeout))
     const clientAuth =
@@ -333,15 +350,16 @@ export const serverContext = (
       options,
       engineOptions: () => currentOptions,
       reload: (credentials, sni) =>
-        Effect.map(generation(options, credentials, sni ?? options.sni ?? {}), (next) => {
+        Effect.map(generation(credentials, sni ?? options.sni ?? {}), (next) => {
           currentOptions = engineOptionsOf(next)
         })
     }
     return context
   })
 
-const generation = (
+const makeGeneration = (
   options: TlsOptions.ServerConnectionOptions,
+  run: RunResolver,
   credentials: ReadonlyArray<TlsOptions.Credential>,
   sni: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
 ): Effect.Effect<Generation, TlsConfigError> =>
@@ -359,7 +377,7 @@ const generation = (
       sniCallback:
         byName.size === 0 && options.resolveSni === undefined
           ? undefined
-          : (servername, callback) => selectContext(options, self, servername, callback)
+          : (servername, callback) => selectContext(options, run, self, servername, callback)
     }
     return self
   })
@@ -404,11 +422,14 @@ const sessionIdContext = (
 
 /**
  * Node's SNICallback: the exact name, then the `*.` wildcard of its parent,
- * then what the resolver answered before, then the resolver (an Effect, run
- * outside the IO fiber: Node waits for the callback, the IO fiber does not).
+ * then what the resolver answered before, then the resolver (an Effect run as
+ * a fiber of the server's scope, not in the IO fiber: Node waits for the
+ * callback, the IO fiber does not). The callback is called once, when that
+ * fiber ends, whether it succeeds, fails or is interrupted.
  */
 const selectContext = (
   options: TlsOptions.ServerConnectionOptions,
+  run: RunResolver,
   current: Generation,
   servername: string,
   callback: (error: Error | null, context?: tls.SecureContext) => void
@@ -421,13 +442,12 @@ const selectContext = (
     callback(null, known ?? current.resolved.get(name) ?? current.default)
     return
   }
-  void Effect.runPromiseExit(
-    Effect.flatMap(resolve(name), (credentials) =>
-      credentials === undefined
-        ? Effect.succeed(undefined)
-        : credentialsContext(options, credentials, `credentials for ${name}`)
-    )
-  ).then((exit) => {
+  const lookup = Effect.flatMap(resolve(name), (credentials) =>
+    credentials === undefined
+      ? Effect.succeed(undefined)
+      : credentialsContext(options, credentials, `credentials for ${name}`)
+  )
+  run(lookup).addObserver((exit) => {
     if (Exit.isFailure(exit)) {
       callback(new Error(`the SNI resolver failed for ${name}: ${Cause.pretty(exit.cause)}`))
       return

@@ -4,6 +4,6 @@
 
 /**
  * Spans opened once per connection record no call-site stack: capturing one
- * costs more than a resumed handshake.
+ * would be work on every handshake for a frame nobody reads.
  */
 export const noStack = { captureStackTrace: false } as const

@@ -34,7 +34,6 @@ export class NetTransport implements Transport {
   readonly socket: net.Socket
   private wake: () => void = () => {}
   private eof = false
-  private finished = false
   private ending = false
   private destroyed = false
   private error: TlsTransportError | undefined = undefined
@@ -48,7 +47,7 @@ export class NetTransport implements Transport {
     socket.on("readable", this.onWake)
     socket.on("drain", this.onWake)
     socket.on("end", this.onEnd)
-    socket.on("finish", this.onFinish)
+    socket.on("finish", this.onWake)
     socket.on("error", this.onError)
     socket.off("error", ignoreError)
     socket.on("close", this.onClose)
@@ -59,10 +58,6 @@ export class NetTransport implements Transport {
     this.eof = true
     this.wake()
   }
-  private readonly onFinish = (): void => {
-    this.finished = true
-    this.wake()
-  }
   private readonly onError = (cause: Error): void => {
     if (!this.destroyed) this.error ??= transportError(cause)
     this.wake()
@@ -70,7 +65,7 @@ export class NetTransport implements Transport {
   private readonly onClose = (): void => {
     // A close we did not ask for, before both directions ended, is a reset
     // (for example the socket was destroyed by its owner).
-    if (!this.destroyed && this.error === undefined && !(this.eof && this.finished)) {
+    if (!this.destroyed && this.error === undefined && !(this.eof && this.socket.writableFinished)) {
       this.error = new TransportError({ reason: "ConnectionReset", detail: "the socket closed" })
     }
     this.wake()
@@ -108,7 +103,8 @@ export class NetTransport implements Transport {
   }
 
   endFinished(): boolean {
-    return this.finished
+    // Node sets it before it emits 'finish': every byte and the FIN were handed to the kernel.
+    return this.socket.writableFinished
   }
 
   destroy(): void {

@@ -5,20 +5,21 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as NodeTls from "../src/NodeTls.ts"
 import * as NodeTransport from "../src/NodeTransport.ts"
-import * as Starttls from "../src/Starttls.ts"
+import * as Plaintext from "../src/Plaintext.ts"
 import { concat, listen, pattern, tcpPair } from "./engine-path-support.ts"
 
 const readAll = (conn: TlsConnection) =>
   Stream.runCollect(conn.reader.stream).pipe(Effect.map((chunks) => concat(Array.from(chunks))))
 
-describe("engine path over TCP", () => {
+describe("duplex path over TCP", () => {
   it.live("transfers 1 MiB each way and closes cleanly with close_notify on both sides", () =>
     Effect.gen(function* () {
       const { creds, listener, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const conn = yield* Starttls.server(transport, creds.server)
+          const conn = yield* NodeTls.upgradeServer(transport, creds.server)
           const received = yield* readAll(conn)
           yield* conn.writer.write(received)
           yield* conn.writer.end
@@ -28,7 +29,7 @@ describe("engine path over TCP", () => {
 
       const data = pattern(1024 * 1024)
       const result = yield* Effect.gen(function* () {
-        const conn = yield* Starttls.client(yield* connect, creds.client)
+        const conn = yield* NodeTls.upgradeClient(yield* connect, creds.client)
         assert.strictEqual(conn.session.protocol, "TLSv1.3")
         assert.isTrue(conn.session.peerVerified)
         const echoed = yield* Effect.forkChild(readAll(conn))
@@ -55,13 +56,13 @@ describe("engine path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport, socket) =>
         Effect.gen(function* () {
-          yield* Starttls.server(transport, creds.server)
+          yield* NodeTls.upgradeServer(transport, creds.server)
           // The server's TCP side ends without a TLS close_notify.
           socket.end()
           yield* Effect.never
         })
       )
-      const conn = yield* Starttls.client(yield* connect, creds.client)
+      const conn = yield* NodeTls.upgradeClient(yield* connect, creds.client)
       const read = yield* Effect.flip(conn.reader.read)
       assert.strictEqual(read._tag, "TlsTruncationError")
       // The write half is independent (TLS 1.3): the outcome is known once it ends too.
@@ -94,15 +95,15 @@ describe("engine path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const plain = Starttls.plaintext(transport)
+          const plain = Plaintext.make(transport)
           const command = yield* plain.readLine
           assert.strictEqual(command, "STARTTLS")
           yield* plain.write("220 go ahead\r\n")
-          return yield* Effect.flip(Starttls.server(plain, creds.server))
+          return yield* Effect.flip(NodeTls.upgradeServer(plain, creds.server))
         })
       )
 
-      const plain = Starttls.plaintext(yield* connect)
+      const plain = Plaintext.make(yield* connect)
       // One write: the command and the injected one arrive together.
       yield* plain.write("STARTTLS\r\nMAIL FROM:<attacker@example>\r\n")
       const error = yield* Fiber.join(serverFiber)
@@ -123,16 +124,16 @@ describe("engine path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       yield* serve((transport) =>
         Effect.gen(function* () {
-          const plain = Starttls.plaintext(transport)
+          const plain = Plaintext.make(transport)
           yield* plain.readLine
           yield* plain.write("220 go ahead\r\n250 injected\r\n")
           yield* Effect.never
         })
       )
-      const plain = Starttls.plaintext(yield* connect)
+      const plain = Plaintext.make(yield* connect)
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")
-      const error = yield* Effect.flip(Starttls.client(plain, creds.client))
+      const error = yield* Effect.flip(NodeTls.upgradeClient(plain, creds.client))
       assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason : error._tag, "PlaintextInjection")
     }).pipe(Effect.scoped)
   )
@@ -142,22 +143,22 @@ describe("engine path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const plain = Starttls.plaintext(transport)
+          const plain = Plaintext.make(transport)
           yield* plain.write("220 ready\r\n")
           assert.strictEqual(yield* plain.readLine, "STARTTLS")
           yield* plain.write("220 go ahead\r\n")
-          const conn = yield* Starttls.server(plain, creds.server)
+          const conn = yield* NodeTls.upgradeServer(plain, creds.server)
           const line = yield* conn.reader.readUntil("\r\n")
           yield* conn.writer.write(concat([new TextEncoder().encode("echo "), line]))
           yield* conn.writer.end
           return yield* conn.closed
         })
       )
-      const plain = Starttls.plaintext(yield* connect)
+      const plain = Plaintext.make(yield* connect)
       assert.strictEqual(yield* plain.readLine, "220 ready")
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")
-      const conn = yield* Starttls.client(plain, creds.client)
+      const conn = yield* NodeTls.upgradeClient(plain, creds.client)
       yield* conn.writer.write("hello\r\n")
       const reply = yield* readAll(conn)
       assert.strictEqual(new TextDecoder().decode(reply), "echo hello")
@@ -176,16 +177,16 @@ describe("engine path over TCP", () => {
       // The server speaks TLS, then TLS again inside it.
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const outer = yield* Starttls.server(transport, creds.server)
-          const inner = yield* Starttls.server(yield* NodeTransport.fromTlsConnection(outer), creds.server)
+          const outer = yield* NodeTls.upgradeServer(transport, creds.server)
+          const inner = yield* NodeTls.upgradeServer(yield* NodeTransport.fromTlsConnection(outer), creds.server)
           const line = yield* inner.reader.readUntil("\n")
           yield* inner.writer.write(concat([new TextEncoder().encode("inner:"), line]))
           yield* inner.writer.end
           return yield* inner.closed
         })
       )
-      const outer = yield* Starttls.client(yield* connect, creds.client)
-      const inner = yield* Starttls.client(yield* NodeTransport.fromTlsConnection(outer), creds.client)
+      const outer = yield* NodeTls.upgradeClient(yield* connect, creds.client)
+      const inner = yield* NodeTls.upgradeClient(yield* NodeTransport.fromTlsConnection(outer), creds.client)
       assert.strictEqual(inner.session.protocol, "TLSv1.3")
       yield* inner.writer.write("hello\n")
       const reply = yield* readAll(inner)

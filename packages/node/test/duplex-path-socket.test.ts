@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Socket from "effect/socket/Socket"
 import * as EffectSocket from "../src/EffectSocket.ts"
-import * as Starttls from "../src/Starttls.ts"
+import * as NodeTls from "../src/NodeTls.ts"
 import { concat, credentials, listen, pattern, tcpPair } from "./engine-path-support.ts"
 
 const isCleanClose = (error: Socket.SocketError) =>
@@ -33,19 +33,19 @@ const nodeEchoServer = Effect.gen(function* () {
   return { port: yield* Loopback.serve(server), client: creds.client, open: () => sockets.size }
 })
 
-describe("engine path and Effect Socket", () => {
+describe("duplex path and Effect Socket", () => {
   it.live("a TLS connection is an Effect Socket: Socket.toChannel echoes 256 KiB and the session stays reachable", () =>
     Effect.gen(function* () {
       const { creds, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const conn = yield* Starttls.server(transport, creds.server)
+          const conn = yield* NodeTls.upgradeServer(transport, creds.server)
           yield* conn.reader.stream.pipe(Stream.run(conn.writer.sink))
           return yield* conn.closed
         })
       )
 
-      const conn = yield* Starttls.client(yield* connect, creds.client)
+      const conn = yield* NodeTls.upgradeClient(yield* connect, creds.client)
       const socket = EffectSocket.fromTlsConnection(conn)
       assert.isTrue(Socket.isSocket(socket))
       const data = pattern(256 * 1024, 7)
@@ -69,8 +69,8 @@ describe("engine path and Effect Socket", () => {
   it.live("closing the reader's scope fails a pull blocked in another fiber with close code 1006", () =>
     Effect.gen(function* () {
       const { creds, serve, connect } = yield* tcpPair
-      yield* serve((transport) => Effect.andThen(Starttls.server(transport, creds.server), Effect.never))
-      const conn = yield* Starttls.client(yield* connect, creds.client)
+      yield* serve((transport) => Effect.andThen(NodeTls.upgradeServer(transport, creds.server), Effect.never))
+      const conn = yield* NodeTls.upgradeClient(yield* connect, creds.client)
       const socket = EffectSocket.fromTlsConnection(conn)
       const error = yield* Effect.scoped(
         Effect.gen(function* () {
@@ -90,7 +90,7 @@ describe("engine path and Effect Socket", () => {
       const server = yield* nodeEchoServer
       const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: server.port, allowHalfOpen: true })
       const transport = yield* EffectSocket.toTransport(socket)
-      const conn = yield* Starttls.client(transport, server.client)
+      const conn = yield* NodeTls.upgradeClient(transport, server.client)
       const data = pattern(200_000, 3)
       const echoed = yield* Effect.forkChild(Stream.runCollect(conn.reader.stream))
       yield* conn.writer.write(data)
@@ -107,7 +107,7 @@ describe("engine path and Effect Socket", () => {
       const { creds, listener, serve } = yield* tcpPair
       yield* serve((transport, socket) =>
         Effect.gen(function* () {
-          const conn = yield* Starttls.server(transport, creds.server)
+          const conn = yield* NodeTls.upgradeServer(transport, creds.server)
           yield* conn.writer.write("partial")
           yield* conn.writer.flush
           socket.end()
@@ -115,7 +115,7 @@ describe("engine path and Effect Socket", () => {
         })
       )
       const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: listener.port, allowHalfOpen: true })
-      const conn = yield* Starttls.client(yield* EffectSocket.toTransport(socket), creds.client)
+      const conn = yield* NodeTls.upgradeClient(yield* EffectSocket.toTransport(socket), creds.client)
       const first = yield* conn.reader.readExactly(7)
       assert.strictEqual(new TextDecoder().decode(first), "partial")
       const error = yield* Effect.flip(conn.reader.read)

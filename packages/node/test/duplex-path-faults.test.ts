@@ -1,5 +1,5 @@
 /**
- * The fault matrix of the engine path: every fault of `FaultTransport`, in
+ * The fault matrix of the duplex path: every fault of `FaultTransport`, in
  * each direction of the client's transport, at three places (inside the
  * handshake, at a record boundary, inside a record). Each case must end
  * within its bound with the typed outcome expected for it, leave no transport
@@ -10,7 +10,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as MemoryTransport from "@effect-tls/test/MemoryTransport"
 import * as Effect from "effect/Effect"
-import * as Starttls from "../src/Starttls.ts"
+import * as NodeTls from "../src/NodeTls.ts"
 import { concat, credentials, pattern } from "./engine-path-support.ts"
 import { placesIn, recording, runMatrix, runSide, type Side } from "./fault-matrix.ts"
 
@@ -33,15 +33,15 @@ const locate = Effect.gen(function* () {
   const serverSide = recording(pair.b, [], outbound)
   yield* Effect.all(
     [
-      side("client", Starttls.client(recording(pair.a, inbound, []), { ...creds.client, connection })),
-      side("server", Starttls.server(serverSide, { ...creds.server, connection }))
+      side("client", NodeTls.upgradeClient(recording(pair.a, inbound, []), { ...creds.client, connection })),
+      side("server", NodeTls.upgradeServer(serverSide, { ...creds.server, connection }))
     ],
     { concurrency: 2 }
   )
   return { inbound: placesIn(concat(inbound)), outbound: placesIn(concat(outbound)) }
 })
 
-describe("engine path fault matrix (memory pair, client transport faulted)", () => {
+describe("duplex path fault matrix (memory pair, client transport faulted)", () => {
   it.live(
     "every fault, both directions, three places: typed outcome within the bound, prefixes only, nothing open",
     () =>
@@ -51,8 +51,8 @@ describe("engine path fault matrix (memory pair, client transport faulted)", () 
           faulted: "client",
           offsets: yield* locate,
           connect: {
-            client: (transport) => Starttls.client(transport, { ...creds.client, connection }),
-            server: (transport) => Starttls.server(transport, { ...creds.server, connection })
+            client: (transport) => NodeTls.upgradeClient(transport, { ...creds.client, connection }),
+            server: (transport) => NodeTls.upgradeServer(transport, { ...creds.server, connection })
           },
           payload,
           sideBound,

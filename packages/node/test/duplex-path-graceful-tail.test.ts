@@ -1,5 +1,5 @@
 /**
- * Engine path: a graceful close delivers the tail. Both sides write several
+ * Duplex path: a graceful close delivers the tail. Both sides write several
  * MiB at once, end (close_notify) and read to the end, with readers slower
  * than the writers and a small read buffer, so that the IO fiber often stops
  * taking plaintext and the TLSSocket is paused when both directions of the
@@ -12,7 +12,7 @@ import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
-import * as Starttls from "@effect-tls/node/Starttls"
+import * as NodeTls from "@effect-tls/node/NodeTls"
 import { CertificateAuthority, MemoryTransport } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -74,7 +74,7 @@ const side = (tls: TlsConnection.TlsConnection, data: ReturnType<typeof chunks>)
     { concurrency: 2 }
   ).pipe(Effect.map(([, received]) => received))
 
-describe("engine path: a graceful close delivers the tail", () => {
+describe("duplex path: a graceful close delivers the tail", () => {
   it.live(
     `both sides write ${TOTAL / MiB} MiB with slow readers and end: every byte arrives, both outcomes Clean (${ROUNDS} rounds)`,
     () =>
@@ -88,8 +88,8 @@ describe("engine path: a graceful close delivers the tail", () => {
             const { a, b } = MemoryTransport.makePair({ capacity: 64 * 1024 })
             const [client, server] = yield* Effect.all(
               [
-                Starttls.client(a, { ca: pki.root, servername: "localhost", connection }),
-                Starttls.server(b, { credentials: [{ cert: issued.chain, key: issued.redactedKey }], connection })
+                NodeTls.upgradeClient(a, { ca: pki.root, servername: "localhost", connection }),
+                NodeTls.upgradeServer(b, { credentials: [{ cert: issued.chain, key: issued.redactedKey }], connection })
               ],
               { concurrency: 2 }
             )

@@ -1,5 +1,5 @@
 /**
- * The conformance suite on the engine path: node:tls over an in-memory duplex,
+ * The conformance suite on the duplex path: node:tls over an in-memory duplex,
  * driven by the IO fiber, over the memory transport pair (with manual control
  * of the wire) and over TCP on 127.0.0.1.
  */
@@ -10,8 +10,8 @@ import * as Relay from "@effect-tls/test/Relay"
 import * as Wire from "@effect-tls/test/Wire"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as NodeTls from "../src/NodeTls.ts"
 import * as NodeTransport from "../src/NodeTransport.ts"
-import * as Starttls from "../src/Starttls.ts"
 import { credentials, listen } from "./engine-path-support.ts"
 
 /** Transports made by this file and not destroyed yet. */
@@ -40,7 +40,7 @@ const counted = (transport: Transport): Transport => {
 const scale = { interruptIterations: 200, floodBytes: 16 * 1024 * 1024, transferBytes: 2 * 1024 * 1024 }
 
 conformance({
-  name: "engine path (node:tls over a duplex) over the memory transport pair",
+  name: "duplex path (node:tls over a duplex) over the memory transport pair",
   truncationDetectable: true,
   capabilities: ["wire"],
   openResources: Effect.sync(() => open),
@@ -51,8 +51,8 @@ conformance({
       const pair = MemoryTransport.makePair()
       const [client, server] = yield* Effect.all(
         [
-          Starttls.client(counted(pair.a), { ...creds.client, connection: options.client }),
-          Starttls.server(counted(pair.b), { ...creds.server, connection: options.server })
+          NodeTls.upgradeClient(counted(pair.a), { ...creds.client, connection: options.client }),
+          NodeTls.upgradeServer(counted(pair.b), { ...creds.server, connection: options.server })
         ],
         { concurrency: 2 }
       )
@@ -64,15 +64,15 @@ conformance({
       const pair = MemoryTransport.makePair()
       // Nobody reads side b: the ClientHello is never answered.
       yield* Effect.addFinalizer(() => Effect.sync(() => pair.b.destroy()))
-      return yield* Starttls.client(counted(pair.a), { ...creds.client, connection: options.client })
+      return yield* NodeTls.upgradeClient(counted(pair.a), { ...creds.client, connection: options.client })
     }),
   makeFailingHandshakePair: () => ({
     reason: "UnknownCa",
     connect: Effect.gen(function* () {
       const creds = yield* Effect.orDie(credentials)
       const pair = MemoryTransport.makePair()
-      const server = yield* Effect.forkScoped(Starttls.server(counted(pair.b), creds.server))
-      return yield* Starttls.client(counted(pair.a), { servername: "localhost" }).pipe(
+      const server = yield* Effect.forkScoped(NodeTls.upgradeServer(counted(pair.b), creds.server))
+      return yield* NodeTls.upgradeClient(counted(pair.a), { servername: "localhost" }).pipe(
         Effect.onError(() => Effect.asVoid(Fiber.await(server)))
       )
     })
@@ -83,7 +83,7 @@ conformance({
 // so without the relay no write would ever block (and the interrupted-write
 // test could not interrupt one while it waits).
 conformance({
-  name: "engine path (node:tls over a duplex) over TCP",
+  name: "duplex path (node:tls over a duplex) over TCP",
   truncationDetectable: true,
   capabilities: ["wire"],
   openResources: Effect.sync(() => open),
@@ -96,11 +96,11 @@ conformance({
       const serverFiber = yield* Effect.forkScoped(
         Effect.gen(function* () {
           const transport = yield* NodeTransport.fromSocket(yield* listener.accept)
-          return yield* Starttls.server(counted(transport), { ...creds.server, connection: options.server })
+          return yield* NodeTls.upgradeServer(counted(transport), { ...creds.server, connection: options.server })
         })
       )
       const transport = yield* NodeTransport.connect({ host: "127.0.0.1", port: relay.port })
-      const client = yield* Starttls.client(counted(transport), { ...creds.client, connection: options.client })
+      const client = yield* NodeTls.upgradeClient(counted(transport), { ...creds.client, connection: options.client })
       const server = yield* Fiber.join(serverFiber)
       return { client, server, wire: Wire.relay(relay) }
     })

@@ -1,0 +1,163 @@
+/**
+ * The TCP listener of `NodeTls.serve` and `NodeTlsServer.layer`, and the
+ * acceptor both it and `NodeTlsServer.makeAcceptor` are made of.
+ */
+import * as net from "node:net"
+import * as TlsConnection from "@effect-tls/core/TlsConnection"
+import { type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import * as Transport from "@effect-tls/core/Transport"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import type * as Scope from "effect/Scope"
+import type { Acceptor, Peer, Server } from "../NodeTlsServer.ts"
+import type * as TlsOptions from "../TlsOptions.ts"
+import { type ServerContext, serverContext, serverDefaults } from "./context.ts"
+import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
+import { errorCode } from "./errors.ts"
+import { upgrade } from "./handover.ts"
+import { noStack } from "./spans.ts"
+import { ignoreError, NetTransport } from "./transports/net.ts"
+
+export const acceptorOf = (context: ServerContext): Acceptor => ({
+  reload: context.reload,
+  upgrade: (over) =>
+    upgrade(over, "server", context.engineOptions, context.options.connection).pipe(
+      Effect.withSpan("NodeTlsServer.upgrade", undefined, noStack)
+    )
+})
+
+const listenerError = (error: Error, detail: string) =>
+  new TlsTransportError({
+    reason: "Other",
+    code: errorCode(error),
+    detail: `${detail}: ${error.message}`,
+    cause: error
+  })
+
+/**
+ * Listens and serves every connection with `handler` in its own fiber until
+ * the scope closes (see `NodeTls.serve`).
+ *
+ * Invariants: every accepted socket is owned from the `'connection'` event
+ * on (by its fiber, which destroys it when it ends); the listener's errors
+ * after `listen` are logged and fail `join`, and never reach the
+ * connections; the scope's finalizer stops accepting before it waits for
+ * the connections.
+ */
+export const serve = <E, R>(
+  options: TlsOptions.ServerOptions,
+  handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
+): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
+  Effect.gen(function* () {
+    const context = yield* serverContext(options)
+    const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? serverDefaults.shutdownTimeout)
+    const duplex = options.path === "duplex"
+
+    const set = yield* FiberSet.make<void, never>()
+    const run = yield* FiberSet.runtime(set)<R>()
+    const report = yield* FiberSet.makeRuntime<never, void, never>()
+    const stopped = Deferred.makeUnsafe<void, TlsTransportError>()
+
+    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> => {
+      // Read at accept time: Node forgets the address once the socket closes.
+      const peer: Peer = {
+        address: socket.remoteAddress ?? "",
+        port: socket.remotePort ?? 0,
+        family: socket.remoteFamily ?? ""
+      }
+      // The contexts current at accept time serve the whole handshake, even across a reload.
+      const { tls, extras } = context.engineOptions()
+      const accept = TlsConnection.make(
+        duplex
+          ? {
+              engine: makeDuplexEngine("server", tls, extras),
+              transport: new NetTransport(socket),
+              options: options.connection
+            }
+          : {
+              engine: makeNativeEngine("server", socket, tls, extras),
+              transport: Transport.native,
+              options: options.connection
+            }
+      ).pipe(
+        // Accepting and the handshake only: a span open for the connection's
+        // whole life would keep it (and its frames) reachable all along.
+        Effect.withSpan(
+          "NodeTlsServer.connection",
+          { attributes: { "client.address": peer.address, "client.port": peer.port } },
+          noStack
+        )
+      )
+      return Effect.scoped(Effect.flatMap(accept, (connection) => handler(connection, peer))).pipe(
+        Effect.onExit((exit) => connectionEnded(socket, exit)),
+        Effect.ignoreCause
+      )
+    }
+
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
+    server.maxConnections = options.maxConnections ?? serverDefaults.maxConnections
+    server.on("connection", (socket) => {
+      // Until the TLSSocket (or the transport) takes it over, this keeps the socket's errors from throwing.
+      socket.on("error", ignoreError)
+      run(serveSocket(socket))
+    })
+
+    const host = options.host ?? "127.0.0.1"
+    const port = options.port ?? 0
+    yield* Effect.callback<void, TlsError>((resume) => {
+      const onError = (error: Error) => resume(Effect.fail(listenerError(error, `listen on ${host}:${port}`)))
+      server.once("error", onError)
+      server.listen(port, host, () => {
+        server.removeListener("error", onError)
+        resume(Effect.void)
+      })
+      return Effect.sync(() => server.close())
+    })
+    // After `listen`, an error is an accept that failed (EMFILE, ...): the
+    // listener goes on and so do the open connections; the first one fails `join`.
+    server.on("error", (error) => {
+      const failure = listenerError(error, "accept")
+      Deferred.doneUnsafe(stopped, Effect.fail(failure))
+      report(Effect.logWarning("NodeTlsServer: the listener failed; open connections go on", failure))
+    })
+
+    // Added after the fiber sets, so it runs first: stop accepting, give the
+    // connections until the deadline, then interrupt them (each closes with
+    // close_notify), and wait for the listener to be gone.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        const closed = Effect.callback<void>((resume) => {
+          server.close(() => resume(Effect.void))
+        })
+        const drained = yield* FiberSet.awaitEmpty(set).pipe(Effect.timeoutOption(shutdownTimeout))
+        if (drained._tag === "None") yield* FiberSet.clear(set)
+        yield* closed
+        Deferred.doneUnsafe(stopped, Effect.void)
+      })
+    )
+
+    const bound = server.address() as net.AddressInfo
+    const result: Server = {
+      ...acceptorOf(context),
+      address: { host: bound.address, port: bound.port, family: bound.family },
+      connections: FiberSet.size(set),
+      join: Deferred.await(stopped)
+    }
+    return result
+  })
+
+/**
+ * A served connection's end: the TCP socket is destroyed whatever happened
+ * (the connection's scope closed it already, unless it never took it), and a
+ * failure other than an interruption is logged at debug level.
+ */
+const connectionEnded = (socket: net.Socket, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+  socket.destroy()
+  return Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
+    ? Effect.void
+    : Effect.logDebug("TLS connection ended with a failure", exit.cause)
+}
