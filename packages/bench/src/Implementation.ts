@@ -90,8 +90,11 @@ export type Implementation = RawImplementation | EffectImplementation
  * - `effect`: Effect 4.1's `NodeSocket.makeTls` / `NodeSocketServer.makeTls`.
  * - `native`: effect-tls over a native TLSSocket.
  * - `duplex`: effect-tls on the duplex path over a TCP transport.
+ * - `floor`: the thinnest Effect program over the same TLSSockets that keeps
+ *   the design (an IO fiber per connection, bounded buffers, interrupt-safe
+ *   halves, timeouts as timers): how far effect-tls is from what Effect allows.
  *
  * @since 0.1.0
  * @category models
  */
-export type ImplementationId = "raw" | "effect" | "native" | "duplex"
+export type ImplementationId = "raw" | "effect" | "native" | "duplex" | "floor"

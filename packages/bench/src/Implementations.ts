@@ -6,6 +6,7 @@
 import type { Implementation, ImplementationId, RawImplementation } from "./Implementation.ts"
 import * as EffectSocket from "./implementations/effectSocket.ts"
 import * as EffectTls from "./implementations/effectTls.ts"
+import * as Floor from "./implementations/floor.ts"
 
 /**
  * Raw `node:tls` with a shared `SecureContext`: the reference of every ratio.
@@ -21,7 +22,13 @@ export const raw: RawImplementation = { _tag: "Raw", id: "raw", label: "node:tls
  * @since 0.1.0
  * @category implementations
  */
-export const all: ReadonlyArray<Implementation> = [raw, EffectSocket.implementation, EffectTls.native, EffectTls.duplex]
+export const all: ReadonlyArray<Implementation> = [
+  raw,
+  EffectSocket.implementation,
+  EffectTls.native,
+  EffectTls.duplex,
+  Floor.implementation
+]
 
 /**
  * @since 0.1.0
