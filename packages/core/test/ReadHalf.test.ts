@@ -107,4 +107,20 @@ describe("ReadHalf", () => {
       assert.strictEqual(chunks.map(text).join(""), parts.join(""))
     })
   )
+
+  it.live("a reader that waits for more than is buffered wakes the IO fiber that stopped at the limit", () =>
+    Effect.gen(function* () {
+      // The read buffer fills past its limit (the IO fiber stops), readers then drain it to
+      // above half (the IO fiber is not woken by that), and a delimited read waits for a
+      // delimiter the engine still holds: it must get it.
+      const { client, server } = yield* scriptedPair({ client: { readBufferBytes: 16 * 1024 } })
+      const parts = Array.from({ length: 5 }, () => "a".repeat(4000))
+      yield* writeRecords(server.writer, [...parts, "\n"])
+      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+      assert.isAtLeast((yield* client.stats).readBuffered, 16 * 1024, "the IO fiber did not fill the buffer")
+      yield* client.reader.readExactly(8000)
+      const line = yield* client.reader.readUntil("\n", { maxBytes: 15_000 }).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(line.length, 12_000)
+    })
+  )
 })

@@ -54,12 +54,13 @@ export const minimumBudget: number = internal.minimumBudget
 export const defaultBudgets: ReadonlyArray<number> = internal.defaultBudgets
 
 /**
- * The smallest budget at which `Effect.timeout` and `Effect.race` lose no
- * result. Below it (at 3), Effect 4.1's race hands a loser's result to a
- * parent that no longer listens: a value that an effect took from a queue or
- * a buffer just after the timer won is dropped. This holds for Effect's own
- * `Queue.take` as for this library's reads; tests that interrupt with
- * timeouts or races use budgets from here on.
+ * The smallest budget at which `Effect.timeout` (and `Effect.race` against a
+ * competitor that does not finish synchronously) lose no result. At 3,
+ * Effect 4.1's race hands a loser's result to a parent that no longer
+ * listens: a value that an effect took from a queue or a buffer just after
+ * the timer won is dropped. This holds for Effect's own `Queue.take` as for
+ * this library's reads; tests that interrupt with timeouts or races use
+ * budgets from here on.
  *
  * @since 0.1.0
  * @category constants
@@ -163,7 +164,12 @@ export const withBudget: (budget: number) => <A, E, R>(self: Effect.Effect<A, E,
  *
  * - `interrupt`: `Fiber.interrupt` from the calling fiber.
  * - `timeout`: `Effect.timeoutOption` with a random short duration.
- * - `race`: `Effect.raceFirst` against a random short sleep.
+ * - `race`: `Effect.raceFirst` against a competitor that yields first, then
+ *   pauses at random. (Against a competitor that can finish synchronously,
+ *   Effect's race resumes the parent within its current operation budget; if
+ *   that runs out before it interrupts the loser, and the loser meanwhile
+ *   finishes, the loser's result is dropped. That is Effect's race, not the
+ *   raced effect; see the guide's "Under every schedule".)
  *
  * @since 0.1.0
  * @category models

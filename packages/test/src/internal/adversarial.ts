@@ -179,7 +179,11 @@ export const interruptAtRandom = <A, E, R>(
         return Effect.map(
           Effect.raceFirst(
             Effect.map(Effect.exit(effect), Option.some),
-            Effect.as(randomPause(random, maxYields, maxMicros), Option.none<Exit.Exit<A, E>>())
+            // The competitor yields before anything else: see `Interruption`.
+            Effect.as(
+              Effect.andThen(Effect.yieldNow, randomPause(random, maxYields, maxMicros)),
+              Option.none<Exit.Exit<A, E>>()
+            )
           ),
           (result) => Option.getOrElse(result, interrupted<A, E>)
         )

@@ -56,8 +56,8 @@ export abstract class Handoff {
   /** Changes whenever something a waiting fiber may be waiting for changes. */
   protected version = 0
 
-  constructor(onDemand?: () => void) {
-    this.waiters = new WaitList(onDemand)
+  constructor(onWait?: (demand: number) => void) {
+    this.waiters = new WaitList(onWait)
   }
 
   /**

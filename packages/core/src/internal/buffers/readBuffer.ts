@@ -59,9 +59,22 @@ export class ReadBuffer extends Handoff {
   private readonly onSpace: () => void
 
   constructor(limit: number, onSpace: () => void) {
-    super(onSpace)
+    super((demand) => this.readerWaits(demand))
     this.limit = limit
     this.onSpace = onSpace
+  }
+
+  /**
+   * A reader starts waiting. The IO fiber must run if it stopped because the
+   * buffer was full (it is woken only once readers drain the buffer to half,
+   * and this reader waits for more than is there, so nobody would), or if the
+   * reader needs more than the limit.
+   */
+  private readerWaits(demand: number): void {
+    if (this.starved || demand > this.limit) {
+      this.starved = false
+      this.onSpace()
+    }
   }
 
   get bytes(): number {
@@ -185,6 +198,7 @@ export class ReadBuffer extends Handoff {
       }
       const handoff = new SlotOffer(resume, this.read)
       this.slot = handoff
+      this.readerWaits(0)
       return Effect.sync(() => {
         if (this.slot === handoff) this.slot = undefined
       })
@@ -253,8 +267,7 @@ export class ReadBuffer extends Handoff {
           )
         )
       },
-      // A demand is needed only beyond the limit: the IO fiber fills that far anyway.
-      () => (n > this.limit ? n : 0)
+      () => n
     )
   }
 
@@ -316,7 +329,7 @@ export class ReadBuffer extends Handoff {
           searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
           return WAIT
         },
-        () => (bound > this.limit ? bound : 0)
+        () => bound
       )
     })
   }

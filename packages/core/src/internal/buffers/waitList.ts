@@ -31,11 +31,11 @@ interface Waiter {
 export class WaitList {
   private waiting: Array<Waiter> = []
   private scheduled = false
-  /** Told when a fiber starts waiting with a demand, so that the producer can make room for it. */
-  private readonly onDemand: (() => void) | undefined
+  /** Told whenever a fiber starts waiting (with its demand), so that the producer can make room for it. */
+  private readonly onWait: ((demand: number) => void) | undefined
 
-  constructor(onDemand?: () => void) {
-    this.onDemand = onDemand
+  constructor(onWait?: (demand: number) => void) {
+    this.onWait = onWait
   }
 
   get isEmpty(): boolean {
@@ -61,7 +61,7 @@ export class WaitList {
       }
       const waiter: Waiter = { wake: () => resume(Effect.void), demand }
       this.waiting.push(waiter)
-      if (demand > 0) this.onDemand?.()
+      this.onWait?.(demand)
       return Effect.sync(() => {
         const index = this.waiting.indexOf(waiter)
         if (index >= 0) this.waiting.splice(index, 1)
