@@ -36,6 +36,8 @@ export const advice = (error: TlsError): string => {
       return `not now: ${error.reason}`
     case "TlsConfigError":
       return `fix the configuration: ${error.detail ?? error.reason}`
+    case "TlsRuntimeError":
+      return `${error.runtime} ${error.version} cannot run the ${error.path} path safely: use the other one`
   }
 }
 // #endregion advice

@@ -205,6 +205,41 @@ export class TlsConfigError extends Data.TaggedError("TlsConfigError")<{
 }
 
 /**
+ * The JavaScript runtime cannot run the chosen path safely: its `node:tls`,
+ * `net` or `stream` lacks a behaviour the path relies on, and using it
+ * would lose data or hang instead of failing. Raised before any byte is
+ * sent, naming the runtime, its version, the path and what is missing; the
+ * guide's runtime page (`docs/runtimes.md`) lists every case with a minimal
+ * reproduction.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsRuntimeError extends Data.TaggedError("TlsRuntimeError")<{
+  readonly reason: "PathUnsupported"
+  /** The runtime, as `process.versions` names it: `"node"`, `"bun"` or `"deno"`. */
+  readonly runtime: string
+  /** Its version (`1.4.4`). */
+  readonly version: string
+  /** The path refused. */
+  readonly path: "native" | "duplex"
+  /** What the runtime does not do that the path needs. */
+  readonly detail: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: typeof TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return describe(
+      `the ${this.path} path cannot run on ${this.runtime} ${this.version}`,
+      this.reason,
+      undefined,
+      this.detail
+    )
+  }
+}
+
+/**
  * Any failure of a TLS connection.
  *
  * @since 0.1.0
@@ -217,6 +252,7 @@ export type TlsError =
   | TlsTruncationError
   | TlsStateError
   | TlsConfigError
+  | TlsRuntimeError
 
 /**
  * @since 0.1.0

@@ -27,6 +27,7 @@ import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./internal/engine/index.ts"
 import { establish, upgrade } from "./internal/handover.ts"
+import * as Runtime from "./internal/runtime.ts"
 import { noStack } from "./internal/spans.ts"
 import * as Net from "./internal/transports/net.ts"
 import type { Plaintext } from "./Plaintext.ts"
@@ -109,13 +110,14 @@ export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeou
 
 /**
  * Makes a client: validates the options and builds the shared SecureContext.
- * Invalid options fail with `TlsConfigError`.
+ * Invalid options fail with `TlsConfigError`, a path this runtime cannot run
+ * with `TlsRuntimeError` (see `Runtime`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
-  Effect.map(clientContext(options), fromContext)
+  Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), Effect.map(clientContext(options), fromContext))
 
 /**
  * A client layer from options.
@@ -151,7 +153,7 @@ export const layerConfig = (
 const fromContext = (context: ClientContext): Client => {
   const options = context.options
   const connectTimeout = options.connectTimeout ?? defaultConnectTimeout
-  const path = options.path ?? "native"
+  const path = options.path ?? Runtime.defaultPath()
   return {
     cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>

@@ -17,6 +17,7 @@ import type { Acceptor, Peer, Server } from "../NodeTlsServer.ts"
 import type * as TlsOptions from "../TlsOptions.ts"
 import { type ServerContext, serverContext, serverDefaults } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
+import * as Runtime from "./runtime.ts"
 import { errorCode } from "./errors.ts"
 import { upgrade } from "./handover.ts"
 import { noStack } from "./spans.ts"
@@ -53,9 +54,11 @@ export const serve = <E, R>(
   handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
 ): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
   Effect.gen(function* () {
+    const path = options.path ?? Runtime.defaultPath()
+    yield* Runtime.check(path)
     const context = yield* serverContext(options)
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? serverDefaults.shutdownTimeout)
-    const duplex = options.path === "duplex"
+    const duplex = path === "duplex"
 
     const set = yield* FiberSet.make<void, never>()
     const run = yield* FiberSet.runtime(set)<R>()
