@@ -71,7 +71,7 @@ const alpnFlag = Flag.String("alpn").pipe(
 const pathFlag = Flag.Literals("path", ["native", "duplex"]).pipe(
   Flag.withDefault(Runtime.defaultPath()),
   Flag.withDescription(
-    "native: Node's TLS socket on the TCP socket, Node's native code doing the socket IO (fast; a FIN without close_notify cannot be told from a clean close); duplex: Node's TLS socket over an in-memory duplex, the IO fiber moving every byte over the TCP transport (detects truncation). Default native, duplex on Deno; a path the runtime cannot run safely is refused (duplex on Bun, native on Deno)"
+    "native: Node's TLS socket on the TCP socket, Node's native code doing the socket IO (fast; a FIN without close_notify cannot be told from a clean close); duplex: Node's TLS socket over an in-memory duplex, the IO fiber moving every byte over the TCP transport (detects truncation). Default native; a path the runtime cannot run safely is refused (duplex on Bun, both on Deno)"
   )
 )
 

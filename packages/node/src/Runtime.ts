@@ -4,9 +4,10 @@
  * runtime lacks a behaviour it relies on is refused before any byte is sent,
  * with a `TlsRuntimeError` naming the runtime, its version and what is
  * missing, instead of losing data or hanging: the duplex path on Bun (no TLS
- * half-close over a `stream.Duplex`), the native path on Deno (a paused TLS
- * socket loses its end). `connect` and `serve` take {@link defaultPath} when
- * no path is given, so that they work everywhere; the guide's runtime page
+ * half-close over a `stream.Duplex`), and both on Deno 2.9.6 (a paused TLS
+ * socket loses its end; close_notify and the end of a duplex arrive out of
+ * order). `connect` and `serve` take {@link defaultPath} when no path is
+ * given, so that they work wherever a path does; the guide's runtime page
  * (`docs/runtimes.md`) has each case, its version and a minimal reproduction.
  *
  * @example
@@ -53,7 +54,7 @@ export const paths: (runtime?: Runtime) => ReadonlyArray<TlsOptions.Path> = inte
 
 /**
  * The path `connect` and `serve` take when the options name none: `native`
- * where the runtime runs it, else `duplex` (on Deno).
+ * where the runtime runs it, else `duplex` (which Deno refuses too).
  *
  * @since 0.1.0
  * @category getters

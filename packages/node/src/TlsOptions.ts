@@ -102,7 +102,7 @@ export interface ClientOptions extends CommonOptions {
   /**
    * The path `connect` runs TLS on over its TCP socket (see {@link Path}).
    * Default `Runtime.defaultPath()`: `native`, or `duplex` on a runtime that
-   * cannot run the native path (Deno). An upgrade over a transport always runs
+   * refuses the native path (Deno, which refuses both). An upgrade over a transport always runs
    * the duplex path.
    */
   readonly path?: Path | undefined
@@ -181,7 +181,7 @@ export interface ServerOptions extends ServerConnectionOptions {
   /**
    * The path TLS runs on over each accepted socket (see {@link Path}). Default
    * `Runtime.defaultPath()`: `native`, or `duplex` where the runtime cannot run
-   * the native path (Deno).
+   * the native path (Deno, which refuses both).
    */
   readonly path?: Path | undefined
 }

@@ -14,8 +14,8 @@ import type * as Scope from "effect/Scope"
 import type { Plaintext } from "../Plaintext.ts"
 import type { EngineOptions } from "./context.ts"
 import { makeDuplexEngine } from "./engine/index.ts"
-import * as Runtime from "./runtime.ts"
 import { handOver, transportOf } from "./plaintext.ts"
+import * as Runtime from "./runtime.ts"
 
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
@@ -59,7 +59,11 @@ export const upgrade = (
   Effect.uninterruptibleMask((restore) => {
     // The transport is the connection's from the start: refused, it is destroyed like any failed upgrade's.
     const refused = Runtime.refusal("duplex")
-    if (refused !== undefined) return Effect.andThen(Effect.sync(() => transportOf(over).destroy()), Effect.fail(refused))
+    if (refused !== undefined)
+      return Effect.andThen(
+        Effect.sync(() => transportOf(over).destroy()),
+        Effect.fail(refused)
+      )
     return Effect.flatMap(handOver(over), (transport) => {
       const { tls, extras } = engineOptions()
       return establish(restore, makeDuplexEngine(role, tls, extras), transport, options)

@@ -289,6 +289,16 @@ export const afterCurrentWrite = <A>(f: (a: A) => void, a: A): void => {
   process.nextTick(f, a)
 }
 
+/**
+ * Whether a duplex-mode TLSSocket's 'finish' marks its output complete,
+ * close_notify included. On Deno (checked on 2.9.6) the TLSSocket writes
+ * close_notify to the stream it sits on and then emits 'finish', but never
+ * ends that stream, so the duplex's `_final` (the fourth use below) never
+ * runs and an end would wait for it forever. On Node and Bun, `_final` is
+ * the signal.
+ */
+export const finishEndsOutput: boolean = Runtime.current.name === "deno"
+
 /*
  * The fourth is used without a call of its own: JSStreamSocket's `doShutdown`
  * waits for the write in progress (the one with close_notify) and then ends

@@ -300,6 +300,7 @@ export class SocketEngine implements Engine, SocketOwner {
 
   onFinish(): void {
     this.outboundPhase = "Finished"
+    this.mode.onFinish()
     this.waker()
   }
 
