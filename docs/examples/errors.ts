@@ -37,7 +37,7 @@ export const advice = (error: TlsError): string => {
     case "TlsConfigError":
       return `fix the configuration: ${error.detail ?? error.reason}`
     case "TlsRuntimeError":
-      return `${error.runtime} ${error.version} cannot run the ${error.path} path safely: use the other one`
+      return `${error.runtime} ${error.version} cannot run the ${error.path} path safely: Runtime.paths() lists what it runs`
   }
 }
 // #endregion advice
