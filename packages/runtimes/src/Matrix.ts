@@ -245,10 +245,13 @@ export const table = (results: Results): string => {
       ])
     }
   }
-  const line = (cells: ReadonlyArray<string>) => `| ${cells.join(" | ")} |`
+  // Padded as the formatter (Biome) lays out a markdown table, so that `pnpm lint` leaves it alone.
+  const widths = header.map((cell, i) => Math.max(3, cell.length, ...rows.map((row) => (row[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`
   return [
     line(header),
-    line(header.map((_, i) => (i < 3 ? "---" : ":-:"))),
+    line(widths.map((width) => "-".repeat(width))),
     ...rows.map(line),
     "",
     `From the run of ${results.generatedAt.slice(0, 10)} (\`packages/runtimes/results.json\`). ` +
