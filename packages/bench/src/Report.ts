@@ -24,6 +24,12 @@ export type Target =
       readonly min: number
     }
   | {
+      readonly _tag: "RatioAtMost"
+      readonly subject: ImplementationId
+      readonly reference: ImplementationId
+      readonly max: number
+    }
+  | {
       readonly _tag: "Difference"
       readonly subject: ImplementationId
       readonly reference: ImplementationId
@@ -74,6 +80,7 @@ export const ratioPairs: ReadonlyArray<readonly [ImplementationId, Implementatio
   // How far effect-tls is from the thinnest Effect program that keeps its design.
   ["native", "floor"],
   ["duplex", "native"],
+  ["simple", "raw"],
   ["effect", "raw"],
   ["native", "effect"]
 ]
@@ -98,6 +105,8 @@ const describe = (target: Target): string => {
       return `${target.subject}/${target.reference} >= ${target.min}`
     case "Difference":
       return `${target.subject}-${target.reference} <= ${target.max}`
+    case "RatioAtMost":
+      return `${target.subject}/${target.reference} <= ${target.max}`
     case "Beats":
       return `${target.subject} beats ${target.reference}`
     case "AtMost":
@@ -134,6 +143,10 @@ export const summarize = (
       case "Ratio":
         measured = value(target.subject) / value(target.reference)
         pass = measured >= target.min
+        break
+      case "RatioAtMost":
+        measured = value(target.subject) / value(target.reference)
+        pass = measured <= target.max
         break
       case "Difference":
         measured = value(target.subject) - value(target.reference)

@@ -97,7 +97,10 @@ export interface ClientOptions extends CommonOptions {
   readonly requestOcsp?: boolean | undefined
   /** Bound on the TCP connect (DNS included). Default 10 seconds. */
   readonly connectTimeout?: Duration.Input | undefined
-  /** Resume sessions with tickets from earlier connections (client service only). Default true. */
+  /**
+   * Resume sessions with tickets from earlier connections of the same client
+   * (for `NodeTls.connect`: of earlier calls with equal options). Default true.
+   */
   readonly sessionCache?: boolean | undefined
   /**
    * The path `connect` runs TLS on over its TCP socket (see {@link Path}).

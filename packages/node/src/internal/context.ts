@@ -268,6 +268,87 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     return context
   })
 
+/** The options a connection reads per call, not from its client's shared context. */
+type PerConnectionOption = "connection" | "connectTimeout" | "path"
+
+/**
+ * Every option that shapes a `ClientContext`, named, so that a new client
+ * option fails to compile here until it is given a place in the digest.
+ */
+type ContextShaping = { readonly [K in keyof Omit<TlsOptions.ClientOptions, PerConnectionOption>]-?: unknown }
+
+/**
+ * A digest of what shapes a client's context. Secrets enter only the hash,
+ * so the key a shared context is kept under reveals nothing.
+ */
+const contextDigest = (options: TlsOptions.ClientOptions): string => {
+  const credential = options.credential
+  const shaping: ContextShaping = {
+    minVersion: options.minVersion,
+    maxVersion: options.maxVersion,
+    insecureMinVersion: options.insecureMinVersion,
+    ciphers: options.ciphers,
+    groups: options.groups,
+    alpn: options.alpn,
+    keylog: options.keylog === undefined ? undefined : [options.keylog.file, options.keylog.events],
+    ca: options.ca,
+    systemCa: options.systemCa,
+    servername: options.servername,
+    credential:
+      credential === undefined
+        ? undefined
+        : [
+            credential.cert,
+            Redacted.value(credential.key),
+            credential.passphrase === undefined ? undefined : Redacted.value(credential.passphrase)
+          ],
+    pinnedSpkiSha256: options.pinnedSpkiSha256,
+    insecureSkipVerify: options.insecureSkipVerify,
+    insecureSkipHostnameCheck: options.insecureSkipHostnameCheck,
+    requestOcsp: options.requestOcsp,
+    sessionCache: options.sessionCache
+  }
+  return createHash("sha256").update(JSON.stringify(shaping)).digest("hex")
+}
+
+/** How many configurations the one-call forms keep a client context for. */
+const SHARED_CONTEXTS_SIZE = 32
+
+/**
+ * The client contexts of the one-call forms (`NodeTls.connect`,
+ * `NodeTls.upgradeClient`), by configuration digest, process-wide as Node's
+ * `https.globalAgent` is: calls with equal options share one SecureContext
+ * and one session cache, so the simplest API resumes and does not build a
+ * context per connection. Invariant: at most SHARED_CONTEXTS_SIZE entries;
+ * every use re-inserts, so the least recently used configuration is evicted
+ * first (its contexts are then freed with its last connection).
+ */
+const sharedContexts = new Map<string, ClientContext>()
+
+/**
+ * The shared client context of this configuration, made (and validated) on
+ * first use. A configuration that fails validation is not kept.
+ */
+export const sharedClientContext = (options: TlsOptions.ClientOptions): Effect.Effect<ClientContext, TlsConfigError> =>
+  Effect.suspend(() => {
+    const digest = contextDigest(options)
+    const found = sharedContexts.get(digest)
+    if (found !== undefined) {
+      sharedContexts.delete(digest)
+      sharedContexts.set(digest, found)
+      return Effect.succeed(found)
+    }
+    return Effect.tap(clientContext(options), (made) =>
+      Effect.sync(() => {
+        sharedContexts.set(digest, made)
+        if (sharedContexts.size > SHARED_CONTEXTS_SIZE) {
+          const oldest = sharedContexts.keys().next()
+          if (oldest.done !== true) sharedContexts.delete(oldest.value)
+        }
+      })
+    )
+  })
+
 // -----------------------------------------------------------------------------
 // server
 // -----------------------------------------------------------------------------
