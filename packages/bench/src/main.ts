@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
@@ -559,6 +560,7 @@ const main = async () => {
   const document = {
     mode,
     startedAt: started.toISOString(),
+    commit: currentCommit(),
     seconds: (Date.now() - started.getTime()) / 1000,
     environment: Report.environment(),
     sizes,
@@ -573,6 +575,18 @@ const main = async () => {
       `${implementations.map(({ id, label }) => `${id}: ${label}`).join(", ")}\n\n` +
       `${Report.table(results, ids)}\n\nJSON: ${out}\n`
   )
+}
+
+/** The checked-out commit, for the README's table; `unknown` outside a git checkout. */
+const currentCommit = (): string => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"]
+    }).trim()
+  } catch {
+    return "unknown"
+  }
 }
 
 main().then(
