@@ -83,7 +83,7 @@ const serverOn = (path: Path, server: CertificateAuthority.Issued) =>
 
 /** The native path cannot tell the peer's close_notify from its FIN (it reports `Ended`). */
 const cleanOutcome = (path: Path) =>
-  CloseOutcome.Clean({ closeNotifyReceived: path === "duplex", closeNotifySent: true })
+  CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: path === "duplex", closeNotifySent: true })
 
 /** Our data, in whole records of whole lines (the peer prints its reports between lines). */
 const ourData = () => {
