@@ -79,7 +79,7 @@ const verboseFlag = Flag.Boolean("verbose").pipe(
   Flag.withDefault(false),
   Flag.withAlias("v"),
   Flag.withDescription(
-    "also print events on stderr: session tickets, alerts, close_notify, and key updates where the engine reports them"
+    "also print events on stderr: session tickets, alerts, close_notify, TLS 1.3 key updates sent and received"
   )
 )
 
