@@ -156,6 +156,16 @@ export interface ServerConnectionOptions extends CommonOptions {
   /** Session tickets (resumption). Default true. */
   readonly tickets?: boolean | undefined
   /**
+   * TLS 1.2 sessions kept by session ID, for clients that resume without a
+   * ticket (curl 7.88, `openssl s_client -no_ticket`, older Java). One cache
+   * per configuration (shared by its server and upgrades), least recently
+   * used out first; an entry lives as long as a ticket would (2 hours) and
+   * until the next `reload`. About 150 bytes an entry, plus the client's
+   * chain when client certificates are asked for. `0` keeps none. Default
+   * 1024. Not made when `minVersion` is TLS 1.3.
+   */
+  readonly sessionCacheSize?: number | undefined
+  /**
    * An established connection with no traffic for this long fails with
    * `TlsTransportError` `Timeout`. Default 5 minutes. (The handshake is bounded
    * by the connection's `handshakeTimeout` instead.)
