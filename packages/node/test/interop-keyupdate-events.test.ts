@@ -14,16 +14,12 @@
 import { assert, describe } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsEvent } from "@effect-tls/core/TlsEvent"
-import * as NodeTls from "@effect-tls/node/NodeTls"
-import * as NodeTransport from "@effect-tls/node/NodeTransport"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { Peer } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
-import { listen } from "./engine-path-support.ts"
-import { credential } from "./helpers.ts"
-import { hasOpenssl, ourServer, peerTest, serverPem } from "./interop-support.ts"
+import { clientOn, hasOpenssl, peerTest, serverOn, serverPem } from "./interop-support.ts"
 
 const PATHS: ReadonlyArray<TlsOptions.Path> = ["native", "duplex"]
 
@@ -54,14 +50,6 @@ const readText = (connection: TlsConnection.TlsConnection, text: string) =>
     }
     assert.strictEqual(got, text)
   }).pipe(Effect.timeout("5 seconds"))
-
-/** Our client on `path` to s_server on `port`. */
-const clientOn = (path: TlsOptions.Path, port: number, ca: string) =>
-  path === "native"
-    ? NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost" })
-    : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
-        NodeTls.upgradeClient(transport, { ca, servername: "localhost" })
-      )
 
 describe.skipIf(!hasOpenssl)("KeyUpdate events from real peers (needs openssl and stdbuf)", () => {
   for (const path of PATHS) {
@@ -105,21 +93,7 @@ describe.skipIf(!hasOpenssl)("KeyUpdate events from real peers (needs openssl an
       20,
       Effect.gen(function* () {
         const { server, files } = yield* serverPem
-        const us =
-          path === "native"
-            ? yield* ourServer(server, { host: "127.0.0.1" })
-            : yield* Effect.gen(function* () {
-                const listener = yield* listen
-                return {
-                  port: listener.port,
-                  accept: Effect.gen(function* () {
-                    const socket = yield* listener.accept
-                    return yield* NodeTls.upgradeServer(yield* NodeTransport.fromSocket(socket), {
-                      credentials: [credential(server)]
-                    })
-                  }).pipe(Effect.timeout("10 seconds"))
-                }
-              })
+        const us = yield* serverOn(path, server)
         const peer = yield* Peer.opensslClient({ port: us.port, ca: files.ca, servername: "localhost" })
         const connection = yield* us.accept
         const updates = yield* keyUpdates(connection)

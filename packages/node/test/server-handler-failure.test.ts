@@ -14,7 +14,6 @@ import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import type * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
-import * as NodeTransport from "@effect-tls/node/NodeTransport"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority, Peer, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
@@ -26,7 +25,7 @@ import * as Queue from "effect/Queue"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import { credential } from "./helpers.ts"
-import { hasOpenssl, peerTest } from "./interop-support.ts"
+import { clientOn, hasOpenssl, peerTest } from "./interop-support.ts"
 
 const PATHS: ReadonlyArray<TlsOptions.Path> = ["native", "duplex"]
 
@@ -98,14 +97,6 @@ const observed = <E>(
     return { server, port: server.address.port, handlerFailures, handlerLogs }
   })
 
-/** Our client on `path` to 127.0.0.1:`port`. */
-const connectOn = (path: TlsOptions.Path, port: number, ca: string) =>
-  path === "native"
-    ? NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost" })
-    : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
-        NodeTls.upgradeClient(transport, { ca, servername: "localhost" })
-      )
-
 /**
  * Reads to the end (at most 64 reads): the bytes that arrived, and how the
  * stream ended: `None` for a clean end, else the error of the read.
@@ -138,7 +129,7 @@ describe("a server handler that fails", () => {
                   { credentials: [credential(issued)], path: serverPath, shutdownTimeout: "100 millis" },
                   handlerThat(ending)
                 )
-                const client = yield* connectOn(clientPath, port, issued.ca)
+                const client = yield* clientOn(clientPath, port, issued.ca)
                 const { text, error } = yield* readToEnd(client)
                 if (ending === "succeeds") {
                   assert.strictEqual(text, GREETING, "everything the handler wrote")
@@ -175,7 +166,7 @@ describe("a server handler that fails", () => {
             { credentials: [credential(issued)], handlerFailureLogLevel: level, shutdownTimeout: "100 millis" },
             handlerThat("fails")
           )
-          const { error } = yield* readToEnd(yield* connectOn("native", port, issued.ca))
+          const { error } = yield* readToEnd(yield* clientOn("native", port, issued.ca))
           assert.strictEqual(error?.reason, "ConnectionReset")
           assert.deepStrictEqual(yield* handlerFailures, { error: 1 })
           const logged = yield* handlerLogs
