@@ -160,8 +160,8 @@ export interface ServerConnectionOptions extends CommonOptions {
    * ticket (curl 7.88, `openssl s_client -no_ticket`, older Java). One cache
    * per configuration (shared by its server and upgrades), least recently
    * used out first; an entry lives as long as a ticket would (2 hours) and
-   * until the next `reload`. About 150 bytes an entry, plus the client's
-   * chain when client certificates are asked for. `0` keeps none. Default
+   * until the next `reload`. An entry is the session's encoding (about 130
+   * bytes, more with a client certificate) under its 32-byte ID. `0` keeps none. Default
    * 1024. Not made when `minVersion` is TLS 1.3.
    */
   readonly sessionCacheSize?: number | undefined

@@ -406,8 +406,8 @@ const makeGeneration = (
  * resume with tickets). Its cost when there is one, on every handshake
  * (TLS 1.3 ones too): Node parses the ClientHello for its session ID and
  * looks it up, and OpenSSL reports each new session (TLS 1.3: one per
- * ticket, dropped here). Measured at about 2% of a full handshake's CPU,
- * within this machine's noise (the observability guide has the figures).
+ * ticket, dropped here). Not measurable against a full handshake's CPU
+ * (the server guide has the figures).
  */
 const sessionStoreOf = (options: TlsOptions.ServerConnectionOptions): net.Server | undefined => {
   const size = options.sessionCacheSize ?? serverDefaults.sessionCacheSize
