@@ -64,22 +64,22 @@ describe.skipIf(!hasOpenssl)("KeyUpdate events from real peers (needs openssl an
         const sentUpdate = /^>>> TLS 1\.3, Handshake \[length \w+\], KeyUpdate/m
         const receivedUpdate = /^<<< TLS 1\.3, Handshake \[length \w+\], KeyUpdate/m
 
-        // k: an update that asks for no answer. It arrives before the data that follows it.
-        let from = peer.mark("stdout")
-        yield* peer.write("k\n")
-        yield* peer.waitFor(sentUpdate, { stream: "stdout", from })
-        yield* peer.write("one\n")
-        yield* readText(connection, "one\n")
-        assert.deepStrictEqual(asPair(yield* updates.next), ["received", undefined])
+        /** s_server sends a KeyUpdate (`command`), then `line`: we read the line and see the update received. */
+        const updateThen = (command: "k" | "K", line: string) =>
+          Effect.gen(function* () {
+            const from = peer.mark("stdout")
+            yield* peer.write(`${command}\n`)
+            yield* peer.waitFor(sentUpdate, { stream: "stdout", from })
+            yield* peer.write(`${line}\n`)
+            yield* readText(connection, `${line}\n`)
+            assert.deepStrictEqual(asPair(yield* updates.next), ["received", undefined])
+          })
 
+        // k: an update that asks for no answer. It arrives before the data that follows it.
+        yield* updateThen("k", "one")
         // K: an update that asks for one; OpenSSL answers it with our next write.
-        from = peer.mark("stdout")
-        yield* peer.write("K\n")
-        yield* peer.waitFor(sentUpdate, { stream: "stdout", from })
-        yield* peer.write("two\n")
-        yield* readText(connection, "two\n")
-        assert.deepStrictEqual(asPair(yield* updates.next), ["received", undefined])
-        from = peer.mark("stdout")
+        yield* updateThen("K", "two")
+        const from = peer.mark("stdout")
         yield* connection.writer.write("ours\n")
         yield* peer.waitFor(/^ours$/m, { stream: "stdout", from })
         assert.match(peer.stdoutText().slice(from), receivedUpdate, "s_server got our answer")
