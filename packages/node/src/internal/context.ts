@@ -21,6 +21,8 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as TlsOptions from "../TlsOptions.ts"
 import type { EngineExtras, EngineTlsOptions } from "./engine/index.ts"
+import * as NodeInternals from "./engine/nodeInternals.ts"
+import { DEFAULT_MAX_ENTRIES, SessionIdCache } from "./sessionIdCache.ts"
 
 const versions: ReadonlyArray<TlsOptions.TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
@@ -100,8 +102,16 @@ const keylogExtras = (keylog: TlsOptions.KeylogOptions | undefined): EngineExtra
 export const serverDefaults = {
   maxConnections: 1024,
   idleTimeout: Duration.minutes(5),
-  shutdownTimeout: Duration.seconds(10)
+  shutdownTimeout: Duration.seconds(10),
+  sessionCacheSize: DEFAULT_MAX_ENTRIES
 } as const
+
+/**
+ * How long a server's sessions resume, by ticket or by ID: OpenSSL's default
+ * (2 hours), set on every server context so that the session-ID cache
+ * expires its entries with the same bound.
+ */
+const SESSION_LIFETIME_SECONDS = 2 * 60 * 60
 
 /** What one engine is made with: Node's TLS options and the engine's own. */
 export interface EngineOptions {
@@ -381,6 +391,8 @@ interface Generation {
   readonly resolved: Map<string, tls.SecureContext | undefined>
   /** Absent when there is nothing to choose between. */
   readonly sniCallback: SniCallback | undefined
+  /** Where its TLSSockets report their sessions (see `SessionIdCache`); absent without a cache. */
+  readonly sessionStore: net.Server | undefined
 }
 
 const RESOLVED_CACHE_SIZE = 1024
@@ -401,6 +413,10 @@ export const serverContext = (
   Effect.gen(function* () {
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
+    const cacheSize = options.sessionCacheSize ?? serverDefaults.sessionCacheSize
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+      return yield* invalid(`sessionCacheSize must be a whole number of sessions, 0 or more, got ${cacheSize}`)
+    }
     const run: RunResolver = yield* FiberSet.makeRuntime<never, tls.SecureContext | undefined, TlsConfigError>()
     const generation = (
       credentials: ReadonlyArray<TlsOptions.Credential>,
@@ -422,7 +438,8 @@ export const serverContext = (
         secureContext: of.default,
         ...clientAuth,
         ...alpn,
-        ...(of.sniCallback === undefined ? {} : { SNICallback: of.sniCallback })
+        ...(of.sniCallback === undefined ? {} : { SNICallback: of.sniCallback }),
+        ...(of.sessionStore === undefined ? {} : { server: of.sessionStore })
       },
       extras
     })
@@ -458,10 +475,31 @@ const makeGeneration = (
       sniCallback:
         byName.size === 0 && options.resolveSni === undefined
           ? undefined
-          : (servername, callback) => selectContext(options, run, self, servername, callback)
+          : (servername, callback) => selectContext(options, run, self, servername, callback),
+      sessionStore: sessionStoreOf(options)
     }
     return self
   })
+
+/**
+ * A new session-ID cache for one generation, as its TLSSockets' `server`;
+ * none when it would hold nothing (size 0, or TLS 1.3 only: such clients
+ * resume with tickets). Its cost when there is one, on every handshake
+ * (TLS 1.3 ones too): Node parses the ClientHello for its session ID and
+ * looks it up, and OpenSSL reports each new session (TLS 1.3: one per
+ * ticket, dropped here). Not measurable against a full handshake's CPU
+ * (the server guide has the figures).
+ */
+const sessionStoreOf = (options: TlsOptions.ServerConnectionOptions): net.Server | undefined => {
+  const size = options.sessionCacheSize ?? serverDefaults.sessionCacheSize
+  const tls12 = versions.indexOf(options.minVersion ?? "TLSv1.2") <= versions.indexOf("TLSv1.2")
+  if (size === 0 || !tls12) return undefined
+  const cache = new SessionIdCache(size, SESSION_LIFETIME_SECONDS * 1000)
+  return NodeInternals.sessionStore(
+    (id, session) => cache.store(id, session),
+    (id) => cache.lookup(id)
+  )
+}
 
 /** One server SecureContext: credentials, client-certificate trust, tickets. */
 const credentialsContext = (
@@ -476,7 +514,8 @@ const credentialsContext = (
       ...commonContextOptions(options, options.tickets === false ? constants.SSL_OP_NO_TICKET : 0),
       ...credentialOptions(credentials),
       ...(ca === undefined ? {} : { ca }),
-      sessionIdContext: sessionIdContext(credentials, options.clientAuth?.mode, ca)
+      sessionIdContext: sessionIdContext(credentials, options.clientAuth?.mode, ca),
+      sessionTimeout: SESSION_LIFETIME_SECONDS
     },
     what
   )
