@@ -150,7 +150,7 @@ export const layerConfig = (
 
 const fromContext = (context: ClientContext): Client => {
   const options = context.options
-  const connectTimeout = options.connectTimeout ?? defaultConnectTimeout
+  const connectTimeout = context.connectTimeout
   const path = options.path ?? "native"
   return {
     cachedSessions: Effect.sync(context.cachedSessions),

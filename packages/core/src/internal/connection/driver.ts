@@ -9,7 +9,16 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
-import { type TlsError, TlsProtocolError, TlsStateError, TlsTruncationError } from "../../TlsError.ts"
+import {
+  ConnectionClosed,
+  EndWithoutCloseNotify,
+  Other,
+  Stalled,
+  type TlsError,
+  TlsProtocolError,
+  TlsStateError,
+  TlsTruncationError
+} from "../../TlsError.ts"
 import { TlsEvent } from "../../TlsEvent.ts"
 import type { Transport } from "../../Transport.ts"
 import { ChunkList } from "../buffers/chunkList.ts"
@@ -116,7 +125,7 @@ export class Driver {
   closedError(): TlsError {
     return (
       Phase.failureOf(this.lifecycleState) ??
-      new TlsStateError({ reason: "ConnectionClosed", detail: "the connection is closed" })
+      new TlsStateError({ reason: new ConnectionClosed({ detail: "the connection is closed" }) })
     )
   }
 
@@ -188,8 +197,9 @@ export class Driver {
           if (left <= 0) {
             return Effect.fail(
               new TlsStateError({
-                reason: "Stalled",
-                detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+                reason: new Stalled({
+                  detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+                })
               })
             )
           }
@@ -249,7 +259,7 @@ export class Driver {
     try {
       return f()
     } catch (cause) {
-      this.fail(new TlsProtocolError({ reason: "Other", detail: "the engine or transport threw", cause }))
+      this.fail(new TlsProtocolError({ reason: new Other({ detail: "the engine or transport threw", cause }) }))
       return false
     }
   }
@@ -397,8 +407,7 @@ export class Driver {
       this.readBuffer.finish({
         _tag: "Fail",
         error: new TlsTruncationError({
-          reason: "EndWithoutCloseNotify",
-          detail: "the transport ended without close_notify"
+          reason: new EndWithoutCloseNotify({ detail: "the transport ended without close_notify" })
         })
       })
       return

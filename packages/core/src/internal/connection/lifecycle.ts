@@ -12,7 +12,7 @@ import * as Scope from "effect/Scope"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
 import type * as TlsConnection from "../../TlsConnection.ts"
-import { type TlsError, TlsHandshakeError } from "../../TlsError.ts"
+import { Timeout, type TlsError, TlsHandshakeError } from "../../TlsError.ts"
 import type { Transport } from "../../Transport.ts"
 import * as Metrics from "../metrics.ts"
 import { Driver } from "./driver.ts"
@@ -131,8 +131,7 @@ const awaitHandshake = (
     if (expired.value) {
       return Effect.fail(
         new TlsHandshakeError({
-          reason: "Timeout",
-          detail: `no handshake within ${Duration.format(handshakeTimeout)}`
+          reason: new Timeout({ detail: `no handshake within ${Duration.format(handshakeTimeout)}` })
         })
       )
     }

@@ -5,8 +5,9 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as TlsConnection from "../../TlsConnection.ts"
-import { TlsConfigError } from "../../TlsError.ts"
+import type { TlsConfigError } from "../../TlsError.ts"
 import { DEFAULT_BUFFER_BYTES, DEFAULT_EVENT_BUFFER } from "../constants.ts"
+import * as Checks from "../optionChecks.ts"
 import type { DriverSizes } from "./driver.ts"
 
 /** @internal */
@@ -25,33 +26,33 @@ export interface Resolved extends DriverSizes {
   readonly closeTimeout: Duration.Duration
 }
 
-/** Fills in the defaults and checks every value, failing with a `TlsConfigError` that names the option. */
+/**
+ * Fills in the defaults and checks every value, failing with a
+ * `TlsConfigError` that names the option (`connection.readBufferBytes`).
+ */
 export const resolve = (options: TlsConnection.ConnectionOptions): Effect.Effect<Resolved, TlsConfigError> =>
-  Effect.suspend(() => {
-    const sizes = {
-      readBufferBytes: options.readBufferBytes ?? defaultOptions.readBufferBytes,
-      writeBufferBytes: options.writeBufferBytes ?? defaultOptions.writeBufferBytes,
-      controlBufferBytes: options.controlBufferBytes ?? defaultOptions.controlBufferBytes,
-      eventBufferSize: options.eventBufferSize ?? defaultOptions.eventBufferSize
-    }
-    for (const [name, value] of Object.entries(sizes)) {
-      if (!Number.isSafeInteger(value) || value <= 0) {
-        return Effect.fail(
-          new TlsConfigError({ reason: "InvalidOption", detail: `${name} must be a positive integer, got ${value}` })
+  Effect.gen(function* () {
+    const bytes = (name: "readBufferBytes" | "writeBufferBytes" | "controlBufferBytes") =>
+      Checks.lift(Checks.positiveInteger(`connection.${name}`, options[name], defaultOptions[name], "bytes"))
+    const closeTimeout = yield* Checks.lift(
+      Checks.duration("connection.closeTimeout", options.closeTimeout, defaultOptions.closeTimeout)
+    )
+    return {
+      readBufferBytes: yield* bytes("readBufferBytes"),
+      writeBufferBytes: yield* bytes("writeBufferBytes"),
+      controlBufferBytes: yield* bytes("controlBufferBytes"),
+      eventBufferSize: yield* Checks.lift(
+        Checks.positiveInteger(
+          "connection.eventBufferSize",
+          options.eventBufferSize,
+          defaultOptions.eventBufferSize,
+          "events"
         )
-      }
+      ),
+      handshakeTimeout: yield* Checks.lift(
+        Checks.duration("connection.handshakeTimeout", options.handshakeTimeout, defaultOptions.handshakeTimeout)
+      ),
+      closeTimeout,
+      stallTimeout: closeTimeout
     }
-    const handshakeTimeout = Duration.fromInput(options.handshakeTimeout ?? defaultOptions.handshakeTimeout)
-    const closeTimeout = Duration.fromInput(options.closeTimeout ?? defaultOptions.closeTimeout)
-    if (handshakeTimeout._tag === "None" || closeTimeout._tag === "None") {
-      return Effect.fail(
-        new TlsConfigError({ reason: "InvalidOption", detail: "invalid handshakeTimeout or closeTimeout" })
-      )
-    }
-    return Effect.succeed({
-      ...sizes,
-      handshakeTimeout: handshakeTimeout.value,
-      closeTimeout: closeTimeout.value,
-      stallTimeout: closeTimeout.value
-    })
   })
