@@ -347,7 +347,9 @@ export class SocketEngine implements Engine, SocketOwner {
 
   onError(error: unknown): void {
     if (!isLive(this.phase)) return
-    const classified = isTlsError(error) ? error : fromNodeError(error, this.phase === "Established")
+    const classified = isTlsError(error)
+      ? error
+      : fromNodeError(error, this.phase === "Established", this.mode.firstBytes())
     const mapped = this.awaitsCertificateVerdict() ? clientCertificateVerdict(classified) : classified
     this.error = mapped
     this.phase = "Failed"
