@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/connection/options.ts"
@@ -15,6 +15,19 @@ import type * as TlsConnection from "./TlsConnection.ts"
 import type { TlsConfigError } from "./TlsError.ts"
 
 const ByteCount = Schema.Int.check(Schema.isGreaterThan(0))
+
+/**
+ * A bound read from configuration: a duration string (`"10 seconds"`) that
+ * is positive and finite, as every timeout option must be.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Timeout = Schema.DurationFromString.check(
+  Schema.makeFilter(
+    (duration) => (Duration.isPositive(duration) && Duration.isFinite(duration)) || Checks.DURATION_EXPECTED
+  )
+)
 
 const withDefault = <S extends Schema.Top & { readonly Encoded: unknown }>(value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
@@ -32,8 +45,8 @@ export const ConnectionConfig = Schema.Struct({
   writeBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.writeBufferBytes)),
   controlBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.controlBufferBytes)),
   eventBufferSize: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.eventBufferSize)),
-  handshakeTimeout: Schema.DurationFromString.pipe(withDefault<typeof Schema.DurationFromString>("10 seconds")),
-  closeTimeout: Schema.DurationFromString.pipe(withDefault<typeof Schema.DurationFromString>("5 seconds"))
+  handshakeTimeout: Timeout.pipe(withDefault<typeof Timeout>("10 seconds")),
+  closeTimeout: Timeout.pipe(withDefault<typeof Timeout>("5 seconds"))
 })
 
 /**
@@ -46,8 +59,10 @@ export type ConnectionConfig = typeof ConnectionConfig.Type
 
 /**
  * Reads a {@link ConnectionConfig} from the current `ConfigProvider` under
- * `path` (for example `TLS_READBUFFERBYTES` with the environment provider and
- * the path `"TLS"`, depending on the provider's naming).
+ * `path`. With the environment provider the keys are the path and the field
+ * names as written, joined by `_`: `TLS_readBufferBytes`,
+ * `TLS_handshakeTimeout` for the path `"TLS"` (`TLS_READBUFFERBYTES` is not
+ * read). A value outside what the option allows is a `ConfigError` naming it.
  *
  * @since 0.1.0
  * @category constructors
