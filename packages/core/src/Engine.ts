@@ -58,8 +58,19 @@ export interface Engine {
    * from the IO fiber (engines backed by Node produce output asynchronously).
    */
   readonly setWaker: (wake: () => void) => void
-  /** Begins the handshake (a client sends its ClientHello). Called once. */
+  /**
+   * Begins the handshake (a client sends its ClientHello), or, for an engine
+   * that opens its own transport, the connect that precedes it. Called once.
+   */
   readonly start: () => void
+  /**
+   * For an engine that opens its own transport (a native client dialing TCP):
+   * what it connects to (`host:port`, for messages) until the transport is
+   * open, then `undefined`. The connection bounds that wait by its connect
+   * timeout, and only the rest by the handshake timeout. Absent: the transport
+   * was open when the engine was made.
+   */
+  readonly connectingTo?: () => string | undefined
   /** Whether the handshake has completed. */
   readonly handshakeDone: () => boolean
   /** The fatal error that ended the engine, if any. After it, nothing else is valid. */

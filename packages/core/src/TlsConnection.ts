@@ -186,6 +186,11 @@ export const defaultOptions: {
  * If the handshake fails or times out, or the fiber is interrupted, the
  * transport is destroyed before this effect ends.
  *
+ * An engine that opens its own transport (`Engine.connectingTo`) is given
+ * `connectTimeout` (default 10 seconds) to open it; a connect that takes
+ * longer fails `TlsTransportError` `Timeout`, and the handshake timeout
+ * counts from the moment the transport is open.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -193,6 +198,7 @@ export const make: (options: {
   readonly engine: Engine
   readonly transport: Transport
   readonly options?: ConnectionOptions | undefined
+  readonly connectTimeout?: Duration.Input | undefined
 }) => Effect.Effect<TlsConnection, TlsError, Scope.Scope> = Lifecycle.make
 
 /**

@@ -26,7 +26,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { upgradeOnce } from "./internal/handover.ts"
 import * as Server from "./internal/server.ts"
-import { noStack } from "./internal/spans.ts"
+import { connectionSpan } from "./internal/spans.ts"
 import * as NodeTlsClient from "./NodeTlsClient.ts"
 import * as NodeTlsServer from "./NodeTlsServer.ts"
 import type { Plaintext } from "./Plaintext.ts"
@@ -172,7 +172,7 @@ export const upgradeClient = (
   const { host, ...clientOptions } = options
   return upgradeOnce(over, NodeTlsClient.make({ ...clientOptions, sessionCache: false }), (client) =>
     client.upgrade(over, { host })
-  ).pipe(Effect.withSpan("NodeTls.upgradeClient", undefined, noStack))
+  ).pipe(connectionSpan("NodeTls.upgradeClient"))
 }
 
 /**
@@ -193,5 +193,5 @@ export const upgradeServer = (
   options: TlsOptions.ServerConnectionOptions
 ): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
   upgradeOnce(over, NodeTlsServer.makeAcceptor(options), (acceptor) => acceptor.upgrade(over)).pipe(
-    Effect.withSpan("NodeTls.upgradeServer", undefined, noStack)
+    connectionSpan("NodeTls.upgradeServer")
   )

@@ -27,7 +27,7 @@ import type * as Scope from "effect/Scope"
 import { type ClientContext, clientContext } from "./internal/context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./internal/engine/index.ts"
 import { establish, upgrade } from "./internal/handover.ts"
-import { noStack } from "./internal/spans.ts"
+import { connectionSpan } from "./internal/spans.ts"
 import * as Net from "./internal/transports/net.ts"
 import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
@@ -155,32 +155,39 @@ const fromContext = (context: ClientContext): Client => {
   return {
     cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(Net.openSocket({ host: target.host, port: target.port, connectTimeout })), (socket) => {
-          // From here the socket is never without an owner: the engine or the
-          // transport takes it, and `establish` destroys both unless the
-          // connection is made.
+      Effect.uninterruptibleMask((restore) => {
+        if (path === "duplex") {
+          return Effect.flatMap(
+            restore(Net.openSocket({ host: target.host, port: target.port, connectTimeout })),
+            // From here the socket is never without an owner: the transport
+            // takes it, and `establish` destroys it unless the connection is made.
+            (socket) => {
+              const { tls, extras } = context.engineOptions(target)
+              return establish(restore, makeDuplexEngine("client", tls, extras), new Net.NetTransport(socket), {
+                options: options.connection
+              })
+            }
+          )
+        }
+        // The TLSSocket dials TCP itself (no socket to hand over), within the
+        // connect timeout the connection applies while it connects. The
+        // engine options are read now: they carry the latest session ticket.
+        return Effect.flatMap(Net.checkPort(target.port), (port) => {
           const { tls, extras } = context.engineOptions(target)
-          return path === "duplex"
-            ? establish(
-                restore,
-                makeDuplexEngine("client", tls, extras),
-                new Net.NetTransport(socket),
-                options.connection
-              )
-            : establish(restore, makeNativeEngine("client", socket, tls, extras), Transport.native, options.connection)
+          const engine = makeNativeEngine("client", { host: target.host, port }, tls, extras)
+          return establish(restore, engine, Transport.native, { options: options.connection, connectTimeout })
         })
-      ).pipe(
-        Effect.withSpan(
-          "NodeTlsClient.connect",
-          { attributes: { "server.address": target.host, "server.port": target.port, "tls.path": path } },
-          noStack
-        )
+      }).pipe(
+        connectionSpan("NodeTlsClient.connect", {
+          "server.address": target.host,
+          "server.port": target.port,
+          "tls.path": path
+        })
       ),
     upgrade: (over, target) => {
       const host = target?.host ?? target?.servername ?? options.servername ?? "localhost"
       return upgrade(over, "client", () => context.engineOptions({ ...target, host }), options.connection).pipe(
-        Effect.withSpan("NodeTlsClient.upgrade", undefined, noStack)
+        connectionSpan("NodeTlsClient.upgrade")
       )
     }
   }

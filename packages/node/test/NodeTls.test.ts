@@ -135,6 +135,39 @@ describe("NodeTls client and server", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("client: one connect effect, run again, resumes the session the first run stored (both paths)", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* serveIssued(issued, (connection) =>
+        Effect.andThen(connection.writer.write("hello"), connection.writer.end)
+      )
+      for (const path of ["native", "duplex"] as const) {
+        const client = yield* NodeTlsClient.make({ ca: issued.ca, path })
+        // One value, run twice: whatever the connect effect reads from the client (its session cache) must
+        // be read when it runs, not when it is built.
+        const connect = client.connect({ host: "127.0.0.1", port: server.address.port })
+        const once = Effect.scoped(
+          Effect.flatMap(connect, (connection) =>
+            Effect.map(readAll(connection), (bytes) => ({
+              text: bytes.toString(),
+              resumed: connection.session.resumed
+            }))
+          )
+        )
+        const first = yield* once
+        const second = yield* once
+        assert.deepStrictEqual(
+          [first, second],
+          [
+            { text: "hello", resumed: false },
+            { text: "hello", resumed: true }
+          ],
+          path
+        )
+      }
+    }).pipe(Effect.scoped)
+  )
+
   it.live("client: connections of one client to one server share one copy of its chain's DER", () =>
     Effect.gen(function* () {
       const pki = yield* CertificateAuthority.make()

@@ -233,6 +233,7 @@ const noop = (): void => {}
 /** An owner that records only the two hooks of nodeInternals.ts. */
 const recorder = (hooks: { readonly onTlsEof?: () => void; readonly onTlsShutdown?: () => void }): SocketOwner => ({
   wake: noop,
+  onConnect: noop,
   onData: noop,
   onEnd: noop,
   onFinish: noop,

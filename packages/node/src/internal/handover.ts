@@ -8,6 +8,7 @@ import type { Engine } from "@effect-tls/core/Engine"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
@@ -30,9 +31,15 @@ export const establish = (
   restore: Restore,
   engine: Engine,
   transport: Transport,
-  options: TlsConnection.ConnectionOptions | undefined
+  bounds: {
+    readonly options: TlsConnection.ConnectionOptions | undefined
+    /** For an engine that dials (see `TlsConnection.make`). */
+    readonly connectTimeout?: Duration.Input | undefined
+  }
 ): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
-  restore(TlsConnection.make({ engine, transport, options })).pipe(
+  restore(
+    TlsConnection.make({ engine, transport, options: bounds.options, connectTimeout: bounds.connectTimeout })
+  ).pipe(
     Effect.onExit((exit) =>
       Exit.isSuccess(exit)
         ? Effect.void
@@ -58,7 +65,7 @@ export const upgrade = (
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(handOver(over), (transport) => {
       const { tls, extras } = engineOptions()
-      return establish(restore, makeDuplexEngine(role, tls, extras), transport, options)
+      return establish(restore, makeDuplexEngine(role, tls, extras), transport, { options })
     })
   )
 

@@ -19,14 +19,14 @@ import { type ServerContext, serverContext, serverDefaults } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
 import { errorCode } from "./errors.ts"
 import { upgrade } from "./handover.ts"
-import { noStack } from "./spans.ts"
+import { connectionSpan } from "./spans.ts"
 import { ignoreError, NetTransport } from "./transports/net.ts"
 
 export const acceptorOf = (context: ServerContext): Acceptor => ({
   reload: context.reload,
   upgrade: (over) =>
     upgrade(over, "server", context.engineOptions, context.options.connection).pipe(
-      Effect.withSpan("NodeTlsServer.upgrade", undefined, noStack)
+      connectionSpan("NodeTlsServer.upgrade")
     )
 })
 
@@ -103,11 +103,7 @@ export const serve = <E, R>(
       ).pipe(
         // Accepting and the handshake only: a span open for the connection's
         // whole life would keep it (and its frames) reachable all along.
-        Effect.withSpan(
-          "NodeTlsServer.connection",
-          { attributes: { "client.address": peer.address, "client.port": peer.port } },
-          noStack
-        )
+        connectionSpan("NodeTlsServer.connection", { "client.address": peer.address, "client.port": peer.port })
       )
       return Effect.scoped(Effect.flatMap(accept, (connection) => handler(connection, peer))).pipe(
         Effect.onExit((exit) => connectionEnded(socket, exit)),

@@ -1,9 +1,22 @@
 /**
- * Span options shared by the per-connection spans.
+ * The per-connection spans.
  */
+import * as Effect from "effect/Effect"
+import * as References from "effect/References"
+import * as Tracer from "effect/Tracer"
 
 /**
- * Spans opened once per connection record no call-site stack: capturing one
- * would be work on every handshake for a frame nobody reads.
+ * `Effect.withSpan`, without a call-site stack, when a tracing backend is
+ * installed and tracing is enabled; otherwise `self` as it is. Under Effect's
+ * native tracer a span is recorded nowhere, and only the code inside it (the
+ * library's own, for these spans) could see it: a span made anyway is work for
+ * nobody on every connection.
  */
-export const noStack = { captureStackTrace: false } as const
+export const connectionSpan =
+  (name: string, attributes?: Record<string, unknown>) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withFiber((fiber) =>
+      fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer || !fiber.getRef(References.TracerEnabled)
+        ? self
+        : Effect.withSpan(self, name, { attributes, captureStackTrace: false })
+    )

@@ -3,10 +3,9 @@
  * code that calls the engine or the transport (contract point 1), and the
  * waits application fibers use to see its progress.
  */
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
 import {
@@ -27,6 +26,7 @@ import { WaitList } from "../buffers/waitList.ts"
 import { WriteBuffer } from "../buffers/writeBuffer.ts"
 import { MAX_ROUNDS_PER_STEP, RECORD_CIPHERTEXT_BYTES, RECORD_PLAINTEXT_BYTES, STEPS_PER_WAKE } from "../constants.ts"
 import { EventHub } from "../eventHub.ts"
+import * as Deadline from "./deadline.ts"
 import * as Phase from "./phase.ts"
 import { Signal } from "./signal.ts"
 
@@ -47,9 +47,14 @@ export interface DriverSizes {
  * - Written by the IO fiber (or, once it has stopped, by the close and the
  *   failed handshake through `fail` and `abort`), read by application fibers:
  *   `lifecycle`, `bytesRead`, `bytesWritten`, `flushedBytes`,
- *   `outboundProgress`, `progressVersion`; a change is announced on `progress`.
- * - Written by application fibers, read by the IO fiber: `flushWanted`, and
- *   the buffers' shared state (see `ReadBuffer` and `WriteBuffer`).
+ *   `outboundProgress`, `progressVersion`. A change of `lifecycle`, `send` or
+ *   `flushedBytes` is announced on `progress` (the waits look only at those,
+ *   and at their deadlines); the `announced*` fields are what was announced last.
+ * - Written by application fibers, read by the IO fiber: `flushWanted`,
+ *   `sendWaiters`, and the buffers' shared state (see `ReadBuffer` and
+ *   `WriteBuffer`).
+ * - Written by `awaitSending` and, while `sendWaiters` > 0, by the IO fiber:
+ *   `sendProgressSeen`, `sendMovedAt`.
  * Only the IO fiber calls the engine and the transport, except `destroy`,
  * which the close calls once the IO fiber has stopped (see `Engine`).
  */
@@ -61,13 +66,16 @@ export class Driver {
   readonly writeBuffer: WriteBuffer
   readonly hub: EventHub
 
-  private lifecycleState: Phase.Lifecycle = Phase.handshaking
+  private lifecycleState: Phase.Lifecycle
   private receive: Phase.Receive = Phase.reading
   private sendState: Phase.Send = Phase.sending
 
   /** Application fibers waiting for the lifecycle, the send direction or the flush state to change. */
   private readonly progress = new WaitList()
   private progressVersion = 0
+  private announcedLifecycle: Phase.Lifecycle
+  private announcedSend: Phase.Send = this.sendState
+  private announcedFlushed = 0
 
   // Outbound invariant: ciphertext taken from the engine waits here, in order,
   // until the transport takes it. Application plaintext is fed to the engine
@@ -96,10 +104,21 @@ export class Driver {
   /** Changes whenever the send direction moves: plaintext to the engine, ciphertext or the FIN to the transport. */
   private outboundProgress = 0
   private readonly stallTimeout: Duration.Duration
+  /** The clock of the fiber that made the connection: the stall bound's time. */
+  private readonly clock: Clock.Clock
+  /** `flush` and `end` calls waiting on the send direction. */
+  private sendWaiters = 0
+  /** `outboundProgress` when `sendMovedAt` was last taken. */
+  private sendProgressSeen = 0
+  /** When the send direction was last seen to move (or a send started waiting), in the clock's milliseconds. */
+  private sendMovedAt = 0
 
-  constructor(engine: Engine, transport: Transport, sizes: DriverSizes) {
+  constructor(engine: Engine, transport: Transport, sizes: DriverSizes, clock: Clock.Clock) {
     this.engine = engine
     this.transport = transport
+    this.clock = clock
+    this.lifecycleState = engine.connectingTo?.() === undefined ? Phase.handshaking : Phase.connecting
+    this.announcedLifecycle = this.lifecycleState
     this.readBuffer = new ReadBuffer(sizes.readBufferBytes, this.signal.wake)
     this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
     this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
@@ -135,23 +154,10 @@ export class Driver {
   }
 
   /**
-   * Starts a timer that sets `expired` once `duration` has passed and wakes
-   * every `awaitProgress`, so that a wait that checks it ends: a deadline
-   * without a race of two fibers per wait. Returns the timer, to stop with
-   * `interruptUnsafe` once the wait is over.
+   * A deadline's expiry: every `awaitProgress` and `awaitSending` looks
+   * again, so that a wait bounded by it ends.
    */
-  deadline(duration: Duration.Duration, expired: { value: boolean }): Effect.Effect<Fiber.Fiber<void>> {
-    return Effect.forkDetach(
-      Effect.andThen(
-        Effect.sleep(duration),
-        Effect.sync(() => {
-          expired.value = true
-          this.announce()
-        })
-      ),
-      { startImmediately: true }
-    )
-  }
+  readonly expire = (): void => this.announce()
 
   /** A flush waits for `target` accepted bytes: the IO fiber watches for them from its next step. */
   wantFlush(target: number): void {
@@ -177,42 +183,60 @@ export class Driver {
   /**
    * `awaitProgress` for `flush` and `end`: fails `Stalled` once the send
    * direction has not moved for the stall bound (a peer that stopped reading),
-   * leaving the connection as it is.
+   * leaving the connection as it is. One deadline per wait, moved on when the
+   * send direction moved meanwhile: while a send waits, the IO fiber notes
+   * when it last moved (`sendMovedAt`).
    */
   awaitSending<A>(what: string, check: () => Effect.Effect<A, TlsError> | undefined): Effect.Effect<A, TlsError> {
-    const bound = Duration.toMillis(this.stallTimeout)
-    return Effect.flatMap(Clock.currentTimeMillis, (start) => {
-      let since = start
-      let moved = this.outboundProgress
+    return Effect.suspend(() => {
+      const first = check()
+      if (first !== undefined) return first
+      const bound = Duration.toMillis(this.stallTimeout)
+      this.sendWaiters++
+      if (this.sendWaiters === 1) {
+        this.sendProgressSeen = this.outboundProgress
+        this.sendMovedAt = this.clock.currentTimeMillisUnsafe()
+      }
+      const since = this.sendMovedAt
+      let deadline: Deadline.Deadline | undefined
+      const waitFrom = (from: number): Effect.Effect<A, TlsError> =>
+        Effect.flatMap(
+          Deadline.start(Duration.millis(from + bound - this.clock.currentTimeMillisUnsafe()), this.expire),
+          (started) => {
+            deadline = started
+            return go
+          }
+        )
       const go: Effect.Effect<A, TlsError> = Effect.suspend(() => {
         const result = check()
         if (result !== undefined) return result
-        const seen = this.progressVersion
-        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          if (this.outboundProgress !== moved) {
-            moved = this.outboundProgress
-            since = now
+        if (deadline?.expired) {
+          if (this.outboundProgress !== this.sendProgressSeen) {
+            this.sendProgressSeen = this.outboundProgress
+            this.sendMovedAt = this.clock.currentTimeMillisUnsafe()
           }
-          const left = since + bound - now
-          if (left <= 0) {
-            return Effect.fail(
-              new TlsStateError({
-                reason: new Stalled({
-                  detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
-                })
+          if (this.sendMovedAt + bound > this.clock.currentTimeMillisUnsafe()) return waitFrom(this.sendMovedAt)
+          return Effect.fail(
+            new TlsStateError({
+              reason: new Stalled({
+                detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
               })
-            )
-          }
-          return Effect.flatMap(
-            Effect.timeoutOption(
-              this.progress.wait(() => this.progressVersion !== seen, 0),
-              Duration.millis(left)
-            ),
-            () => go
+            })
           )
-        })
+        }
+        const seen = this.progressVersion
+        return Effect.flatMap(
+          this.progress.wait(() => this.progressVersion !== seen, 0),
+          () => go
+        )
       })
-      return go
+      return Effect.ensuring(
+        waitFrom(since),
+        Effect.sync(() => {
+          deadline?.cancel()
+          this.sendWaiters--
+        })
+      )
     })
   }
 
@@ -309,6 +333,9 @@ export class Driver {
   private moveOutbound(): boolean {
     const { engine, transport, writeBuffer, outbox } = this
     let moved = false
+    if (this.lifecycleState._tag === "Connecting" && engine.connectingTo?.() === undefined) {
+      this.lifecycleState = Phase.handshaking
+    }
     if (this.lifecycleState._tag === "Handshaking" && engine.handshakeDone()) this.established()
     if (this.lifecycleState._tag === "Established") {
       const cut = !engine.native
@@ -392,9 +419,19 @@ export class Driver {
       if (this.flushedBytesCount !== this.bytesWritten) this.outboundProgress++
       this.flushedBytesCount = this.bytesWritten
     }
+    if (this.sendWaiters > 0 && this.outboundProgress !== this.sendProgressSeen) {
+      this.sendProgressSeen = this.outboundProgress
+      this.sendMovedAt = this.clock.currentTimeMillisUnsafe()
+    }
     this.writeBuffer.wakeWriters()
     this.readBuffer.wakeReaders()
-    this.announce()
+    if (
+      this.lifecycleState !== this.announcedLifecycle ||
+      this.sendState !== this.announcedSend ||
+      this.flushedBytesCount !== this.announcedFlushed
+    ) {
+      this.announce()
+    }
     return true
   }
 
@@ -423,6 +460,9 @@ export class Driver {
   }
 
   private announce(): void {
+    this.announcedLifecycle = this.lifecycleState
+    this.announcedSend = this.sendState
+    this.announcedFlushed = this.flushedBytesCount
     this.progressVersion++
     this.progress.wakeAll()
   }

@@ -4,7 +4,6 @@
  * the scope's finalizer that closes it gracefully within its bound, then by
  * force.
  */
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -12,9 +11,11 @@ import * as Scope from "effect/Scope"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
 import type * as TlsConnection from "../../TlsConnection.ts"
-import { Timeout, type TlsError, TlsHandshakeError } from "../../TlsError.ts"
+import { Timeout, type TlsError, TlsHandshakeError, TlsTransportError } from "../../TlsError.ts"
 import type { Transport } from "../../Transport.ts"
 import * as Metrics from "../metrics.ts"
+import * as Tracing from "../tracing.ts"
+import * as Deadline from "./deadline.ts"
 import { Driver } from "./driver.ts"
 import { Connection } from "./halves.ts"
 import * as Options from "./options.ts"
@@ -23,6 +24,7 @@ interface Params {
   readonly engine: Engine
   readonly transport: Transport
   readonly options?: TlsConnection.ConnectionOptions | undefined
+  readonly connectTimeout?: Duration.Input | undefined
 }
 
 /** @internal */
@@ -51,7 +53,9 @@ const makeOwned = Effect.fnUntraced(function* (
   owned: { done: boolean }
 ): Effect.fn.Return<TlsConnection.TlsConnection, TlsError, Scope.Scope> {
   const options = yield* Options.resolve(params.options ?? {})
-  const driver = new Driver(params.engine, params.transport, options)
+  const connectTimeout = yield* Options.resolveConnectTimeout(params.connectTimeout)
+  const clock = yield* Effect.clockWith(Effect.succeed)
+  const driver = new Driver(params.engine, params.transport, options, clock)
   const { handshakeTimeout, closeTimeout } = options
 
   const scope = yield* Effect.scope
@@ -72,14 +76,11 @@ const makeOwned = Effect.fnUntraced(function* (
     )
   )
 
-  const started = yield* Clock.currentTimeMillis
-  const expired = { value: false }
-  const timer = yield* driver.deadline(handshakeTimeout, expired)
-  yield* awaitHandshake(driver, expired, handshakeTimeout).pipe(
+  const started = clock.currentTimeMillisUnsafe()
+  yield* awaitHandshake(driver, connectTimeout, handshakeTimeout).pipe(
     // On failure, timeout or interruption the IO fiber is stopped first, so
     // that it is not running when the engine and transport are released here.
     Effect.onExit((exit) => {
-      timer.interruptUnsafe()
       return exit._tag === "Success"
         ? Effect.void
         : Effect.flatMap(Fiber.interrupt(fiber), () =>
@@ -94,13 +95,8 @@ const makeOwned = Effect.fnUntraced(function* (
           )
     }),
     // A failed handshake leaves the driver `Failed`, and the scope's finalizer
-    // counts that error in `recordClose`, once. No call-site stack: capturing
-    // one costs more than a resumed handshake.
-    Effect.withSpan(
-      "TlsConnection.handshake",
-      { attributes: { "tls.role": params.engine.role } },
-      { captureStackTrace: false }
-    )
+    // counts that error in `recordClose`, once.
+    Tracing.withSpan("TlsConnection.handshake", { "tls.role": params.engine.role })
   )
 
   const lifecycle = driver.lifecycle
@@ -109,7 +105,7 @@ const makeOwned = Effect.fnUntraced(function* (
     return yield* Effect.die(new Error(`effect-tls: handshake done in the ${lifecycle._tag} state`))
   }
   const { session } = lifecycle
-  const elapsed = (yield* Clock.currentTimeMillis) - started
+  const elapsed = clock.currentTimeMillisUnsafe() - started
   yield* Metrics.recordHandshake(session.role, session.resumed, elapsed)
 
   return new Connection(driver, session)
@@ -117,25 +113,50 @@ const makeOwned = Effect.fnUntraced(function* (
 
 /**
  * Completes once the IO fiber reported the handshake done; fails if the
- * connection closed first, or with `Timeout` once the deadline expired.
+ * connection closed first, or with `Timeout` once the bound of the phase it is
+ * in expired: the connect timeout while the engine opens its transport, then
+ * the handshake timeout, counted from the moment the transport was open.
  */
 const awaitHandshake = (
   driver: Driver,
-  expired: { readonly value: boolean },
+  connectTimeout: Duration.Duration,
   handshakeTimeout: Duration.Duration
 ): Effect.Effect<void, TlsError> =>
-  driver.awaitProgress(() => {
-    const lifecycle = driver.lifecycle
-    if (lifecycle._tag === "Established") return Effect.void
-    if (lifecycle._tag === "Closed") return Effect.fail(driver.closedError())
-    if (expired.value) {
+  Effect.suspend(() => {
+    let deadline: Deadline.Deadline | undefined
+    let connecting = false
+    const wait: Effect.Effect<void, TlsError> = driver.awaitProgress(() => {
+      const lifecycle = driver.lifecycle
+      if (lifecycle._tag === "Established") return Effect.void
+      if (lifecycle._tag === "Closed") return Effect.fail(driver.closedError())
+      if (deadline === undefined || (connecting && lifecycle._tag !== "Connecting")) {
+        deadline?.cancel()
+        connecting = lifecycle._tag === "Connecting"
+        return Effect.flatMap(
+          Deadline.start(connecting ? connectTimeout : handshakeTimeout, driver.expire),
+          (started) => {
+            deadline = started
+            return wait
+          }
+        )
+      }
+      if (!deadline.expired) return undefined
       return Effect.fail(
-        new TlsHandshakeError({
-          reason: new Timeout({ detail: `no handshake within ${Duration.format(handshakeTimeout)}` })
-        })
+        connecting
+          ? new TlsTransportError({
+              reason: new Timeout({
+                detail: `no connection to ${driver.engine.connectingTo?.() ?? "the peer"} within ${Duration.format(connectTimeout)}`
+              })
+            })
+          : new TlsHandshakeError({
+              reason: new Timeout({ detail: `no handshake within ${Duration.format(handshakeTimeout)}` })
+            })
       )
-    }
-    return undefined
+    })
+    return Effect.ensuring(
+      wait,
+      Effect.sync(() => deadline?.cancel())
+    )
   })
 
 /** The scope's finalizer: graceful close within `closeTimeout`, then by force. */
@@ -144,11 +165,10 @@ const close = (driver: Driver, fiber: Fiber.Fiber<void>, closeTimeout: Duration.
     let forced: string | undefined
     if (driver.lifecycle._tag === "Established") {
       driver.writeBuffer.requestEnd()
-      const expired = { value: false }
-      const timer = yield* driver.deadline(closeTimeout, expired)
+      const deadline = yield* Deadline.start(closeTimeout, driver.expire)
       const delivered = () => driver.send._tag === "Done" || driver.lifecycle._tag === "Closed"
-      yield* driver.awaitProgress(() => (delivered() || expired.value ? Effect.void : undefined))
-      timer.interruptUnsafe()
+      yield* driver.awaitProgress(() => (delivered() || deadline.expired ? Effect.void : undefined))
+      deadline.cancel()
       if (!delivered()) forced = `close_notify was not delivered within ${Duration.format(closeTimeout)}`
     }
     yield* Fiber.interrupt(fiber)

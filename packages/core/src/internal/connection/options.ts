@@ -20,6 +20,15 @@ export const defaultOptions = {
   eventBufferSize: DEFAULT_EVENT_BUFFER
 } as const
 
+/** The default bound on opening the transport, for an engine that opens its own (`Engine.connectingTo`). */
+export const defaultConnectTimeout: Duration.Duration = Duration.seconds(10)
+
+/** The connect timeout in force, failing with a `TlsConfigError` that names it. */
+export const resolveConnectTimeout = (
+  connectTimeout: Duration.Input | undefined
+): Effect.Effect<Duration.Duration, TlsConfigError> =>
+  Checks.lift(Checks.duration("connectTimeout", connectTimeout, defaultConnectTimeout))
+
 /** The options in force: sizes for the driver, the bounds for the lifecycle. */
 export interface Resolved extends DriverSizes {
   readonly handshakeTimeout: Duration.Duration

@@ -44,13 +44,17 @@ export type Send =
  * The connection.
  *
  * ```text
- *   Handshaking --handshake done--> Established --receive Ended and send Done--> Closed(Clean | Truncated)
- *        |                              |
- *        +------- a fatal error --------+--> Closed(Failed)
- *        +--- the scope closes first ---+--> Closed(Forced | what the directions reached)
+ *   Connecting --transport open--> Handshaking --handshake done--> Established --receive Ended and send Done--> Closed(Clean | Truncated)
+ *        |                              |                              |
+ *        +---------------------- a fatal error ------------------------+--> Closed(Failed)
+ *        +------------------- the scope closes first ------------------+--> Closed(Forced | what the directions reached)
  * ```
+ *
+ * `Connecting` only for an engine that opens its own transport (see
+ * `Engine.connectingTo`); every other connection starts in `Handshaking`.
  */
 export type Lifecycle =
+  | { readonly _tag: "Connecting" }
   | { readonly _tag: "Handshaking" }
   | { readonly _tag: "Established"; readonly session: TlsSession }
   | { readonly _tag: "Closed"; readonly outcome: CloseOutcome }
@@ -64,6 +68,7 @@ export const notifying: Send = { _tag: "Notifying" }
 export const finishing: Send = { _tag: "Finishing" }
 export const done: Send = { _tag: "Done" }
 
+export const connecting: Lifecycle = { _tag: "Connecting" }
 export const handshaking: Lifecycle = { _tag: "Handshaking" }
 
 /** The fatal error that closed the connection, if one did. */
@@ -82,6 +87,7 @@ export const outcomeOf = (
 ): CloseOutcome => {
   if (lifecycle._tag === "Closed") return lifecycle.outcome
   if (forced !== undefined) return CloseOutcome.Forced({ detail: forced })
+  if (lifecycle._tag === "Connecting") return CloseOutcome.Forced({ detail: "closed while connecting" })
   if (lifecycle._tag === "Handshaking") {
     return CloseOutcome.Forced({ detail: "closed before the handshake completed" })
   }

@@ -97,6 +97,16 @@ export class CiphertextDuplex extends Duplex implements Mode {
     return this
   }
 
+  dialOptions(): never {
+    throw new Error("the duplex mode never dials")
+  }
+
+  connectingTo(): undefined {
+    return undefined
+  }
+
+  onConnect(): void {}
+
   adopt(socket: tls.TLSSocket): void {
     NodeInternals.trackShutdown(socket)
   }

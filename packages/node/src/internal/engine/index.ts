@@ -28,10 +28,11 @@
 import type * as net from "node:net"
 import type { Engine } from "@effect-tls/core/Engine"
 import { CiphertextDuplex } from "./ciphertextDuplex.ts"
-import { NativeMode } from "./mode.ts"
+import { type DialTarget, NativeMode } from "./mode.ts"
 import type { EngineExtras, EngineTlsOptions } from "./options.ts"
 import { SocketEngine } from "./socketEngine.ts"
 
+export type { DialTarget } from "./mode.ts"
 export type { EngineExtras, EngineTlsOptions } from "./options.ts"
 
 /**
@@ -49,14 +50,16 @@ export const makeDuplexEngine = (
 ): Engine => new SocketEngine(role, new CiphertextDuplex(), tlsOptions, extras)
 
 /**
- * An engine over a TLSSocket on a connected TCP socket: Node does the socket IO
- * in native code. Pair it with `Transport.native`. The engine owns `socket`
- * from now on and destroys it. A FIN and a close_notify look the same here, so
- * the inbound end is reported as `Ended`.
+ * An engine over a TLSSocket on a TCP socket: Node does the socket IO in
+ * native code. Pair it with `Transport.native`. Given a connected socket, the
+ * engine owns it from now on and destroys it; given a target (clients only),
+ * the TLSSocket dials it when the engine starts, and the connection bounds
+ * the connect by its connect timeout (`Engine.connectingTo`). A FIN and a
+ * close_notify look the same here, so the inbound end is reported as `Ended`.
  */
 export const makeNativeEngine = (
   role: "client" | "server",
-  socket: net.Socket,
+  under: net.Socket | DialTarget,
   tlsOptions: EngineTlsOptions,
   extras: EngineExtras = {}
-): Engine => new SocketEngine(role, new NativeMode(socket), tlsOptions, extras)
+): Engine => new SocketEngine(role, new NativeMode(under), tlsOptions, extras)

@@ -11,6 +11,8 @@ import { own, ownerOf, type SocketOwner } from "./owner.ts"
 /** Which of the optional events an engine follows. */
 export interface ListenOptions {
   readonly role: "client" | "server"
+  /** The TLSSocket dials TCP itself: report its 'connect'. */
+  readonly dials: boolean
   /** Client: report the server's stapled OCSP response. */
   readonly ocsp: boolean
   /** Follow 'keylog' (attaching the listener makes OpenSSL produce the lines). */
@@ -30,6 +32,7 @@ export const listen = (socket: tls.TLSSocket, owner: SocketOwner, options: Liste
   socket.on("finish", onFinish)
   NodeInternals.listenTlsError(socket, onSocketError)
   socket.on("close", onClose)
+  if (options.dials) socket.once("connect", onConnect)
   if (options.role === "client") {
     socket.on("secureConnect", onSecure)
     if (options.ocsp) socket.on("OCSPResponse", onOcspResponse)
@@ -42,6 +45,10 @@ export const listen = (socket: tls.TLSSocket, owner: SocketOwner, options: Liste
 
 function onData(this: tls.TLSSocket, chunk: Buffer): void {
   ownerOf(this).onData(chunk)
+}
+
+function onConnect(this: tls.TLSSocket): void {
+  ownerOf(this).onConnect()
 }
 
 function onEnd(this: tls.TLSSocket): void {

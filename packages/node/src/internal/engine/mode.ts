@@ -8,7 +8,7 @@
  *   whose other side is the IO fiber, which moves every ciphertext byte
  *   between it and any transport.
  */
-import type * as net from "node:net"
+import * as net from "node:net"
 import type { Duplex } from "node:stream"
 import type * as tls from "node:tls"
 import { ignoreError } from "../transports/net.ts"
@@ -28,8 +28,14 @@ export interface Mode {
   readonly native: boolean
   /** The function that wakes the IO fiber, for the mode's own Node callbacks. */
   readonly setWaker: (wake: () => void) => void
-  /** The stream to put the TLSSocket on. */
-  readonly under: () => Duplex
+  /** The stream to put the TLSSocket on; `undefined`: the TLSSocket dials TCP itself, with {@link dialOptions}. */
+  readonly under: () => Duplex | undefined
+  /** Where a TLSSocket that dials connects to, and how. */
+  readonly dialOptions: () => DialOptions
+  /** While a TLSSocket that dials is not connected yet, what it connects to (`host:port`); `undefined` after. */
+  readonly connectingTo: () => string | undefined
+  /** The TCP connection of a TLSSocket that dials is open. */
+  readonly onConnect: () => void
   /** Called once the TLSSocket is on `under()`. */
   readonly adopt: (socket: tls.TLSSocket) => void
   /** Whether the mode takes more ciphertext from the transport now. */
@@ -58,28 +64,80 @@ export interface Mode {
   readonly destroy: () => void
 }
 
+/** Where a native client's TLSSocket connects to, when it dials TCP itself. */
+export interface DialTarget {
+  readonly host: string
+  readonly port: number
+  readonly family?: 4 | 6 | undefined
+  readonly localAddress?: string | undefined
+  readonly noDelay?: boolean | undefined
+}
+
 /**
- * The TLSSocket on a connected TCP socket, which the engine owns from now on.
- * It has no ciphertext for the IO fiber, and cannot tell a TCP FIN from
- * close_notify: Node reports both as a plain 'end'.
+ * What `tls.connect` takes to dial: the target, and the socket options its
+ * typings omit although Node passes them on to the TCP socket.
+ */
+export type DialOptions = net.TcpNetConnectOpts & { readonly allowHalfOpen: boolean; readonly noDelay: boolean }
+
+/**
+ * The TLSSocket on a TCP socket: one that is connected, which the engine owns
+ * from now on, or one the TLSSocket dials itself (a client: `tls.connect`
+ * then does DNS and the TCP connect, and the handshake follows in native code
+ * without a hand-over). It has no ciphertext for the IO fiber, and cannot
+ * tell a TCP FIN from close_notify: Node reports both as a plain 'end'.
  */
 export class NativeMode implements Mode {
   readonly native = true
-  private readonly tcp: net.Socket
+  private readonly tcp: net.Socket | undefined
+  private readonly dial: DialTarget | undefined
+  /** Written by `onConnect` (Node's 'connect'); read by `connectingTo` (the IO fiber, and messages). */
+  private connected: boolean
 
-  constructor(tcp: net.Socket) {
-    this.tcp = tcp
+  constructor(under: net.Socket | DialTarget) {
+    if (under instanceof net.Socket) {
+      this.tcp = under
+      this.dial = undefined
+      this.connected = true
+    } else {
+      this.tcp = undefined
+      this.dial = under
+      this.connected = false
+    }
   }
 
   setWaker(): void {}
 
-  under(): Duplex {
+  under(): Duplex | undefined {
     return this.tcp
+  }
+
+  dialOptions(): DialOptions {
+    const dial = this.dial
+    if (dial === undefined) throw new Error("dialOptions() of a TLSSocket on a connected socket")
+    return {
+      host: dial.host,
+      port: dial.port,
+      ...(dial.family === undefined ? {} : { family: dial.family }),
+      ...(dial.localAddress === undefined ? {} : { localAddress: dial.localAddress }),
+      // The peer's FIN must not end our write side: close_notify or data may still be on its way.
+      allowHalfOpen: true,
+      noDelay: dial.noDelay ?? true
+    }
+  }
+
+  connectingTo(): string | undefined {
+    const dial = this.dial
+    if (this.connected || dial === undefined) return undefined
+    return dial.host.includes(":") ? `[${dial.host}]:${dial.port}` : `${dial.host}:${dial.port}`
+  }
+
+  onConnect(): void {
+    this.connected = true
   }
 
   adopt(): void {
     // The TLSSocket forwards the TCP socket's errors now.
-    NodeInternals.releaseErrorGuard(this.tcp, ignoreError)
+    if (this.tcp !== undefined) NodeInternals.releaseErrorGuard(this.tcp, ignoreError)
   }
 
   wantsCiphertext(): boolean {
@@ -112,6 +170,7 @@ export class NativeMode implements Mode {
   onFailure(): void {}
 
   destroy(): void {
-    this.tcp.destroy()
+    // A dialing TLSSocket is its own TCP socket: the engine destroys it.
+    this.tcp?.destroy()
   }
 }

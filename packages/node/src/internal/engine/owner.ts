@@ -13,6 +13,8 @@ import type * as tls from "node:tls"
 export interface SocketOwner {
   /** Something the IO fiber waits for may have changed ('drain'). */
   readonly wake: () => void
+  /** The TCP connection of a TLSSocket that dials is open ('connect'). */
+  readonly onConnect: () => void
   readonly onData: (chunk: Buffer) => void
   readonly onEnd: () => void
   readonly onFinish: () => void

@@ -16,12 +16,13 @@
  * - application fibers never call the engine: they read the session it made
  *   (`session.ts`).
  */
+import type { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import { type Engine, type InboundState, recordPlaintextBytes } from "@effect-tls/core/Engine"
 import { ConnectionReset, isTlsError, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
-import { clientCertificateVerdict, fromNodeError } from "../errors.ts"
+import { clientCertificateVerdict, fromNodeError, transportError } from "../errors.ts"
 import { Fifo } from "./fifo.ts"
 import * as IdleTimer from "./idleTimer.ts"
 import * as Listeners from "./listeners.ts"
@@ -42,6 +43,12 @@ import * as Verification from "./verification.ts"
 const INBOX_LIMIT = recordPlaintextBytes
 
 const noop = (): void => {}
+
+/** A server's TLSSocket always sits on an accepted socket or a duplex: only a client dials. */
+const serverSocket = (under: Duplex | undefined): Duplex => {
+  if (under === undefined) throw new Error("a server engine was made without a socket")
+  return under
+}
 
 const NO_EVENTS: ReadonlyArray<TlsEvent> = []
 
@@ -125,7 +132,7 @@ export class SocketEngine implements Engine, SocketOwner {
       this.role === "client"
         ? tls.connect({
             ...this.tlsOptions,
-            socket: under,
+            ...(under === undefined ? this.mode.dialOptions() : { socket: under }),
             // Node builds the verified chain for this check (full handshakes):
             // kept for the session, instead of building it a second time.
             checkServerIdentity: (hostname, certificate) => {
@@ -133,11 +140,12 @@ export class SocketEngine implements Engine, SocketOwner {
               return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
             }
           })
-        : new tls.TLSSocket(under, { ...this.tlsOptions, isServer: true })
+        : new tls.TLSSocket(serverSocket(under), { ...this.tlsOptions, isServer: true })
     this.socket = socket
     this.phase = "Handshaking"
     Listeners.listen(socket, this, {
       role: this.role,
+      dials: under === undefined,
       ocsp: this.role === "client" && this.tlsOptions.requestOCSP === true,
       keylog: this.extras.keylog === true || this.extras.onKeylog !== undefined
     })
@@ -147,6 +155,10 @@ export class SocketEngine implements Engine, SocketOwner {
 
   handshakeDone(): boolean {
     return this.sessionInfo !== undefined
+  }
+
+  connectingTo(): string | undefined {
+    return this.mode.connectingTo()
   }
 
   failure(): TlsError | undefined {
@@ -257,6 +269,11 @@ export class SocketEngine implements Engine, SocketOwner {
     this.waker()
   }
 
+  onConnect(): void {
+    this.mode.onConnect()
+    this.waker()
+  }
+
   onTlsShutdown(): void {
     this.mode.onShutdown()
   }
@@ -347,9 +364,12 @@ export class SocketEngine implements Engine, SocketOwner {
 
   onError(error: unknown): void {
     if (!isLive(this.phase)) return
+    const connectingTo = this.mode.connectingTo()
     const classified = isTlsError(error)
       ? error
-      : fromNodeError(error, this.phase === "Established", this.mode.firstBytes())
+      : connectingTo !== undefined
+        ? transportError(error, `connect to ${connectingTo}`)
+        : fromNodeError(error, this.phase === "Established", this.mode.firstBytes())
     const mapped = this.awaitsCertificateVerdict() ? clientCertificateVerdict(classified) : classified
     this.error = mapped
     this.phase = "Failed"

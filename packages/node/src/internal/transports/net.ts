@@ -176,15 +176,19 @@ export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, T
  */
 const checkConnectOptions = (options: ConnectOptions) =>
   Effect.all({
-    port: TlsConfig.checkInteger({
-      path: "port",
-      value: options.port,
-      fallback: 0,
-      minimum: 1,
-      maximum: 65535,
-      expected: "a TCP port, an integer from 1 to 65535"
-    }),
+    port: checkPort(options.port),
     timeout: TlsConfig.checkDuration("connectTimeout", options.connectTimeout, defaultConnectTimeout)
+  })
+
+/** A port to connect to: `net` and `tls` throw a `RangeError` for one out of range, this fails `TlsConfigError`. */
+export const checkPort = (port: number): Effect.Effect<number, TlsConfigError> =>
+  TlsConfig.checkInteger({
+    path: "port",
+    value: port,
+    fallback: 0,
+    minimum: 1,
+    maximum: 65535,
+    expected: "a TCP port, an integer from 1 to 65535"
   })
 
 /**
