@@ -6,48 +6,35 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import * as internal from "./internal/connection/options.ts"
 import * as Checks from "./internal/optionChecks.ts"
 import type * as TlsConnection from "./TlsConnection.ts"
 import type { TlsConfigError } from "./TlsError.ts"
 
-const ByteCount = Schema.Int.check(Schema.isGreaterThan(0))
-
 /**
- * A bound read from configuration: a duration string (`"10 seconds"`) that
- * is positive and finite, as every timeout option must be.
+ * A bound: a positive, finite duration, from code any `Duration.Input`
+ * (milliseconds, `"10 seconds"`, a `Duration`), from configuration a string
+ * (`"10 seconds"`); decodes to a `Duration`. Zero, negative and infinite
+ * bounds are refused. Every timeout option of the library is one.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Timeout = Schema.DurationFromString.check(
-  Schema.makeFilter(
-    (duration) => (Duration.isPositive(duration) && Duration.isFinite(duration)) || Checks.DURATION_EXPECTED
-  )
-)
-
-const withDefault = <S extends Schema.Top & { readonly Encoded: unknown }>(value: S["Encoded"]) =>
-  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
+export const Timeout = internal.Timeout
 
 /**
- * Buffer limits in bytes and timeouts as durations (`"10 seconds"`,
- * `"500 millis"` when read from strings). Every field is optional and has the
- * default of `TlsConnection.defaultOptions`.
+ * The connection's options, the one schema their type, defaults and check
+ * derive from: buffer limits in bytes and timeouts (see
+ * `TlsConnection.ConnectionOptions`). Its encoded side is what code passes
+ * (every field optional); decoding fills in the defaults of
+ * `TlsConnection.defaultOptions`. Read from strings by `Config`.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const ConnectionConfig = Schema.Struct({
-  readBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.readBufferBytes)),
-  writeBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.writeBufferBytes)),
-  controlBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.controlBufferBytes)),
-  eventBufferSize: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.eventBufferSize)),
-  handshakeTimeout: Timeout.pipe(withDefault<typeof Timeout>("10 seconds")),
-  closeTimeout: Timeout.pipe(withDefault<typeof Timeout>("5 seconds"))
-})
+export const ConnectionConfig = internal.ConnectionSchema
 
 /**
  * The decoded configuration; assignable to `TlsConnection.ConnectionOptions`.
@@ -83,8 +70,7 @@ export const checkDuration: (
   path: string,
   value: Duration.Input | undefined,
   fallback: Duration.Duration
-) => Effect.Effect<Duration.Duration, TlsConfigError> = (path, value, fallback) =>
-  Checks.lift(Checks.duration(path, value, fallback))
+) => Effect.Effect<Duration.Duration, TlsConfigError> = internal.resolveDuration
 
 /**
  * Checks an integer option from `minimum` to `maximum` inclusive (`undefined`
@@ -102,9 +88,7 @@ export const checkInteger: (options: {
   readonly maximum: number
   readonly expected: string
 }) => Effect.Effect<number, TlsConfigError> = (options) =>
-  Checks.lift(
-    Checks.integer(options.path, options.value, options.fallback, options.minimum, options.maximum, options.expected)
-  )
+  Checks.integer(options.path, options.value, options.fallback, options.minimum, options.maximum, options.expected)
 
 /**
  * Checks a connection's options as `TlsConnection.make` will, so that an
