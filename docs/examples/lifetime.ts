@@ -29,8 +29,14 @@ export const converse = (tls: TlsConnection.TlsConnection, lines: ReadonlyArray<
 /** How the connection ended, in words. */
 export const describeOutcome = (outcome: CloseOutcome) =>
   CloseOutcome.$match(outcome, {
-    Clean: ({ closeNotifyReceived, closeNotifySent }) =>
-      `clean (close_notify received: ${closeNotifyReceived}, sent: ${closeNotifySent})`,
+    Clean: ({ peerEnded, closeNotifyReceived, closeNotifySent }) =>
+      `clean (${
+        closeNotifyReceived
+          ? "the peer sent close_notify"
+          : peerEnded
+            ? "the peer ended; with close_notify or not, the native path cannot tell"
+            : "closed before the peer ended"
+      }; ours ${closeNotifySent ? "sent" : "not sent"})`,
     Truncated: () => "truncated: the transport ended without close_notify",
     Failed: ({ error }) => `failed: ${error.message}`,
     Forced: ({ detail }) => `forced: ${detail}`

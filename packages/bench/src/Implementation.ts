@@ -53,6 +53,8 @@ export interface EffectImplementation {
   readonly label: string
   /** Whether clients can resume sessions (the resumed-handshake case is skipped otherwise). */
   readonly resumption: boolean
+  /** Measured in the handshake cases only (it differs from another implementation only in how it connects). */
+  readonly handshakesOnly?: boolean | undefined
   /** Listens on 127.0.0.1 (port chosen by the system) and runs `handler` for every connection. */
   readonly serve: (
     credentials: Credentials,
@@ -90,6 +92,7 @@ export type Implementation = RawImplementation | EffectImplementation
  * - `effect`: Effect 4.1's `NodeSocket.makeTls` / `NodeSocketServer.makeTls`.
  * - `native`: effect-tls over a native TLSSocket.
  * - `duplex`: effect-tls on the duplex path over a TCP transport.
+ * - `simple`: the native path through `NodeTls.connect`, in the handshake cases.
  * - `floor`: the thinnest Effect program over the same TLSSockets that keeps
  *   the design (an IO fiber per connection, bounded buffers, interrupt-safe
  *   halves, timeouts as timers): how far effect-tls is from what Effect allows.
@@ -97,4 +100,4 @@ export type Implementation = RawImplementation | EffectImplementation
  * @since 0.1.0
  * @category models
  */
-export type ImplementationId = "raw" | "effect" | "native" | "duplex" | "floor"
+export type ImplementationId = "raw" | "effect" | "native" | "duplex" | "simple" | "floor"

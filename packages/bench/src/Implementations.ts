@@ -27,6 +27,7 @@ export const all: ReadonlyArray<Implementation> = [
   EffectSocket.implementation,
   EffectTls.native,
   EffectTls.duplex,
+  EffectTls.simple,
   Floor.implementation
 ]
 

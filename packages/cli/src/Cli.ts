@@ -17,6 +17,7 @@ import * as Flag from "effect/cli/Flag"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { CliExit, ExitCode, help as exitCodeHelp, formatError, fromTlsError } from "./ExitCode.ts"
@@ -78,7 +79,7 @@ const verboseFlag = Flag.Boolean("verbose").pipe(
   Flag.withDefault(false),
   Flag.withAlias("v"),
   Flag.withDescription(
-    "also print events on stderr: session tickets, alerts, close_notify, and key updates where the engine reports them"
+    "also print events on stderr: session tickets, alerts, close_notify, TLS 1.3 key updates sent and received"
   )
 )
 
@@ -229,7 +230,9 @@ export const serve = Command.make(
         (n) => n > 0,
         () => "a number, at least 1"
       ),
-      Flag.withDescription("connections served at once; more wait in the accept queue"),
+      Flag.withDescription(
+        "connections served at once; a client beyond it is refused at once (its connection is reset)"
+      ),
       Flag.optional
     ),
     handshakeTimeout: durationFlag("handshake-timeout", "bound on each TLS handshake (default 10s)"),
@@ -404,6 +407,8 @@ export const run = runCommand.pipe(
   }),
   Effect.provide(
     Layer.mergeAll(
+      // stdout carries only data (connect) or the listening line (serve): logs go to stderr.
+      Layer.succeed(Logger.LogToStderr, true),
       CliConfig.layer({ builtIns: [GlobalFlag.Help, versionFlag, GlobalFlag.Completions] }),
       CliOutput.layerPresenter(presenter),
       CliOutput.layer(CliOutput.defaultFormatter({ colors: false }))

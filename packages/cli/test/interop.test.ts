@@ -153,6 +153,9 @@ describe.skipIf(!openssl)("connect against openssl s_server (needs openssl, stdb
         assert.strictEqual(exit.code, 0, client.stderr())
         // The client answered the requested update (s_server logs what it receives).
         assert.match(server.stdoutText(), /<<< TLS 1\.3, Handshake \[length \w+\], KeyUpdate/)
+        // -v shows both: the peer's update, and the answer (seen in the key log of the new secrets).
+        assert.match(client.stderr(), /^event: key update received$/m, `${path}: ${client.stderr()}`)
+        assert.match(client.stderr(), /^event: key update sent$/m, `${path}: ${client.stderr()}`)
       }
     })
   )

@@ -21,8 +21,13 @@ export type TlsEvent = Data.TaggedEnum<{
   AlertSent: { readonly level: "warning" | "fatal"; readonly description: number }
   /** An alert arrived from the peer. */
   AlertReceived: { readonly level: "warning" | "fatal"; readonly description: number }
-  /** A KeyUpdate (TLS 1.3) was sent or received; `requested` asks the other side to answer. */
-  KeyUpdate: { readonly direction: "sent" | "received"; readonly requested: boolean }
+  /**
+   * A KeyUpdate (TLS 1.3) was sent or received; `requested` tells whether it
+   * asked the other side to answer, `undefined` where the engine cannot tell
+   * (Node's engines, for a received one: they see the new keys, not the
+   * message).
+   */
+  KeyUpdate: { readonly direction: "sent" | "received"; readonly requested: boolean | undefined }
   /** A session ticket arrived (client) and can be used to resume. */
   SessionTicket: { readonly ticket: Uint8Array }
   /** A key log line in SSLKEYLOGFILE format (only when key logging is enabled). */

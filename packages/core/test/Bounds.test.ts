@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import * as MemoryTransport from "../../test/src/MemoryTransport.ts"
@@ -40,6 +41,24 @@ describe("default bounds, on the TestClock and without options", () => {
       yield* TestClock.adjust("1 millis")
       const exit = yield* Fiber.await(client)
       assert.strictEqual(reasonOf(exit), "TlsHandshakeError/Timeout")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("an engine that opens its own transport and never does fails Timeout after 10 seconds, not before", () =>
+    Effect.gen(function* () {
+      const { a } = MemoryTransport.makePair()
+      // A native client dialing a host that never answers: it stays connecting.
+      const engine = Object.assign(ScriptedEngine.make({ role: "client" }), { connectingTo: () => "192.0.2.1:443" })
+      const client = yield* Effect.forkScoped(TlsConnection.make({ engine, transport: a }))
+      yield* settle
+      yield* TestClock.adjust("9999 millis")
+      yield* settle
+      assert.isUndefined(client.pollUnsafe(), "the connect ended before its default timeout")
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(client)
+      assert.strictEqual(reasonOf(exit), "TlsTransportError/Timeout")
+      const error = Option.getOrUndefined(Exit.findErrorOption(exit))
+      assert.include(error?.message, "no connection to 192.0.2.1:443 within 10s")
     }).pipe(Effect.scoped)
   )
 

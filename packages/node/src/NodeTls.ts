@@ -11,11 +11,15 @@
  * `connect` and `serve` run the native path unless `path: "duplex"` is given;
  * an upgrade always runs the duplex path (see the guide's glossary).
  *
- * Each call builds its SecureContexts from its options. For many connections
- * with one configuration, make a client (`NodeTlsClient.make`, or its layer)
- * or an acceptor (`NodeTlsServer.makeAcceptor`) once and use its `connect`
- * and `upgrade`: they share the contexts, so sessions resume; the functions
- * here are made of them.
+ * `connect` and `upgradeClient` share one client context (SecureContext and
+ * session cache) among all calls with equal options, process-wide (up to 32
+ * configurations, the least recently used dropped first), as Node's
+ * `https.globalAgent` does: repeated calls neither rebuild a context nor
+ * miss a resumption. For a client whose context and sessions are its own and
+ * live with its scope, make one (`NodeTlsClient.make`, or its layer). Each
+ * `upgradeServer` call builds its server's contexts; for many connections
+ * with one configuration, make an acceptor (`NodeTlsServer.makeAcceptor`)
+ * once and use its `upgrade`, so its tickets resume.
  *
  * @since 0.1.0
  */
@@ -24,10 +28,10 @@ import type { TlsError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { sharedClient } from "./internal/client.ts"
 import { upgradeOnce } from "./internal/handover.ts"
 import * as Server from "./internal/server.ts"
 import { connectionSpan } from "./internal/spans.ts"
-import * as NodeTlsClient from "./NodeTlsClient.ts"
 import * as NodeTlsServer from "./NodeTlsServer.ts"
 import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
@@ -46,7 +50,9 @@ export interface ConnectOptions extends TlsOptions.ClientOptions {
 /**
  * Connects to `host:port` over TCP and completes the TLS handshake, within
  * the connect timeout (default 10 seconds) and the handshake timeout (default
- * 10 seconds). The connection lives until the scope closes.
+ * 10 seconds). The connection lives until the scope closes. Calls with equal
+ * options share a SecureContext and a session cache (see the module note), so
+ * a repeated connect resumes, unless `sessionCache` is false.
  *
  * @example
  * ```ts
@@ -69,9 +75,7 @@ export interface ConnectOptions extends TlsOptions.ClientOptions {
  * @category constructors
  */
 export const connect = (options: ConnectOptions): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
-  Effect.flatMap(NodeTlsClient.make({ ...options, sessionCache: false }), (client) =>
-    client.connect({ host: options.host, port: options.port })
-  )
+  Effect.flatMap(sharedClient(options), (client) => client.connect({ host: options.host, port: options.port }))
 
 /**
  * Listens and serves every connection with `handler` in its own fiber, until
@@ -142,8 +146,9 @@ export interface UpgradeClientOptions
  * destroyed with it) from the start of this effect, whatever its outcome.
  *
  * Handshake failures are typed (`TlsHandshakeError` by reason); the handshake
- * and the graceful close are bounded by the connection's timeouts. This keeps
- * no session: use a client's `upgrade` for that (see the module note).
+ * and the graceful close are bounded by the connection's timeouts. Calls with
+ * equal options share a SecureContext but keep no session: use a client's
+ * `upgrade` for that (see the module note).
  *
  * @example
  * ```ts
@@ -170,7 +175,7 @@ export const upgradeClient = (
   options: UpgradeClientOptions
 ): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> => {
   const { host, ...clientOptions } = options
-  return upgradeOnce(over, NodeTlsClient.make({ ...clientOptions, sessionCache: false }), (client) =>
+  return upgradeOnce(over, sharedClient({ ...clientOptions, sessionCache: false }), (client) =>
     client.upgrade(over, { host })
   ).pipe(connectionSpan("NodeTls.upgradeClient"))
 }

@@ -17,17 +17,15 @@
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
-import * as Transport from "@effect-tls/core/Transport"
+import type * as Transport from "@effect-tls/core/Transport"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { type ClientContext, clientContext } from "./internal/context.ts"
-import { makeDuplexEngine, makeNativeEngine } from "./internal/engine/index.ts"
-import { establish, upgrade } from "./internal/handover.ts"
-import { connectionSpan } from "./internal/spans.ts"
+import { checkPerConnection, clientOf } from "./internal/client.ts"
+import { clientContext } from "./internal/context.ts"
 import * as Net from "./internal/transports/net.ts"
 import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
@@ -115,7 +113,10 @@ export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeou
  * @category constructors
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
-  Effect.map(clientContext(options), fromContext)
+  Effect.andThen(
+    checkPerConnection(options),
+    Effect.map(clientContext(options), (context) => clientOf(context, options))
+  )
 
 /**
  * A client layer from options.
@@ -143,52 +144,3 @@ export const layerConfig = (
       return yield* make(options)
     })
   )
-
-// -----------------------------------------------------------------------------
-// internal
-// -----------------------------------------------------------------------------
-
-const fromContext = (context: ClientContext): Client => {
-  const options = context.options
-  const connectTimeout = context.connectTimeout
-  const path = options.path ?? "native"
-  return {
-    cachedSessions: Effect.sync(context.cachedSessions),
-    connect: (target) =>
-      Effect.uninterruptibleMask((restore) => {
-        if (path === "duplex") {
-          return Effect.flatMap(
-            restore(Net.openSocket({ host: target.host, port: target.port, connectTimeout })),
-            // From here the socket is never without an owner: the transport
-            // takes it, and `establish` destroys it unless the connection is made.
-            (socket) => {
-              const { tls, extras } = context.engineOptions(target)
-              return establish(restore, makeDuplexEngine("client", tls, extras), new Net.NetTransport(socket), {
-                options: options.connection
-              })
-            }
-          )
-        }
-        // The TLSSocket dials TCP itself (no socket to hand over), within the
-        // connect timeout the connection applies while it connects. The
-        // engine options are read now: they carry the latest session ticket.
-        return Effect.flatMap(Net.checkPort(target.port), (port) => {
-          const { tls, extras } = context.engineOptions(target)
-          const engine = makeNativeEngine("client", { host: target.host, port }, tls, extras)
-          return establish(restore, engine, Transport.native, { options: options.connection, connectTimeout })
-        })
-      }).pipe(
-        connectionSpan("NodeTlsClient.connect", {
-          "server.address": target.host,
-          "server.port": target.port,
-          "tls.path": path
-        })
-      ),
-    upgrade: (over, target) => {
-      const host = target?.host ?? target?.servername ?? options.servername ?? "localhost"
-      return upgrade(over, "client", () => context.engineOptions({ ...target, host }), options.connection).pipe(
-        connectionSpan("NodeTlsClient.upgrade")
-      )
-    }
-  }
-}

@@ -120,6 +120,7 @@ export const defaults: {
   readonly maxConnections: number
   readonly idleTimeout: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
+  readonly sessionCacheSize: number
 } = serverDefaults
 
 /**

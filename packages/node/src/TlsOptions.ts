@@ -9,9 +9,12 @@
  * @since 0.1.0
  */
 import type { ConnectionOptions } from "@effect-tls/core/TlsConnection"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as LogLevel from "effect/LogLevel"
 import type * as Redacted from "effect/Redacted"
+import type { Peer } from "./NodeTlsServer.ts"
 
 /**
  * A TLS protocol version, as Node names it.
@@ -109,7 +112,10 @@ export interface ClientOptions extends CommonOptions {
   readonly requestOcsp?: boolean | undefined
   /** Bound on the TCP connect (DNS included). Default 10 seconds. */
   readonly connectTimeout?: Duration.Input | undefined
-  /** Resume sessions with tickets from earlier connections (client service only). Default true. */
+  /**
+   * Resume sessions with tickets from earlier connections of the same client
+   * (for `NodeTls.connect`: of earlier calls with equal options). Default true.
+   */
   readonly sessionCache?: boolean | undefined
   /**
    * The path `connect` runs TLS on over its TCP socket (see {@link Path}).
@@ -165,6 +171,16 @@ export interface ServerConnectionOptions extends CommonOptions {
   /** Session tickets (resumption). Default true. */
   readonly tickets?: boolean | undefined
   /**
+   * TLS 1.2 sessions kept by session ID, for clients that resume without a
+   * ticket (curl 7.88, `openssl s_client -no_ticket`, older Java). One cache
+   * per configuration (shared by its server and upgrades), least recently
+   * used out first; an entry lives as long as a ticket would (2 hours) and
+   * until the next `reload`. An entry is the session's encoding (about 130
+   * bytes, more with a client certificate) under its 32-byte ID. `0` keeps none. Default
+   * 1024. Not made when `minVersion` is TLS 1.3.
+   */
+  readonly sessionCacheSize?: number | undefined
+  /**
    * An established connection with no traffic for this long fails with
    * `TlsTransportError` `Timeout`. Default 5 minutes. (The handshake is bounded
    * by the connection's `handshakeTimeout` instead.)
@@ -189,4 +205,22 @@ export interface ServerOptions extends ServerConnectionOptions {
   readonly shutdownTimeout?: Duration.Input | undefined
   /** The path TLS runs on over each accepted socket (see {@link Path}). Default `native`. */
   readonly path?: Path | undefined
+  /**
+   * The level a handler's failure (an error or a defect, not an
+   * interruption) is logged at, with the client's address and port as
+   * annotations and the cause. Default `Warn`; `None` logs nothing. Either way
+   * the failure is counted (`tls_server_handler_failures_total`) and its
+   * connection is reset (a TCP RST, no close_notify), so that the client
+   * cannot take a crashed handler for a clean end.
+   */
+  readonly handlerFailureLogLevel?: LogLevel.Severity | "None" | undefined
+  /**
+   * Called, in the connection's fiber, with the error of every accepted
+   * connection that failed before its handler ran (the handshake failed,
+   * timed out, or the client left during it) and the client's TCP address.
+   * These are logged at debug level only (a port scanner makes many); this
+   * is the place to report or count them. Not called for connections the
+   * server's shutdown interrupts.
+   */
+  readonly onHandshakeFailure?: ((error: TlsError, peer: Peer) => Effect.Effect<void>) | undefined
 }

@@ -3,6 +3,14 @@
  */
 
 /**
+ * Interop with Effect's `Socket`: a TLS connection as a `Socket`, a `Socket`
+ * as a transport.
+ *
+ * @since 0.1.0
+ */
+export * as EffectSocket from "./EffectSocket.ts"
+
+/**
  * One-call connect, serve, and upgrades over any transport.
  *
  * @since 0.1.0

@@ -168,6 +168,34 @@ describe("NodeTls client and server", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("NodeTls.connect: calls with equal options share a context and resume; other options do not", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const stranger = yield* CertificateAuthority.make({ name: "another issuer" })
+      const server = yield* serveIssued(issued, (connection) =>
+        Effect.andThen(connection.writer.write("hello"), connection.writer.end)
+      )
+      const port = server.address.port
+      const resumed = (options: Omit<NodeTls.ConnectOptions, "host" | "port">) =>
+        Effect.scoped(
+          Effect.flatMap(NodeTls.connect({ host: "127.0.0.1", port, ...options }), (connection) =>
+            Effect.map(readAll(connection), () => connection.session.resumed)
+          )
+        )
+      // A fresh options object each time: equal options, not the same object, share.
+      assert.isFalse(yield* resumed({ ca: issued.ca, alpn: ["a"] }))
+      assert.isTrue(yield* resumed({ ca: issued.ca, alpn: ["a"] }))
+      assert.isTrue(yield* resumed({ ca: issued.ca, alpn: ["a"], path: "duplex" }), "the path is per call")
+      assert.isFalse(yield* resumed({ ca: issued.ca, alpn: ["a"], sessionCache: false }))
+      assert.isFalse(yield* resumed({ ca: issued.ca, alpn: ["b"] }), "other options, another context")
+      // A session made without verification is never offered by a verifying configuration.
+      assert.isFalse(yield* resumed({ ca: stranger.root, insecureSkipVerify: true }))
+      assert.isTrue(yield* resumed({ ca: stranger.root, insecureSkipVerify: true }))
+      const strict = yield* Effect.flip(resumed({ ca: stranger.root }))
+      assert.strictEqual(strict._tag, "TlsHandshakeError")
+    }).pipe(Effect.scoped)
+  )
+
   it.live("client: connections of one client to one server share one copy of its chain's DER", () =>
     Effect.gen(function* () {
       const pki = yield* CertificateAuthority.make()
@@ -237,6 +265,31 @@ describe("NodeTls client and server", () => {
         )
         assert.strictEqual(handshake?.parent._tag === "Some" ? handshake.parent.value : undefined, connection)
       }).pipe(Effect.scoped)
+  )
+
+  it.live("client: spans are made when a tracer is installed and tracing is enabled, and only then", () =>
+    Effect.gen(function* () {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const issued = yield* CertificateAuthority.issueServer()
+      const server = yield* serveIssued(issued, (connection) => connection.writer.end)
+      const connect = Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port: server.address.port, ca: issued.ca }))
+      yield* connect.pipe(Effect.withTracer(tracer))
+      const names = spans.map((span) => span.name)
+      assert.includeMembers(names, ["NodeTlsClient.connect", "TlsConnection.handshake"])
+      const client = spans.find((span) => span.name === "NodeTlsClient.connect")
+      assert.strictEqual(client?.attributes.get("server.port"), server.address.port)
+      assert.strictEqual(client?.status._tag, "Ended")
+      const before = spans.length
+      yield* connect.pipe(Effect.withTracer(tracer), Effect.withTracerEnabled(false))
+      assert.strictEqual(spans.length, before, "tracing disabled: no span")
+    }).pipe(Effect.scoped)
   )
 
   it.live("server: tickets off means no resumption", () =>

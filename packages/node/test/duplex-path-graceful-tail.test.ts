@@ -110,7 +110,7 @@ describe("duplex path: a graceful close delivers the tail", () => {
             { bytes: TOTAL, sha256: fromClient.sha256 },
             `round ${round}: server`
           )
-          const clean = CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true })
+          const clean = CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: true, closeNotifySent: true })
           assert.deepStrictEqual(result.client, clean, `round ${round}: client outcome`)
           assert.deepStrictEqual(result.server, clean, `round ${round}: server outcome`)
         }

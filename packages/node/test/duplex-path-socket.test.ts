@@ -60,7 +60,7 @@ describe("duplex path and Effect Socket", () => {
       assert.isTrue(socket.connection.session.peerVerified)
       assert.deepStrictEqual(
         yield* socket.connection.closed,
-        CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true })
+        CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: true, closeNotifySent: true })
       )
       assert.strictEqual((yield* Fiber.join(serverFiber))._tag, "Clean")
     }).pipe(Effect.scoped)

@@ -42,8 +42,14 @@ describe("duplex path over TCP", () => {
       const server = yield* Fiber.join(serverFiber)
       assert.deepStrictEqual(server.received, data)
       assert.deepStrictEqual(result.back, data)
-      assert.deepStrictEqual(result.outcome, CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true }))
-      assert.deepStrictEqual(server.outcome, CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true }))
+      assert.deepStrictEqual(
+        result.outcome,
+        CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: true, closeNotifySent: true })
+      )
+      assert.deepStrictEqual(
+        server.outcome,
+        CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: true, closeNotifySent: true })
+      )
       assert.strictEqual(server.session.role, "server")
       // Both scopes destroyed their sockets; each closes a tick later.
       yield* listener.allClosed.pipe(Effect.timeout("2 seconds"))
@@ -194,7 +200,7 @@ describe("duplex path over TCP", () => {
       yield* inner.writer.end
       assert.deepStrictEqual(
         yield* inner.closed,
-        CloseOutcome.Clean({ closeNotifyReceived: true, closeNotifySent: true })
+        CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: true, closeNotifySent: true })
       )
       assert.strictEqual((yield* Fiber.join(serverFiber))._tag, "Clean")
       const stats = yield* outer.stats

@@ -22,22 +22,18 @@
  */
 import { assert, describe } from "@effect/vitest"
 import { CloseOutcome } from "@effect-tls/core/CloseOutcome"
-import * as NodeTls from "@effect-tls/node/NodeTls"
-import * as NodeTransport from "@effect-tls/node/NodeTransport"
-import { type CertificateAuthority, Peer } from "@effect-tls/test"
+import { Peer } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { listen } from "./engine-path-support.ts"
-import { credential } from "./helpers.ts"
 import {
+  clientOn,
   digitLines,
   hasOpenssl,
-  ourClient,
-  ourServer,
   payloadLines,
   peerTest,
   readHashed,
+  serverOn,
   serverPem,
   sha256,
   writePieces
@@ -55,35 +51,9 @@ const OURS = 16 * PIECE
 type Path = "native" | "duplex"
 const PATHS: ReadonlyArray<Path> = ["native", "duplex"]
 
-/** Our client on `path`. */
-const clientOn = (path: Path, port: number, ca: string) =>
-  path === "native"
-    ? ourClient(port, ca)
-    : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
-        NodeTls.upgradeClient(transport, { ca, servername: "localhost" })
-      )
-
-/** Our server on `path` for one connection: `accept` gives it, alive until the scope closes. */
-const serverOn = (path: Path, server: CertificateAuthority.Issued) =>
-  Effect.gen(function* () {
-    if (path === "duplex") {
-      const listener = yield* listen
-      return {
-        port: listener.port,
-        accept: Effect.gen(function* () {
-          const socket = yield* listener.accept
-          return yield* NodeTls.upgradeServer(yield* NodeTransport.fromSocket(socket), {
-            credentials: [credential(server)]
-          })
-        }).pipe(Effect.timeout("10 seconds"))
-      }
-    }
-    return yield* ourServer(server, { host: "127.0.0.1" })
-  })
-
 /** The native path cannot tell the peer's close_notify from its FIN (it reports `Ended`). */
 const cleanOutcome = (path: Path) =>
-  CloseOutcome.Clean({ closeNotifyReceived: path === "duplex", closeNotifySent: true })
+  CloseOutcome.Clean({ peerEnded: true, closeNotifyReceived: path === "duplex", closeNotifySent: true })
 
 /** Our data, in whole records of whole lines (the peer prints its reports between lines). */
 const ourData = () => {

@@ -8,11 +8,13 @@ import { createHash, randomBytes } from "node:crypto"
 import { it } from "@effect/vitest"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import * as NodeTls from "@effect-tls/node/NodeTls"
+import * as NodeTransport from "@effect-tls/node/NodeTransport"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority, Peer, TempFiles } from "@effect-tls/test"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { listen } from "./engine-path-support.ts"
 import { credential, testServer } from "./helpers.ts"
 
 /** OpenSSL's command-line tool, line-buffered by `stdbuf` (`Peer.openssl`). */
@@ -35,6 +37,33 @@ export const ourServer = (issued: CertificateAuthority.Issued, options: Partial<
 /** Our client (native path) to a peer on 127.0.0.1:`port` that serves a `localhost` certificate from `ca`. */
 export const ourClient = (port: number, ca: string, options: Partial<NodeTls.ConnectOptions> = {}) =>
   NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost", ...options })
+
+/** Our client on `path` to 127.0.0.1:`port` (the duplex path over a TCP transport). */
+export const clientOn = (path: TlsOptions.Path, port: number, ca: string) =>
+  path === "native"
+    ? ourClient(port, ca)
+    : Effect.flatMap(NodeTransport.connect({ host: "127.0.0.1", port }), (transport) =>
+        NodeTls.upgradeClient(transport, { ca, servername: "localhost" })
+      )
+
+/**
+ * Our server on `path` for one connection, serving `issued` on 127.0.0.1:
+ * `accept` gives the connection, alive until the scope closes.
+ */
+export const serverOn = (path: TlsOptions.Path, issued: CertificateAuthority.Issued) =>
+  Effect.gen(function* () {
+    if (path === "native") return yield* ourServer(issued, { host: "127.0.0.1" })
+    const listener = yield* listen
+    return {
+      port: listener.port,
+      accept: Effect.gen(function* () {
+        const socket = yield* listener.accept
+        return yield* NodeTls.upgradeServer(yield* NodeTransport.fromSocket(socket), {
+          credentials: [credential(issued)]
+        })
+      }).pipe(Effect.timeout("10 seconds"))
+    }
+  })
 
 /** How many times `pattern` (a global regular expression) matches in `text`. */
 export const count = (text: string, pattern: RegExp): number => (text.match(pattern) ?? []).length

@@ -170,6 +170,11 @@ const serverRows: ReadonlyArray<Row<TlsOptions.ServerOptions>> = [
     bad: () => durations.map((shutdownTimeout) => ({ shutdownTimeout })),
     good: () => ({ shutdownTimeout: "1 second" })
   },
+  {
+    path: "sessionCacheSize",
+    bad: () => [{ sessionCacheSize: -1 }, { sessionCacheSize: 1.5 }, { sessionCacheSize: Number.NaN }],
+    good: () => ({ sessionCacheSize: 0 })
+  },
   ...(connectionRows as ReadonlyArray<Row<TlsOptions.ServerOptions>>),
   { path: "credentials", bad: () => [{ credentials: [] }], good: () => ({}) },
   {

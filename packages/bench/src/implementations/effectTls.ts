@@ -47,7 +47,7 @@ const clientOptions = (credentials: Credentials.Credentials): TlsOptions.ClientO
   servername: credentials.servername
 })
 
-const make = (id: "native" | "duplex", label: string, path: TlsOptions.Path): EffectImplementation => ({
+const make = (id: "native" | "duplex" | "simple", label: string, path: TlsOptions.Path): EffectImplementation => ({
   _tag: "Effect",
   id,
   label,
@@ -64,6 +64,28 @@ const make = (id: "native" | "duplex", label: string, path: TlsOptions.Path): Ef
       connect: (port) => Effect.map(client.connect({ host: Credentials.host, port }), toConn)
     }))
 })
+
+/**
+ * The native path through the simplest API, `NodeTls.connect` (one call per
+ * connection, the context shared by equal options) and `NodeTls.serve`:
+ * measured in the handshake cases, the only ones where it differs from
+ * {@link native}.
+ *
+ * @since 0.1.0
+ * @category implementations
+ */
+export const simple: EffectImplementation = {
+  ...make("simple", "effect-tls NodeTls.connect", "native"),
+  handshakesOnly: true,
+  client: (credentials, { resume }) =>
+    Effect.succeed({
+      connect: (port) =>
+        Effect.map(
+          NodeTls.connect({ ...clientOptions(credentials), host: Credentials.host, port, sessionCache: resume }),
+          toConn
+        )
+    })
+}
 
 /**
  * The native path: `NodeTlsClient.make` and `NodeTls.serve`.

@@ -90,10 +90,24 @@ export const serverOptions = (
   ...(settings.handshakeTimeout === undefined ? {} : { connection: { handshakeTimeout: settings.handshakeTimeout } })
 })
 
-/** Serves connections as the settings describe, until the scope closes. */
+/**
+ * Serves connections as the settings describe, until the scope closes. The
+ * command reports failures itself (with -v), so the library logs none of
+ * its handler's; `onHandshakeFailure` sees the connections that never
+ * reached it.
+ */
 export const serve = <E, R>(
   settings: ServeSettings,
   credentials: ReadonlyArray<{ readonly cert: string; readonly key: string }>,
-  handler: (connection: TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>
+  handler: (connection: TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>,
+  onHandshakeFailure?: (error: TlsError, peer: NodeTlsServer.Peer) => Effect.Effect<void>
 ): Effect.Effect<NodeTlsServer.Server, TlsError, R | Scope.Scope> =>
-  NodeTls.serve({ ...serverOptions(settings, credentials), path: settings.path }, handler)
+  NodeTls.serve(
+    {
+      ...serverOptions(settings, credentials),
+      path: settings.path,
+      handlerFailureLogLevel: "None",
+      ...(onHandshakeFailure === undefined ? {} : { onHandshakeFailure })
+    },
+    handler
+  )

@@ -3,6 +3,8 @@
  * per-connection summary of `serve`. stdout carries only application data
  * (`connect`) or the one `listening` line (`serve`).
  */
+import type { CloseOutcome } from "@effect-tls/core/CloseOutcome"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import type { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Cause from "effect/Cause"
@@ -107,6 +109,36 @@ export const formatEvent = (event: TlsEvent): string | undefined => {
       return `event: ${event.count} events not shown (the output fell behind)`
   }
 }
+
+/**
+ * How a connection ended, for the `ended=` field: only what the library
+ * knows. The native path cannot tell the peer's close_notify from its bare
+ * FIN, so an end there claims neither.
+ */
+export const formatOutcome = (outcome: CloseOutcome): string => {
+  switch (outcome._tag) {
+    case "Clean": {
+      const ours = outcome.closeNotifySent ? "close_notify sent" : "ours not sent"
+      if (outcome.closeNotifyReceived) {
+        return outcome.closeNotifySent
+          ? "clean (close_notify received and sent)"
+          : `clean (close_notify received; ${ours})`
+      }
+      return outcome.peerEnded
+        ? `clean (the peer ended, with close_notify or a bare FIN: the native path cannot tell; ${ours})`
+        : `clean (closed before the peer ended; ${ours})`
+    }
+    case "Truncated":
+      return "truncated (the peer's FIN came without close_notify)"
+    case "Failed":
+      return formatTlsError(outcome.error)
+    case "Forced":
+      return `forced (${outcome.detail})`
+  }
+}
+
+/** A library error as in the `error:` line, without its prefix. */
+export const formatTlsError = (error: TlsError): string => formatError(error).slice("error: ".length)
 
 /** The error of a failed cause, as in the `error:` line without its prefix. */
 export const formatCauseShort = (cause: Cause.Cause<unknown>): string =>

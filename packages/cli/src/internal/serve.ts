@@ -11,6 +11,7 @@ import type { TlsConnection } from "@effect-tls/core/TlsConnection"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { formatAddress } from "./args.ts"
@@ -37,8 +38,16 @@ export const run = (settings: ServeSettings, listening: Effect.Effect<void>) =>
         yield* Report.line(`certificate: ${ephemeral.names.join(", ")} SHA-256 ${ephemeral.fingerprint}`)
       }
       let sequence = 0
-      const server = yield* Library.serve(settings, credentials, (connection, peer) =>
-        handle(settings, ++sequence, connection, peer)
+      // Made before the server, so that its scope clears it only after the
+      // server shut down: the last connections' lines are still printed.
+      const reports = yield* FiberSet.make<void>()
+      const server = yield* Library.serve(
+        settings,
+        credentials,
+        (connection, peer) => handle(settings, reports, ++sequence, connection, peer),
+        settings.verbose
+          ? (error, peer) => Report.line(`handshake failed: peer=${formatPeer(peer)} ${Report.formatTlsError(error)}`)
+          : undefined
       )
       const bound = Duration.sum(settings.shutdownTimeout ?? NodeTlsServer.defaults.shutdownTimeout, SHUTDOWN_MARGIN)
       yield* Effect.acquireRelease(
@@ -89,22 +98,41 @@ interface Counters {
 }
 
 /**
- * One connection: the mode, then (with -v) the summary line. The outcome is
- * the mode's: it ends after the client's close_notify and ours, or with the
- * error that broke the connection. The connection is closed by the library
- * when this returns.
+ * One connection: the mode, then (with -v) the summary line, printed once the
+ * connection has closed, with how it ended: the mode's failure, or the
+ * connection's outcome (which says only what the path can tell). A failed
+ * mode fails the handler, so that the library resets the connection rather
+ * than closing it as if all went well.
  */
-const handle = (settings: ServeSettings, id: number, connection: TlsConnection, peer: NodeTlsServer.Peer) =>
+const handle = (
+  settings: ServeSettings,
+  reports: FiberSet.FiberSet<void>,
+  id: number,
+  connection: TlsConnection,
+  peer: NodeTlsServer.Peer
+) =>
   Effect.gen(function* () {
     const counters: Counters = { received: 0, sent: 0 }
     const result = yield* Effect.exit(serveMode(settings, connection, counters))
-    if (!settings.verbose) return
-    const ended =
-      result._tag === "Success" ? "clean (close_notify received and sent)" : Report.formatCauseShort(result.cause)
-    yield* Report.line(
-      `connection #${id}: peer=${peer.family === "IPv6" ? `[${peer.address}]` : peer.address}:${peer.port} ${Report.formatSession(connection.session).slice("session: ".length)} received=${counters.received} sent=${counters.sent} ended=${ended}`
-    )
+    if (settings.verbose) {
+      // The outcome is final once the connection's scope has closed, which
+      // the library bounds by the close timeout after this handler returns.
+      yield* FiberSet.run(
+        reports,
+        Effect.flatMap(connection.closed, (outcome) => {
+          const ended =
+            result._tag === "Success" ? Report.formatOutcome(outcome) : Report.formatCauseShort(result.cause)
+          return Report.line(
+            `connection #${id}: peer=${formatPeer(peer)} ${Report.formatSession(connection.session).slice("session: ".length)} received=${counters.received} sent=${counters.sent} ended=${ended}`
+          )
+        })
+      )
+    }
+    return yield* result
   })
+
+const formatPeer = (peer: NodeTlsServer.Peer): string =>
+  `${peer.family === "IPv6" ? `[${peer.address}]` : peer.address}:${peer.port}`
 
 /** One record's worth of plaintext per write. */
 const SOURCE_CHUNK = Engine.recordPlaintextBytes

@@ -14,7 +14,8 @@ interface Follower {
  * the publisher (the IO fiber): each follower has its own bounded queue, and a
  * follower whose queue is full misses events, counted and reported to it.
  * A short history is replayed to new followers, so that events from the
- * handshake (before anyone could follow) are seen.
+ * handshake (before anyone could follow) are seen; of the session tickets,
+ * it keeps the latest.
  */
 export class EventHub {
   // Both made on first use: most connections publish a few events and have no follower.
@@ -33,6 +34,13 @@ export class EventHub {
     if (this.ended) return
     this.history ??= []
     const history = this.history
+    // Only the latest ticket is worth replaying (it is the one a client
+    // resumes with), and each is a serialized session of several hundred
+    // bytes that an idle connection would otherwise keep for its lifetime.
+    if (event._tag === "SessionTicket") {
+      const older = history.findIndex((kept) => kept._tag === "SessionTicket")
+      if (older >= 0) history.splice(older, 1)
+    }
     history.push(event)
     if (history.length > this.capacity) history.shift()
     if (this.followers === undefined) return

@@ -24,7 +24,8 @@ import type * as Scope from "effect/Scope"
 import type * as TlsOptions from "../TlsOptions.ts"
 import { checkCa, checkCredential } from "./credentials.ts"
 import type { EngineExtras, EngineTlsOptions } from "./engine/index.ts"
-import { defaultConnectTimeout } from "./transports/net.ts"
+import * as NodeInternals from "./engine/nodeInternals.ts"
+import { DEFAULT_MAX_ENTRIES, SessionIdCache } from "./sessionIdCache.ts"
 
 const versions: ReadonlyArray<TlsOptions.TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
@@ -131,8 +132,16 @@ const keylogExtras = (keylog: TlsOptions.KeylogOptions | undefined): EngineExtra
 export const serverDefaults = {
   maxConnections: 1024,
   idleTimeout: Duration.minutes(5),
-  shutdownTimeout: Duration.seconds(10)
+  shutdownTimeout: Duration.seconds(10),
+  sessionCacheSize: DEFAULT_MAX_ENTRIES
 } as const
+
+/**
+ * How long a server's sessions resume, by ticket or by ID: OpenSSL's default
+ * (2 hours), set on every server context so that the session-ID cache
+ * expires its entries with the same bound.
+ */
+const SESSION_LIFETIME_SECONDS = 2 * 60 * 60
 
 /** What one engine is made with: Node's TLS options and the engine's own. */
 export interface EngineOptions {
@@ -157,8 +166,6 @@ export interface ClientTarget {
 /** A client configuration resolved once: its SecureContext and session cache serve every connection. */
 export interface ClientContext {
   readonly options: TlsOptions.ClientOptions
-  /** `connectTimeout`, checked. */
-  readonly connectTimeout: Duration.Duration
   readonly secureContext: tls.SecureContext
   /** The options of one client engine towards `target`, with a cached ticket for it when there is one. */
   readonly engineOptions: (target: ClientTarget) => EngineOptions
@@ -241,12 +248,6 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
   Effect.gen(function* () {
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
-    yield* TlsConfig.checkConnectionOptions(options.connection)
-    const connectTimeout = yield* TlsConfig.checkDuration(
-      "connectTimeout",
-      options.connectTimeout,
-      defaultConnectTimeout
-    )
     for (const pin of options.pinnedSpkiSha256 ?? []) {
       if (!spkiPin.test(pin)) {
         return yield* invalid("pinnedSpkiSha256", "base64 SHA-256 SPKI pins (44 characters ending in =)", pin)
@@ -279,7 +280,6 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     const sharePeerChain = new PeerChains().share
     const context: ClientContext = {
       options,
-      connectTimeout,
       secureContext,
       cachedSessions: () => cache?.size ?? 0,
       engineOptions: (target) => {
@@ -318,6 +318,87 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     return context
   })
 
+/** The options a connection reads per call, not from its client's shared context. */
+type PerConnectionOption = "connection" | "connectTimeout" | "path"
+
+/**
+ * Every option that shapes a `ClientContext`, named, so that a new client
+ * option fails to compile here until it is given a place in the digest.
+ */
+type ContextShaping = { readonly [K in keyof Omit<TlsOptions.ClientOptions, PerConnectionOption>]-?: unknown }
+
+/**
+ * A digest of what shapes a client's context. Secrets enter only the hash,
+ * so the key a shared context is kept under reveals nothing.
+ */
+const contextDigest = (options: TlsOptions.ClientOptions): string => {
+  const credential = options.credential
+  const shaping: ContextShaping = {
+    minVersion: options.minVersion,
+    maxVersion: options.maxVersion,
+    insecureMinVersion: options.insecureMinVersion,
+    ciphers: options.ciphers,
+    groups: options.groups,
+    alpn: options.alpn,
+    keylog: options.keylog === undefined ? undefined : [options.keylog.file, options.keylog.events],
+    ca: options.ca,
+    systemCa: options.systemCa,
+    servername: options.servername,
+    credential:
+      credential === undefined
+        ? undefined
+        : [
+            credential.cert,
+            Redacted.value(credential.key),
+            credential.passphrase === undefined ? undefined : Redacted.value(credential.passphrase)
+          ],
+    pinnedSpkiSha256: options.pinnedSpkiSha256,
+    insecureSkipVerify: options.insecureSkipVerify,
+    insecureSkipHostnameCheck: options.insecureSkipHostnameCheck,
+    requestOcsp: options.requestOcsp,
+    sessionCache: options.sessionCache
+  }
+  return createHash("sha256").update(JSON.stringify(shaping)).digest("hex")
+}
+
+/** How many configurations the one-call forms keep a client context for. */
+const SHARED_CONTEXTS_SIZE = 32
+
+/**
+ * The client contexts of the one-call forms (`NodeTls.connect`,
+ * `NodeTls.upgradeClient`), by configuration digest, process-wide as Node's
+ * `https.globalAgent` is: calls with equal options share one SecureContext
+ * and one session cache, so the simplest API resumes and does not build a
+ * context per connection. Invariant: at most SHARED_CONTEXTS_SIZE entries;
+ * every use re-inserts, so the least recently used configuration is evicted
+ * first (its contexts are then freed with its last connection).
+ */
+const sharedContexts = new Map<string, ClientContext>()
+
+/**
+ * The shared client context of this configuration, made (and validated) on
+ * first use. A configuration that fails validation is not kept.
+ */
+export const sharedClientContext = (options: TlsOptions.ClientOptions): Effect.Effect<ClientContext, TlsConfigError> =>
+  Effect.suspend(() => {
+    const digest = contextDigest(options)
+    const found = sharedContexts.get(digest)
+    if (found !== undefined) {
+      sharedContexts.delete(digest)
+      sharedContexts.set(digest, found)
+      return Effect.succeed(found)
+    }
+    return Effect.tap(clientContext(options), (made) =>
+      Effect.sync(() => {
+        sharedContexts.set(digest, made)
+        if (sharedContexts.size > SHARED_CONTEXTS_SIZE) {
+          const oldest = sharedContexts.keys().next()
+          if (oldest.done !== true) sharedContexts.delete(oldest.value)
+        }
+      })
+    )
+  })
+
 // -----------------------------------------------------------------------------
 // server
 // -----------------------------------------------------------------------------
@@ -350,6 +431,8 @@ interface Generation {
   readonly resolved: Map<string, tls.SecureContext | undefined>
   /** Absent when there is nothing to choose between. */
   readonly sniCallback: SniCallback | undefined
+  /** Where its TLSSockets report their sessions (see `SessionIdCache`); absent without a cache. */
+  readonly sessionStore: net.Server | undefined
 }
 
 const RESOLVED_CACHE_SIZE = 1024
@@ -375,6 +458,14 @@ export const serverContext = (
       const caError = checkCa(options.clientAuth.ca, "clientAuth.ca")
       if (caError !== undefined) return yield* caError
     }
+    yield* TlsConfig.checkInteger({
+      path: "sessionCacheSize",
+      value: options.sessionCacheSize,
+      fallback: serverDefaults.sessionCacheSize,
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      expected: "a whole number of sessions, 0 or more"
+    })
     const run: RunResolver = yield* FiberSet.makeRuntime<never, tls.SecureContext | undefined, TlsConfigError>()
     const generation = (
       credentials: ReadonlyArray<TlsOptions.Credential>,
@@ -398,7 +489,8 @@ export const serverContext = (
         secureContext: of.default,
         ...clientAuth,
         ...alpn,
-        ...(of.sniCallback === undefined ? {} : { SNICallback: of.sniCallback })
+        ...(of.sniCallback === undefined ? {} : { SNICallback: of.sniCallback }),
+        ...(of.sessionStore === undefined ? {} : { server: of.sessionStore })
       },
       extras
     })
@@ -436,10 +528,31 @@ const makeGeneration = (
       sniCallback:
         byName.size === 0 && options.resolveSni === undefined
           ? undefined
-          : (servername, callback) => selectContext(options, run, self, servername, callback)
+          : (servername, callback) => selectContext(options, run, self, servername, callback),
+      sessionStore: sessionStoreOf(options)
     }
     return self
   })
+
+/**
+ * A new session-ID cache for one generation, as its TLSSockets' `server`;
+ * none when it would hold nothing (size 0, or TLS 1.3 only: such clients
+ * resume with tickets). Its cost when there is one, on every handshake
+ * (TLS 1.3 ones too): Node parses the ClientHello for its session ID and
+ * looks it up, and OpenSSL reports each new session (TLS 1.3: one per
+ * ticket, dropped here). Not measurable against a full handshake's CPU
+ * (the server guide has the figures).
+ */
+const sessionStoreOf = (options: TlsOptions.ServerConnectionOptions): net.Server | undefined => {
+  const size = options.sessionCacheSize ?? serverDefaults.sessionCacheSize
+  const tls12 = versions.indexOf(options.minVersion ?? "TLSv1.2") <= versions.indexOf("TLSv1.2")
+  if (size === 0 || !tls12) return undefined
+  const cache = new SessionIdCache(size, SESSION_LIFETIME_SECONDS * 1000)
+  return NodeInternals.sessionStore(
+    (id, session) => cache.store(id, session),
+    (id) => cache.lookup(id)
+  )
+}
 
 /** One server SecureContext: credentials, client-certificate trust, tickets. */
 const credentialsContext = (
@@ -454,7 +567,8 @@ const credentialsContext = (
       ...commonContextOptions(options, options.tickets === false ? constants.SSL_OP_NO_TICKET : 0),
       ...credentialOptions(credentials),
       ...(ca === undefined ? {} : { ca }),
-      sessionIdContext: sessionIdContext(credentials, options.clientAuth?.mode, ca)
+      sessionIdContext: sessionIdContext(credentials, options.clientAuth?.mode, ca),
+      sessionTimeout: SESSION_LIFETIME_SECONDS
     },
     what
   )

@@ -12,6 +12,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
+import type * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
 import type { Acceptor, Peer, Server } from "../NodeTlsServer.ts"
 import type * as TlsOptions from "../TlsOptions.ts"
@@ -19,6 +20,7 @@ import { type ServerContext, serverContext, serverDefaults } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
 import { errorCode } from "./errors.ts"
 import { upgrade } from "./handover.ts"
+import { recordHandlerFailure } from "./serverMetrics.ts"
 import { connectionSpan } from "./spans.ts"
 import { ignoreError, NetTransport } from "./transports/net.ts"
 
@@ -73,6 +75,7 @@ export const serve = <E, R>(
     })
     const context = yield* serverContext(options)
     const duplex = options.path === "duplex"
+    const logLevel = options.handlerFailureLogLevel ?? "Warn"
 
     const set = yield* FiberSet.make<void, never>()
     const run = yield* FiberSet.runtime(set)<R>()
@@ -105,8 +108,18 @@ export const serve = <E, R>(
         // whole life would keep it (and its frames) reachable all along.
         connectionSpan("NodeTlsServer.connection", { "client.address": peer.address, "client.port": peer.port })
       )
-      return Effect.scoped(Effect.flatMap(accept, (connection) => handler(connection, peer))).pipe(
-        Effect.onExit((exit) => connectionEnded(socket, exit)),
+      const served = Effect.flatMap(
+        Effect.exit(accept),
+        (accepted): Effect.Effect<void, unknown, R> =>
+          Exit.isSuccess(accepted)
+            ? Effect.catchCause(handler(accepted.value, peer), (cause) =>
+                Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : handlerFailed(socket, peer, cause, logLevel)
+              )
+            : handshakeFailed(peer, accepted.cause, options.onHandshakeFailure)
+      )
+      return Effect.scoped(served).pipe(
+        // Whatever happened: the connection's scope closed it already, unless it never took it.
+        Effect.ensuring(Effect.sync(() => socket.destroy())),
         Effect.ignoreCause
       )
     }
@@ -163,13 +176,46 @@ export const serve = <E, R>(
   })
 
 /**
- * A served connection's end: the TCP socket is destroyed whatever happened
- * (the connection's scope closed it already, unless it never took it), and a
- * failure other than an interruption is logged at debug level.
+ * A handler failed (an error or a defect): the connection is reset at once,
+ * before its scope closes it gracefully, so the client sees a TCP RST and no
+ * close_notify (a crashed handler must not look like a clean end: Node can
+ * send no alert of our choosing), and the failure is counted and logged at
+ * `level` with the client's address.
  */
-const connectionEnded = (socket: net.Socket, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
-  socket.destroy()
-  return Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
-    ? Effect.void
-    : Effect.logDebug("TLS connection ended with a failure", exit.cause)
+const handlerFailed = (
+  socket: net.Socket,
+  peer: Peer,
+  cause: Cause.Cause<unknown>,
+  level: LogLevel.Severity | "None"
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (!socket.destroyed) socket.resetAndDestroy()
+    const counted = recordHandlerFailure(Cause.hasDies(cause) ? "defect" : "error")
+    if (level === "None") return counted
+    return Effect.andThen(
+      counted,
+      Effect.logWithLevel(level)("NodeTlsServer: the handler failed; its connection was reset", cause).pipe(
+        Effect.annotateLogs({ "client.address": peer.address, "client.port": peer.port })
+      )
+    )
+  })
+
+/**
+ * A connection that failed before its handler ran (the handshake failed or
+ * timed out, the client left): logged at debug level, and reported to
+ * `onHandshakeFailure`. An interruption (the server's shutdown) is neither.
+ */
+const handshakeFailed = (
+  peer: Peer,
+  cause: Cause.Cause<TlsError>,
+  onHandshakeFailure: TlsOptions.ServerOptions["onHandshakeFailure"]
+): Effect.Effect<void, TlsError> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+  const logged = Effect.logDebug("TLS connection failed before its handler ran", cause).pipe(
+    Effect.annotateLogs({ "client.address": peer.address, "client.port": peer.port })
+  )
+  const error = Cause.findErrorOption(cause)
+  return onHandshakeFailure === undefined || error._tag === "None"
+    ? logged
+    : Effect.andThen(logged, onHandshakeFailure(error.value, peer))
 }

@@ -130,10 +130,17 @@ export class WriteBuffer extends Handoff {
       this.changed()
       this.onData()
     })
-    return this.operation(() => {
-      const refused = this.refusal()
-      if (refused !== undefined) return Effect.fail(refused)
-      return this.chunks.bytes >= this.limit ? WAIT : commit
-    })
+    // Usually there is room: the commit runs first, and the operation (which
+    // fails a refused write or waits for room) only when it retries.
+    return this.commitFirst(
+      commit,
+      Effect.suspend(() =>
+        this.operation(() => {
+          const refused = this.refusal()
+          if (refused !== undefined) return Effect.fail(refused)
+          return this.chunks.bytes >= this.limit ? WAIT : commit
+        })
+      )
+    )
   }
 }

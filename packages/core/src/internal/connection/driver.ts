@@ -258,7 +258,8 @@ export class Driver {
     // here but the continuation.
     const step = () => this.step()
     const again = () => loop
-    const sleep = Effect.flatMap(this.signal.await, again)
+    // Assigned once `loop` exists: the sleeper resumes with `loop` itself.
+    let sleep: Effect.Effect<void> = Effect.void
     const yieldThenStep = Effect.flatMap(Effect.yieldNow, again)
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       // A wake-up raised during a step (a reader resumed inline that wrote at
@@ -274,6 +275,7 @@ export class Driver {
         if (steps >= STEPS_PER_WAKE || !this.signal.takePending()) return sleep
       }
     })
+    sleep = this.signal.awaitThen(loop)
     return loop
   })
 

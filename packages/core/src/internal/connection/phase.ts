@@ -92,7 +92,9 @@ export const outcomeOf = (
     return CloseOutcome.Forced({ detail: "closed before the handshake completed" })
   }
   if (receive._tag === "Ended" && receive.how === "Truncated") return CloseOutcome.Truncated()
+  // `Ended`: the engine saw the end but cannot tell whether close_notify came before it.
   return CloseOutcome.Clean({
+    peerEnded: receive._tag === "Ended",
     closeNotifyReceived: receive._tag === "Ended" && receive.how === "CloseNotify",
     closeNotifySent: send._tag === "Done"
   })

@@ -8,7 +8,9 @@ import * as Effect from "effect/Effect"
  */
 export class Signal {
   private pending = false
+  /** The sleeper's resumption and what it resumes with, set together by `awaitThen`. */
   private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  private next: Effect.Effect<void> = Effect.void
 
   private scheduled = false
 
@@ -32,7 +34,7 @@ export class Signal {
     const resume = this.resume
     if (resume !== undefined) {
       this.resume = undefined
-      resume(Effect.void)
+      resume(this.next)
     } else {
       this.pending = true
     }
@@ -49,15 +51,26 @@ export class Signal {
     return true
   }
 
-  readonly await: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.pending) {
-      this.pending = false
-      resume(Effect.void)
-      return
-    }
-    this.resume = resume
-    return Effect.sync(() => {
-      if (this.resume === resume) this.resume = undefined
+  /**
+   * Sleeps until woken, then continues with `next`: the sleeper is resumed
+   * with `next` itself, so a wake-up costs no operation beyond the
+   * suspension. Build it once: it is the same effect for every sleep.
+   *
+   * No canceler, on purpose: Effect keeps a canceler's frame on the fiber's
+   * stack until the resumed effect completes, and `next` (the owner's loop)
+   * sleeps again before it completes, so every sleep would leave a frame.
+   * A sleeper interrupted meanwhile keeps its `resume` here; Effect ignores a
+   * resumption of an interrupted wait, and the owner never sleeps again.
+   */
+  awaitThen(next: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (this.pending) {
+        this.pending = false
+        resume(next)
+        return
+      }
+      this.next = next
+      this.resume = resume
     })
-  })
+  }
 }

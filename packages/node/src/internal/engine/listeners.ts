@@ -15,8 +15,6 @@ export interface ListenOptions {
   readonly dials: boolean
   /** Client: report the server's stapled OCSP response. */
   readonly ocsp: boolean
-  /** Follow 'keylog' (attaching the listener makes OpenSSL produce the lines). */
-  readonly keylog: boolean
 }
 
 /**
@@ -40,7 +38,10 @@ export const listen = (socket: tls.TLSSocket, owner: SocketOwner, options: Liste
   } else {
     NodeInternals.listenServerSecure(socket, onSecure)
   }
-  if (options.keylog) socket.on("keylog", onKeylog)
+  // Always: a KeyUpdate is seen only as a key log line (see `keyUpdates.ts`).
+  // Attaching it makes OpenSSL produce the lines; the cost is measured in the
+  // observability guide.
+  socket.on("keylog", onKeylog)
 }
 
 function onData(this: tls.TLSSocket, chunk: Buffer): void {
@@ -84,5 +85,5 @@ function onTicket(this: tls.TLSSocket, session: Buffer): void {
 }
 
 function onKeylog(this: tls.TLSSocket, line: Buffer): void {
-  ownerOf(this).onKeylog(line)
+  ownerOf(this).onKeylog(this, line)
 }

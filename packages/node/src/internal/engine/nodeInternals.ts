@@ -14,7 +14,7 @@
  * a certificate, and that a wrapped `stream.Duplex` is read with `_read` and
  * written with `write`.
  */
-import type * as net from "node:net"
+import * as net from "node:net"
 import type { Duplex, DuplexOptions } from "node:stream"
 import * as tls from "node:tls"
 import { ownerOf } from "./owner.ts"
@@ -172,6 +172,42 @@ export const verifyError = (socket: tls.TLSSocket): Error | null => {
  * duplex handshake test of test/tlsSocketEngine.test.ts counts three).
  */
 export const detailedView = (certificate: tls.PeerCertificate): Partial<tls.DetailedPeerCertificate> => certificate
+
+// -----------------------------------------------------------------------------
+// The server's sessions by ID: the TLSSocket's `server`
+// -----------------------------------------------------------------------------
+
+/**
+ * The object a server TLSSocket reports its sessions to, given as its
+ * `server` option (documented as "a net.Server instance"; this one never
+ * listens): Node's TLSSocket emits `newSession` and `resumeSession`, which
+ * Node documents for a tls.Server only, on `options.server`
+ * (`onnewsession` and `loadSession` in wrap.js), and turns OpenSSL's session
+ * callbacks on only when one of them has a listener (`_init`). `onNew` gets
+ * each session OpenSSL made, `onResume` the ID a client offers (no call for
+ * a client with a ticket); both answer at once, so no handshake waits for
+ * them. The other uses wrap.js makes of `server` (`_sharedCreds` for a
+ * stapled OCSP response, `_contexts` for its default SNI callback) find
+ * nothing on a net.Server and are skipped, as wrap.js expects ("TLS socket
+ * is using a net.Server instead of a tls.TLSServer").
+ *
+ * If Node stops emitting them there: sessions by ID never resume again (the
+ * session-ID tests of test/session-id-cache.test.ts fail), nothing else.
+ */
+export const sessionStore = (
+  onNew: (id: Buffer, session: Buffer) => void,
+  onResume: (id: Buffer) => Buffer | undefined
+): net.Server => {
+  const store = new net.Server()
+  store.on("newSession", (id: Buffer, session: Buffer, done: () => void) => {
+    onNew(id, session)
+    done()
+  })
+  store.on("resumeSession", (id: Buffer, callback: (error: Error | null, session: Buffer | null) => void) => {
+    callback(null, onResume(id) ?? null)
+  })
+  return store
+}
 
 // -----------------------------------------------------------------------------
 // The TCP socket under a native TLSSocket

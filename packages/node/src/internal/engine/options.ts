@@ -8,7 +8,7 @@ import type * as tls from "node:tls"
  * changes them, and one object may serve many engines.
  */
 export interface EngineExtras {
-  /** Emit `Keylog` events (attaching a keylog listener makes OpenSSL produce the lines). */
+  /** Emit `Keylog` events (the engine follows the key log anyway: it shows the KeyUpdates). */
   readonly keylog?: boolean | undefined
   /** Calls for every keylog line (for a keylog file), in addition to the events. */
   readonly onKeylog?: ((line: Buffer) => void) | undefined

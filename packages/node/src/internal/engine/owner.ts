@@ -25,7 +25,8 @@ export interface SocketOwner {
   readonly onSecure: (socket: tls.TLSSocket) => void
   readonly onOcspResponse: (response: Buffer) => void
   readonly onTicket: (socket: tls.TLSSocket, session: Buffer) => void
-  readonly onKeylog: (line: Buffer) => void
+  /** A key log line (a new secret): OpenSSL's, copied into a buffer of its own for this call. */
+  readonly onKeylog: (socket: tls.TLSSocket, line: Buffer) => void
   /** OpenSSL's EOF reaches the TLSSocket's readable side, before its 'end'. */
   readonly onTlsEof: () => void
   /** The TLSSocket's TLS shutdown begins: its next ciphertext write carries close_notify. */

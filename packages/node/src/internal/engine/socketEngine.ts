@@ -25,6 +25,7 @@ import type { TlsSession } from "@effect-tls/core/TlsSession"
 import { clientCertificateVerdict, fromNodeError, transportError } from "../errors.ts"
 import { Fifo } from "./fifo.ts"
 import * as IdleTimer from "./idleTimer.ts"
+import { keyUpdateOf } from "./keyUpdates.ts"
 import * as Listeners from "./listeners.ts"
 import type { Mode } from "./mode.ts"
 import * as NodeInternals from "./nodeInternals.ts"
@@ -146,8 +147,7 @@ export class SocketEngine implements Engine, SocketOwner {
     Listeners.listen(socket, this, {
       role: this.role,
       dials: under === undefined,
-      ocsp: this.role === "client" && this.tlsOptions.requestOCSP === true,
-      keylog: this.extras.keylog === true || this.extras.onKeylog !== undefined
+      ocsp: this.role === "client" && this.tlsOptions.requestOCSP === true
     })
     this.mode.adopt(socket)
     if (this.role === "server") socket.disableRenegotiation()
@@ -335,13 +335,18 @@ export class SocketEngine implements Engine, SocketOwner {
     this.waker()
   }
 
-  onKeylog(line: Buffer): void {
+  onKeylog(socket: tls.TLSSocket, line: Buffer): void {
+    const keyUpdate = keyUpdateOf(line, this.role)
     const onKeylog = this.extras.onKeylog
+    const events = this.extras.keylog === true
     if (onKeylog !== undefined) onKeylog(line)
-    if (this.extras.keylog === true) {
-      this.event(TlsEvent.Keylog({ line: line.toString("latin1").trimEnd() }))
-      this.waker()
-    }
+    if (events) this.event(TlsEvent.Keylog({ line: line.toString("latin1").trimEnd() }))
+    // The secret is wiped at once unless a key log keeps the line: ours
+    // (the file is appended asynchronously, from this buffer) or Node's own
+    // (--tls-keylog, another listener).
+    if (onKeylog === undefined && socket.listenerCount("keylog") === 1) line.fill(0)
+    if (keyUpdate !== undefined) this.event(keyUpdate)
+    if (events || keyUpdate !== undefined) this.waker()
   }
 
   onSecure(socket: tls.TLSSocket): void {

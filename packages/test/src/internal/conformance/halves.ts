@@ -156,6 +156,7 @@ export const register = ({ contract, has, need }: Registration): void => {
           ] as const) {
             const outcome = yield* connection.closed.pipe(within(5_000, `the ${side} did not close`))
             assert.strictEqual(outcome._tag, "Clean", `${side}: ${JSON.stringify(outcome)}`)
+            if (outcome._tag === "Clean") assert.isTrue(outcome.peerEnded, `${side}: the peer's end not seen`)
             if (outcome._tag === "Clean" && options.truncationDetectable) assert.isTrue(outcome.closeNotifyReceived)
           }
         })

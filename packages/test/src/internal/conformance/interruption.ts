@@ -286,11 +286,18 @@ export const register = ({ contract, has, need }: Registration): void => {
           const reader = yield* Effect.forkChild(slowReader)
           const completed: Array<number> = []
           let seq = 0
+          // A varying number of operations before each write, so that where the
+          // scheduler suspends the writer (every `budget` operations) moves
+          // across the write instead of landing at one fixed point of a loop
+          // whose length divides the budget.
+          const phase = seeded(run.seed + 31)
           const writeOne = Effect.suspend(() => {
             const id = ++seq
-            return Effect.map(client.writer.write(message(id, random.int(1, 3000))), () => {
+            const write = Effect.map(client.writer.write(message(id, random.int(1, 3000))), () => {
               completed.push(id)
             })
+            const shift = phase.int(0, 3)
+            return shift === 0 ? write : Effect.andThen(Effect.repeat(Effect.void, { times: shift - 1 }), write)
           })
           for (let i = 0; i < scale.interruptIterations; i++) {
             yield* interruptAtRandom(Effect.forever(writeOne), random, { ways: waysFor(run.budget) })

@@ -175,6 +175,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
             assert.strictEqual(outcome._tag, "Clean", JSON.stringify(outcome))
             if (outcome._tag === "Clean") {
               assert.isTrue(outcome.closeNotifySent)
+              assert.isTrue(outcome.peerEnded, "the peer ended before the close")
               if (options.truncationDetectable) assert.isTrue(outcome.closeNotifyReceived)
             }
           }
@@ -222,6 +223,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
             assert.strictEqual(outcome._tag, "Clean", JSON.stringify(outcome))
             if (outcome._tag === "Clean") {
               assert.isTrue(outcome.closeNotifySent)
+              assert.isTrue(outcome.peerEnded, "the peer ended before the close")
               if (options.truncationDetectable) assert.isTrue(outcome.closeNotifyReceived)
             }
           }
@@ -304,6 +306,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
                 assert.strictEqual(outcome._tag, "Clean", `${side}: ${JSON.stringify(outcome)}`)
                 if (outcome._tag === "Clean") {
                   assert.isTrue(outcome.closeNotifySent, `${side}: close_notify not sent`)
+                  assert.isTrue(outcome.peerEnded, `${side}: the peer's end not seen`)
                   if (options.truncationDetectable) assert.isTrue(outcome.closeNotifyReceived)
                 }
               }
@@ -470,6 +473,8 @@ export const register = ({ contract, has, need, options }: Registration): void =
         if (detectable) assert.strictEqual(outcome._tag, "Truncated", JSON.stringify(outcome))
         else {
           assert.strictEqual(outcome._tag, "Clean", JSON.stringify(outcome))
+          // The end is known, whether close_notify preceded it is not: it must not be claimed.
+          assert.isTrue(outcome._tag === "Clean" && outcome.peerEnded, "the peer's end not seen")
           assert.isFalse(outcome._tag === "Clean" && outcome.closeNotifyReceived)
         }
       })
@@ -480,7 +485,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
     truncation(true)
   )
   contract(
-    "truncation not detectable: a transport EOF without close_notify is a clean end with closeNotifyReceived false",
+    "truncation not detectable: a transport EOF without close_notify is a clean end, the peer ended, closeNotifyReceived false",
     [has("wire"), [!options.truncationDetectable, "undetectable truncation (this is the fallback)"]],
     truncation(false)
   )

@@ -1,0 +1,86 @@
+/**
+ * A client from its resolved context and the options its connections read
+ * per call (connection options, path, connect timeout): `NodeTlsClient.make`
+ * gives each client a context of its own, the one-call forms share one per
+ * configuration (`sharedClient`).
+ */
+
+import * as TlsConfig from "@effect-tls/core/TlsConfig"
+import type { TlsConfigError, TlsError } from "@effect-tls/core/TlsError"
+import * as Transport from "@effect-tls/core/Transport"
+import * as Effect from "effect/Effect"
+import type { Client } from "../NodeTlsClient.ts"
+import type * as TlsOptions from "../TlsOptions.ts"
+import { type ClientContext, sharedClientContext } from "./context.ts"
+import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
+import { establish, upgrade } from "./handover.ts"
+import { connectionSpan } from "./spans.ts"
+import * as Net from "./transports/net.ts"
+
+/** The connections of `context`, with `options`' per-connection settings. */
+export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptions): Client => {
+  const connectTimeout = options.connectTimeout ?? Net.defaultConnectTimeout
+  const path = options.path ?? "native"
+  return {
+    cachedSessions: Effect.sync(context.cachedSessions),
+    connect: (target) =>
+      Effect.uninterruptibleMask((restore) => {
+        if (path === "duplex") {
+          return Effect.flatMap(
+            restore(Net.openSocket({ host: target.host, port: target.port, connectTimeout })),
+            // From here the socket is never without an owner: the transport
+            // takes it, and `establish` destroys it unless the connection is made.
+            (socket) => {
+              const { tls, extras } = context.engineOptions(target)
+              return establish(restore, makeDuplexEngine("client", tls, extras), new Net.NetTransport(socket), {
+                options: options.connection
+              })
+            }
+          )
+        }
+        // The TLSSocket dials TCP itself (no socket to hand over), within the
+        // connect timeout the connection applies while it connects. The
+        // engine options are read now: they carry the latest session ticket.
+        return Effect.flatMap(Net.checkPort(target.port), (port) => {
+          const { tls, extras } = context.engineOptions(target)
+          const engine = makeNativeEngine("client", { host: target.host, port }, tls, extras)
+          return establish(restore, engine, Transport.native, { options: options.connection, connectTimeout })
+        })
+      }).pipe(
+        connectionSpan("NodeTlsClient.connect", {
+          "server.address": target.host,
+          "server.port": target.port,
+          "tls.path": path
+        })
+      ),
+    upgrade: (over, target) => {
+      const host = target?.host ?? target?.servername ?? options.servername ?? "localhost"
+      return upgrade(over, "client", () => context.engineOptions({ ...target, host }), options.connection).pipe(
+        connectionSpan("NodeTlsClient.upgrade")
+      )
+    }
+  }
+}
+
+/**
+ * The client of the one-call forms (`NodeTls.connect`, `NodeTls.upgradeClient`):
+ * its SecureContext and session cache are shared with every other call with
+ * equal options (see `sharedClientContext`); its connection options, path and
+ * connect timeout are this call's.
+ */
+export const sharedClient = (options: TlsOptions.ClientOptions): Effect.Effect<Client, TlsError> =>
+  Effect.andThen(
+    checkPerConnection(options),
+    Effect.map(sharedClientContext(options), (context) => clientOf(context, options))
+  )
+
+/**
+ * Checks the options a client's connections read per call (the connection
+ * options and the connect timeout), when the client is made: they are not
+ * part of its shared context, and a bad one must not wait for a connect.
+ */
+export const checkPerConnection = (options: TlsOptions.ClientOptions): Effect.Effect<void, TlsConfigError> =>
+  Effect.andThen(
+    TlsConfig.checkConnectionOptions(options.connection),
+    Effect.asVoid(TlsConfig.checkDuration("connectTimeout", options.connectTimeout, Net.defaultConnectTimeout))
+  )
