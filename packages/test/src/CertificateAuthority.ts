@@ -21,6 +21,7 @@
 import "reflect-metadata"
 import { webcrypto } from "node:crypto"
 import * as x509 from "@peculiar/x509"
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -180,8 +181,13 @@ export interface TestPki {
   readonly issueWrongUsage: (options?: IssueOptions) => Effect.Effect<Issued, CertificateAuthorityError>
 }
 
+/** A reason class's constructor, named so that declarations of its subclasses can be emitted. */
+type AuthorityReasonClass<Tag extends string> = new (fields: {
+  readonly cause: unknown
+}) => Cause.YieldableError & { readonly _tag: Tag; readonly cause: unknown }
+
 /** The base of the reasons of a {@link CertificateAuthorityError}: what failed, with the original error as `cause`. */
-const AuthorityReason = <Tag extends string>(tag: Tag, what: string) =>
+const AuthorityReason = <Tag extends string>(tag: Tag, what: string): AuthorityReasonClass<Tag> =>
   class extends Data.TaggedError(tag)<{ readonly cause: unknown }> {
     override get message(): string {
       return `${what} failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`

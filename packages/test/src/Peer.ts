@@ -42,6 +42,7 @@
  */
 import * as net from "node:net"
 import * as path from "node:path"
+import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -58,8 +59,13 @@ interface PeerReasonFields {
   readonly cause?: unknown
 }
 
+/** A reason class's constructor, named so that declarations of its subclasses can be emitted. */
+type PeerReasonClass<Tag extends string> = new (
+  fields: PeerReasonFields
+) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<PeerReasonFields>
+
 /** The base of the reasons of a {@link PeerError}: a tagged error whose message is its detail. */
-const PeerReason = <Tag extends string>(tag: Tag) =>
+const PeerReason = <Tag extends string>(tag: Tag): PeerReasonClass<Tag> =>
   class extends Data.TaggedError(tag)<PeerReasonFields> {
     override get message(): string {
       return this.detail
