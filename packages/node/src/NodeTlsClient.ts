@@ -24,7 +24,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { clientOf } from "./internal/client.ts"
+import { checkPerConnection, clientOf } from "./internal/client.ts"
 import { clientContext } from "./internal/context.ts"
 import * as Net from "./internal/transports/net.ts"
 import type { Plaintext } from "./Plaintext.ts"
@@ -113,7 +113,10 @@ export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeou
  * @category constructors
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
-  Effect.map(clientContext(options), (context) => clientOf(context, options))
+  Effect.andThen(
+    checkPerConnection(options),
+    Effect.map(clientContext(options), (context) => clientOf(context, options))
+  )
 
 /**
  * A client layer from options.

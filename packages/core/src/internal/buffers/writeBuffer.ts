@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { type TlsError, TlsStateError } from "../../TlsError.ts"
+import { ConnectionClosed, type TlsError, TlsStateError, WriteAfterEnd } from "../../TlsError.ts"
 import { COALESCE_BELOW_BYTES } from "../constants.ts"
 import { ChunkList } from "./chunkList.ts"
 import { Handoff, retry, WAIT } from "./handoff.ts"
@@ -111,9 +111,9 @@ export class WriteBuffer extends Handoff {
 
   private refusal(): TlsError | undefined {
     if (this.failure !== undefined) return this.failure
-    if (this.closed) return new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" })
+    if (this.closed) return new TlsStateError({ reason: new ConnectionClosed({ detail: "the connection was closed" }) })
     if (this.endRequestedFlag) {
-      return new TlsStateError({ reason: "WriteAfterEnd", detail: "the write half was ended" })
+      return new TlsStateError({ reason: new WriteAfterEnd({ detail: "the write half was ended" }) })
     }
     return undefined
   }
