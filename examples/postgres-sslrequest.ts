@@ -11,6 +11,7 @@
 import * as net from "node:net"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
+import { isTlsError } from "@effect-tls/core/TlsError"
 import * as TlsSession from "@effect-tls/core/TlsSession"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
@@ -124,7 +125,7 @@ export const serve = (
           session(socket, acceptor, users).pipe(
             Effect.scoped,
             Effect.match({
-              onFailure: (error) => onSession(`refused: ${"reason" in error ? error.reason : error.message}`),
+              onFailure: (error) => onSession(`refused: ${isTlsError(error) ? error.reason._tag : error.message}`),
               onSuccess: (user) => onSession(`logged in: ${user}`)
             }),
             Effect.ensuring(Effect.sync(() => socket.destroy()))

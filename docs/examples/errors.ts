@@ -11,8 +11,9 @@ import * as Effect from "effect/Effect"
 /** What to tell an operator about a failure. */
 export const advice = (error: TlsError): string => {
   switch (error._tag) {
-    case "TlsHandshakeError":
-      switch (error.reason) {
+    case "TlsHandshakeError": {
+      const reason = error.reason
+      switch (reason._tag) {
         case "UnknownCa":
         case "SelfSigned":
           return "the server's certificate is not signed by a CA we trust: check `ca`"
@@ -21,23 +22,28 @@ export const advice = (error: TlsError): string => {
         case "CertificateExpired":
         case "CertificateNotYetValid":
           return "the certificate is outside its validity period (or a clock is wrong)"
+        case "NotTls":
+          return `the peer does not speak TLS on this port (${reason.protocol ?? "not TLS"}): check the port`
         case "Timeout":
           return "the peer did not complete the handshake in time"
+        case "AlertReceived":
+          return `the peer refused the handshake with alert ${reason.alert}`
         default:
-          return `handshake failed (${error.reason}${error.alert === undefined ? "" : `, alert ${error.alert}`})`
+          return `handshake failed: ${reason.message}`
       }
+    }
     case "TlsTransportError":
-      return error.reason === "ConnectionRefused" ? "nothing listens there" : `network: ${error.reason}`
+      return error.reason._tag === "ConnectionRefused" ? "nothing listens there" : `network: ${error.reason.message}`
     case "TlsTruncationError":
       return "the peer vanished without close_notify: the data may be incomplete"
     case "TlsProtocolError":
-      return `the TLS session broke: ${error.reason}`
+      return `the TLS session broke: ${error.reason.message}`
     case "TlsStateError":
-      return `not now: ${error.reason}`
+      return `not now: ${error.reason.message}`
     case "TlsConfigError":
-      return `fix the configuration: ${error.detail ?? error.reason}`
+      return `fix the configuration: ${error.reason.message}`
     case "TlsRuntimeError":
-      return `${error.runtime} ${error.version} cannot run the ${error.path} path safely: Runtime.paths() lists what it runs`
+      return `${error.reason.runtime} ${error.reason.version} cannot run the ${error.reason.path} path safely: Runtime.paths() lists what it runs`
   }
 }
 // #endregion advice
@@ -46,9 +52,7 @@ export const advice = (error: TlsError): string => {
 /** Connects, and turns a certificate problem into a value instead of a failure. */
 export const probe = (port: number, ca: string) =>
   Effect.scoped(Effect.map(NodeTls.connect({ host: "127.0.0.1", port, ca, servername: "localhost" }), () => "ok")).pipe(
-    Effect.catchTag("TlsHandshakeError", (error) =>
-      error.reason === "UnknownCa" ? Effect.succeed("untrusted") : Effect.fail(error)
-    )
+    Effect.catchReason("TlsHandshakeError", "UnknownCa", () => Effect.succeed("untrusted"))
   )
 // #endregion catch
 

@@ -3,6 +3,7 @@
  * its STARTTLS command is never fed to TLS nor dropped; the upgrade fails.
  */
 
+import { isTlsError } from "@effect-tls/core/TlsError"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as Plaintext from "@effect-tls/node/Plaintext"
 import type * as TlsOptions from "@effect-tls/node/TlsOptions"
@@ -53,7 +54,7 @@ export const program = Effect.scoped(
 
     return {
       protocol: connection.session.protocol,
-      refused: "reason" in refused ? refused.reason : refused.message
+      refused: isTlsError(refused) ? refused.reason._tag : refused.message
     }
   })
 )

@@ -83,11 +83,7 @@ export const writeFrame = (writer: TlsConnection.WriteHalf, payload: Uint8Array)
 export const readFrame = (reader: TlsConnection.ReadHalf) =>
   Effect.flatMap(reader.readExactly(4), (header) =>
     reader.readExactly(new DataView(header.buffer, header.byteOffset, 4).getUint32(0))
-  ).pipe(
-    Effect.catchTag("TlsStateError", (error) =>
-      error.reason === "EndOfStream" ? Effect.succeed(undefined) : Effect.fail(error)
-    )
-  )
+  ).pipe(Effect.catchReason("TlsStateError", "EndOfStream", () => Effect.succeed(undefined)))
 
 /**
  * A client sends frames and is interrupted at random points, under several

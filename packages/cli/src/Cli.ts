@@ -24,7 +24,7 @@ import * as Ref from "effect/Ref"
 import { CliExit, ExitCode, help as exitCodeHelp, formatError, fromTlsError } from "./ExitCode.ts"
 import * as Args from "./internal/args.ts"
 import * as Connect from "./internal/connect.ts"
-import { UsageError } from "./internal/errors.ts"
+import { InvalidArguments, UsageError } from "./internal/errors.ts"
 import * as Report from "./internal/report.ts"
 import * as Serve from "./internal/serve.ts"
 import type { ServeSettings } from "./internal/settings.ts"
@@ -324,7 +324,7 @@ export const command = Command.make("effect-tls").pipe(
   Command.withSubcommands([connect, serve])
 )
 
-const usage = (detail: string) => Effect.fail(new UsageError({ detail }))
+const usage = (detail: string) => Effect.fail(new UsageError({ reason: new InvalidArguments({ detail }) }))
 
 /**
  * `--version` without the `-v` alias, which is `--verbose` here.

@@ -25,7 +25,13 @@ export const ExitCode = {
   Usage: 2,
   /** The connection could not be opened or broke: refused, reset, unknown host, connect timeout. */
   Connection: 3,
-  /** The TLS handshake failed: certificate verification, protocol version, ALPN, handshake timeout. */
+  /**
+   * The TLS handshake failed: certificate verification, protocol version,
+   * ALPN, handshake timeout, a peer that does not speak TLS; also a TLS 1.3
+   * server's refusal of the client certificate, which arrives as an alert
+   * after the client's handshake completed (a refusal by close_notify alone
+   * cannot be told from a clean close, and exits 0).
+   */
   Handshake: 4,
   /** The peer ended the connection without close_notify: the data may be cut short. */
   Truncated: 5,
@@ -110,11 +116,13 @@ export class CliExit extends Data.TaggedError("CliExit")<{
 export const formatError = (error: unknown): string => {
   if (!Predicate.isObject(error)) return `error: Error: ${String(error)}`
   const tag = readString(error, "_tag") ?? (error instanceof Error ? error.name : "Error")
-  // A PlatformError's reason is an error of its own: show its tag and message.
+  // The library's errors and a PlatformError carry their reason as a tagged
+  // class of its own, which holds the code and the detail.
   const nested: unknown = (error as Record<string, unknown>).reason
+  const source: object = Predicate.isObject(nested) ? nested : error
   const reason = Predicate.isObject(nested) ? readString(nested, "_tag") : readString(error, "reason")
-  const code = readString(error, "code")
-  const ownDetail = readString(error, "detail")
+  const code = readString(source, "code")
+  const ownDetail = readString(source, "detail")
   const detail =
     ownDetail !== undefined
       ? code !== undefined && !ownDetail.includes(code)
@@ -122,9 +130,12 @@ export const formatError = (error: unknown): string => {
         : ownDetail
       : code !== undefined
         ? code
-        : (reason === undefined || Predicate.isObject(nested)) && error instanceof Error
-          ? error.message
-          : undefined
+        : nested instanceof Error && nested.message !== reason
+          ? // A reason with fields of its own (an invalid option) says them in its message.
+            nested.message.replaceAll(/\s+/g, " ").trim()
+          : (reason === undefined || Predicate.isObject(nested)) && error instanceof Error
+            ? error.message
+            : undefined
   return ["error", tag, reason, detail].filter((part) => part !== undefined && part !== "").join(": ")
 }
 

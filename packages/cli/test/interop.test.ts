@@ -94,6 +94,18 @@ describe.skipIf(!openssl)("connect against openssl s_server (needs openssl, stdb
   )
 
   live(
+    "TLS 1.3, s_server -Verify 1 and no client certificate: the alert after the handshake exits 4 (handshake), both paths",
+    Effect.gen(function* () {
+      for (const path of ["native", "duplex"]) {
+        const { files, server } = yield* sServer("server", ["-Verify", "1", "-tls1_3"])
+        const result = yield* cliToEnd(["connect", `localhost:${server.port}`, "--ca", files.ca, "--path", path])
+        assert.strictEqual(result.code, 4, `${path}: ${result.stderr}`)
+        assert.match(result.stderr, /^error: TlsHandshakeError: PeerCertificateRequired: /m, path)
+      }
+    })
+  )
+
+  live(
     "--min-version 1.3 against a TLS 1.2-only server: exit 4",
     Effect.gen(function* () {
       const { files, server } = yield* sServer("server", ["-tls1_2"])

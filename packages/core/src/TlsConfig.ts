@@ -6,31 +6,35 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import * as internal from "./internal/connection/options.ts"
-
-const ByteCount = Schema.Int.check(Schema.isGreaterThan(0))
-
-const withDefault = <S extends Schema.Top & { readonly Encoded: unknown }>(value: S["Encoded"]) =>
-  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
+import * as Checks from "./internal/optionChecks.ts"
+import type * as TlsConnection from "./TlsConnection.ts"
+import type { TlsConfigError } from "./TlsError.ts"
 
 /**
- * Buffer limits in bytes and timeouts as durations (`"10 seconds"`,
- * `"500 millis"` when read from strings). Every field is optional and has the
- * default of `TlsConnection.defaultOptions`.
+ * A bound: a positive, finite duration, from code any `Duration.Input`
+ * (milliseconds, `"10 seconds"`, a `Duration`), from configuration a string
+ * (`"10 seconds"`); decodes to a `Duration`. Zero, negative and infinite
+ * bounds are refused. Every timeout option of the library is one.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const ConnectionConfig = Schema.Struct({
-  readBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.readBufferBytes)),
-  writeBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.writeBufferBytes)),
-  controlBufferBytes: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.controlBufferBytes)),
-  eventBufferSize: ByteCount.pipe(withDefault<typeof ByteCount>(internal.defaultOptions.eventBufferSize)),
-  handshakeTimeout: Schema.DurationFromString.pipe(withDefault<typeof Schema.DurationFromString>("10 seconds")),
-  closeTimeout: Schema.DurationFromString.pipe(withDefault<typeof Schema.DurationFromString>("5 seconds"))
-})
+export const Timeout = internal.Timeout
+
+/**
+ * The connection's options, the one schema their type, defaults and check
+ * derive from: buffer limits in bytes and timeouts (see
+ * `TlsConnection.ConnectionOptions`). Its encoded side is what code passes
+ * (every field optional); decoding fills in the defaults of
+ * `TlsConnection.defaultOptions`. Read from strings by `Config`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ConnectionConfig = internal.ConnectionSchema
 
 /**
  * The decoded configuration; assignable to `TlsConnection.ConnectionOptions`.
@@ -42,10 +46,60 @@ export type ConnectionConfig = typeof ConnectionConfig.Type
 
 /**
  * Reads a {@link ConnectionConfig} from the current `ConfigProvider` under
- * `path` (for example `TLS_READBUFFERBYTES` with the environment provider and
- * the path `"TLS"`, depending on the provider's naming).
+ * `path`. With the environment provider the keys are the path and the field
+ * names as written, joined by `_`: `TLS_readBufferBytes`,
+ * `TLS_handshakeTimeout` for the path `"TLS"` (`TLS_READBUFFERBYTES` is not
+ * read). A value outside what the option allows is a `ConfigError` naming it.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const config = (path?: string): Config.Config<ConnectionConfig> => Config.schema(ConnectionConfig, path)
+
+/**
+ * Checks a bound given as an option: a positive, finite `Duration.Input`
+ * (`undefined` is `fallback`). Anything else, a string that is not a
+ * duration, zero, a negative or an infinite one, is a `TlsConfigError`
+ * `InvalidOption` naming `path`. The option sets built on the core (the Node
+ * client's `connectTimeout`, the server's `idleTimeout`) check theirs with it.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const checkDuration: (
+  path: string,
+  value: Duration.Input | undefined,
+  fallback: Duration.Duration
+) => Effect.Effect<Duration.Duration, TlsConfigError> = internal.resolveDuration
+
+/**
+ * Checks an integer option from `minimum` to `maximum` inclusive (`undefined`
+ * is `fallback`); anything else is a `TlsConfigError` `InvalidOption` naming
+ * `path`, with `expected` as what is allowed.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const checkInteger: (options: {
+  readonly path: string
+  readonly value: number | undefined
+  readonly fallback: number
+  readonly minimum: number
+  readonly maximum: number
+  readonly expected: string
+}) => Effect.Effect<number, TlsConfigError> = (options) =>
+  Checks.integer(options.path, options.value, options.fallback, options.minimum, options.maximum, options.expected)
+
+/**
+ * Checks a connection's options as `TlsConnection.make` will, so that an
+ * option set holding them (a client, a server) refuses a bad one when it is
+ * made rather than at each connection. Fails with a `TlsConfigError`
+ * `InvalidOption` whose path starts with `connection.`.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const checkConnectionOptions = (
+  options: TlsConnection.ConnectionOptions | undefined
+): Effect.Effect<void, TlsConfigError> =>
+  options === undefined ? Effect.void : Effect.asVoid(internal.resolve(options))

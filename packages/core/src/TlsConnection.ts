@@ -134,36 +134,34 @@ export interface WriteHalf {
 }
 
 /**
- * Buffer limits and timeouts of a connection.
+ * Buffer limits and timeouts of a connection: the encoded side of
+ * `TlsConfig.ConnectionConfig`, the one schema they come from (their defaults
+ * and their check too). Every field is optional; a bad value fails
+ * `TlsConnection.make` (and the client or server holding it) with
+ * `TlsConfigError` `InvalidOption` naming it (`connection.closeTimeout`).
+ *
+ * - `readBufferBytes`: bytes of plaintext buffered for the readers before
+ *   the IO fiber stops reading. Default 64 KiB.
+ * - `writeBufferBytes`: bytes of plaintext accepted from writers before
+ *   `write` suspends. Default 64 KiB.
+ * - `controlBufferBytes`: bytes of control output (alerts, KeyUpdate
+ *   answers) held while the transport does not take them before the IO fiber
+ *   stops reading. The ciphertext waiting for the transport is at most the
+ *   write limit plus three records of application data plus this. Default 64 KiB.
+ * - `handshakeTimeout`: bound on the handshake, a positive
+ *   `Duration.Input`. Default 10 seconds.
+ * - `closeTimeout`: bound on the graceful part of closing, and on how long
+ *   `flush` and `end` wait for the transport to take anything (`Stalled`).
+ *   Default 5 seconds.
+ * - `eventBufferSize`: events buffered per follower. Default 64.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectionOptions {
-  /** Bytes of plaintext buffered for the readers before the IO fiber stops reading. Default 64 KiB. */
-  readonly readBufferBytes?: number | undefined
-  /** Bytes of plaintext accepted from writers before `write` suspends. Default 64 KiB. */
-  readonly writeBufferBytes?: number | undefined
-  /**
-   * Bytes of control output (alerts, KeyUpdate answers) held while the
-   * transport does not take them before the IO fiber stops reading. The
-   * ciphertext waiting for the transport is at most the write limit plus
-   * three records of application data plus this. Default 64 KiB.
-   */
-  readonly controlBufferBytes?: number | undefined
-  /** Bound on the handshake. Default 10 seconds. */
-  readonly handshakeTimeout?: Duration.Input | undefined
-  /**
-   * Bound on the graceful part of closing, and on how long `flush` and `end`
-   * wait for the transport to take anything (`Stalled`). Default 5 seconds.
-   */
-  readonly closeTimeout?: Duration.Input | undefined
-  /** Events buffered per follower. Default 64. */
-  readonly eventBufferSize?: number | undefined
-}
+export interface ConnectionOptions extends Options.ConnectionInput {}
 
 /**
- * The defaults of {@link ConnectionOptions}.
+ * The defaults of {@link ConnectionOptions}, decoded from no options.
  *
  * @since 0.1.0
  * @category constants
@@ -172,8 +170,8 @@ export const defaultOptions: {
   readonly readBufferBytes: number
   readonly writeBufferBytes: number
   readonly controlBufferBytes: number
-  readonly handshakeTimeout: Duration.Input
-  readonly closeTimeout: Duration.Input
+  readonly handshakeTimeout: Duration.Duration
+  readonly closeTimeout: Duration.Duration
   readonly eventBufferSize: number
 } = Options.defaultOptions
 

@@ -23,10 +23,19 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Arguments from "./internal/arguments.ts"
 import { ChunkList } from "./internal/buffers/chunkList.ts"
 import { Handoff, retry } from "./internal/buffers/handoff.ts"
 import type * as TlsConnection from "./TlsConnection.ts"
-import { TlsConfigError, type TlsError, TlsStateError, TlsTransportError } from "./TlsError.ts"
+import {
+  ConnectionClosed,
+  EndOfStream,
+  FrameTooLong,
+  Timeout,
+  type TlsError,
+  TlsStateError,
+  TlsTransportError
+} from "./TlsError.ts"
 import type { Transport } from "./Transport.ts"
 
 /**
@@ -159,17 +168,15 @@ class Channel extends Handoff implements TransportChannel {
   )
 
   readExactly(n: number): Effect.Effect<Uint8Array, TlsError> {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      return Effect.fail(invalid(`readExactly: the byte count must be a non-negative integer, got ${n}`))
-    }
+    const refused = Arguments.readExactly(n)
+    if (refused !== undefined) return Effect.fail(refused)
     return this.framed(
       () => (this.chunks.bytes >= n ? n : MORE),
       (length) => this.chunks.take(length),
       () =>
         Effect.fail(
           new TlsStateError({
-            reason: "EndOfStream",
-            detail: `wanted ${n} bytes, ${this.chunks.bytes} arrived before the end`
+            reason: new EndOfStream({ detail: `wanted ${n} bytes, ${this.chunks.bytes} arrived before the end` })
           })
         )
     )
@@ -190,10 +197,8 @@ class Channel extends Handoff implements TransportChannel {
     maxBytes: number,
     decode: (frame: Uint8Array) => A
   ): Effect.Effect<A, TlsError> {
-    if (needle.length === 0) return Effect.fail(invalid("readUntil: the delimiter is empty"))
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-      return Effect.fail(invalid(`readUntil: maxBytes must be a non-negative integer, got ${maxBytes}`))
-    }
+    const refused = Arguments.readUntil(needle, maxBytes)
+    if (refused !== undefined) return Effect.fail(refused)
     return Effect.suspend(() => {
       // Per run: the bytes before `searched` hold no delimiter while `takes` is `searchedAt`.
       let searched = 0
@@ -207,7 +212,7 @@ class Channel extends Handoff implements TransportChannel {
           const at = this.chunks.indexOf(needle, searched)
           if (at >= 0 && at <= maxBytes) return at
           if (at > maxBytes || this.chunks.bytes >= maxBytes + needle.length) {
-            return new TlsStateError({ reason: "FrameTooLong", detail: `no delimiter within ${maxBytes} bytes` })
+            return new TlsStateError({ reason: new FrameTooLong({ detail: `no delimiter within ${maxBytes} bytes` }) })
           }
           searched = Math.max(0, this.chunks.bytes - needle.length + 1)
           return MORE
@@ -217,7 +222,10 @@ class Channel extends Handoff implements TransportChannel {
           this.chunks.take(needle.length)
           return decode(frame)
         },
-        () => Effect.fail(new TlsStateError({ reason: "EndOfStream", detail: "the stream ended before the delimiter" }))
+        () =>
+          Effect.fail(
+            new TlsStateError({ reason: new EndOfStream({ detail: "the stream ended before the delimiter" }) })
+          )
       )
     })
   }
@@ -296,8 +304,7 @@ class Channel extends Handoff implements TransportChannel {
             orElse: () =>
               Effect.fail(
                 new TlsTransportError({
-                  reason: "Timeout",
-                  detail: `the peer ${what} for ${Duration.format(this.idleTimeout)}`
+                  reason: new Timeout({ detail: `the peer ${what} for ${Duration.format(this.idleTimeout)}` })
                 })
               )
           })
@@ -309,6 +316,4 @@ class Channel extends Handoff implements TransportChannel {
 
 const startOver: Effect.Effect<never> = Effect.sync(retry)
 
-const spent = () => new TlsStateError({ reason: "ConnectionClosed", detail: "the channel was released" })
-
-const invalid = (detail: string) => new TlsConfigError({ reason: "InvalidOption", detail })
+const spent = () => new TlsStateError({ reason: new ConnectionClosed({ detail: "the channel was released" }) })

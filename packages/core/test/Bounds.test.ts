@@ -22,7 +22,7 @@ const settle = Effect.repeat(Effect.yieldNow, { times: 50 })
 const reasonOf = (exit: Exit.Exit<unknown, TlsError>): string =>
   Exit.isFailure(exit)
     ? exit.cause.reasons
-        .map((reason) => (reason._tag === "Fail" ? `${reason.error._tag}/${reason.error.reason}` : reason._tag))
+        .map((reason) => (reason._tag === "Fail" ? `${reason.error._tag}/${reason.error.reason._tag}` : reason._tag))
         .join(",")
     : "success"
 

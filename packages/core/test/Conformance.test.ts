@@ -5,7 +5,8 @@ import * as MemoryTransport from "../../test/src/MemoryTransport.ts"
 import * as ScriptedEngine from "../../test/src/ScriptedEngine.ts"
 import * as Wire from "../../test/src/Wire.ts"
 import * as TlsConnection from "../src/TlsConnection.ts"
-import { TlsProtocolError } from "../src/TlsError.ts"
+import * as TlsError from "../src/TlsError.ts"
+import { BadRecordMac, TlsProtocolError } from "../src/TlsError.ts"
 
 /** Transports made by this file and not destroyed yet, across every pair. */
 let open = 0
@@ -53,7 +54,9 @@ conformance({
         requestKeyUpdate: (side) => Effect.sync(() => engines[side].requestKeyUpdate()),
         injectFatalError: (side) =>
           Effect.sync(() =>
-            engines[side].failWith(new TlsProtocolError({ reason: "BadRecordMac", detail: "injected by the test" }))
+            engines[side].failWith(
+              new TlsProtocolError({ reason: new BadRecordMac({ detail: "injected by the test" }) })
+            )
           ),
         engineCallers: (side) => Effect.sync(() => engines[side].callers()),
         receivedRecords: (side) => Effect.sync(() => engines[side].received)
@@ -80,7 +83,7 @@ conformance({
         TlsConnection.make({ engine: ScriptedEngine.make({ role: "client" }), transport: a })
       )
       const server = yield* TlsConnection.make({
-        engine: ScriptedEngine.make({ role: "server", rejectHandshake: "NoSharedCipher" }),
+        engine: ScriptedEngine.make({ role: "server", rejectHandshake: new TlsError.NoSharedCipher({}) }),
         transport: b
       }).pipe(Effect.onError(() => Effect.asVoid(Fiber.await(client))))
       return server

@@ -22,7 +22,7 @@ describe("connection options", () => {
           TlsConnection.make({ engine: ScriptedEngine.make({ role: "client" }), transport: a, options })
         )
         assert.strictEqual(error._tag, "TlsConfigError")
-        assert.strictEqual(error._tag === "TlsConfigError" && error.reason, "InvalidOption")
+        assert.strictEqual(error._tag === "TlsConfigError" && error.reason._tag, "InvalidOption")
         assert.strictEqual(control.open(), 1, "the transport given to make was not destroyed")
       })
     )

@@ -7,7 +7,8 @@ import { parseAll, RecordType } from "../../test/src/internal/records.ts"
 import * as MemoryTransport from "../../test/src/MemoryTransport.ts"
 import * as ScriptedEngine from "../../test/src/ScriptedEngine.ts"
 import * as TlsConnection from "../src/TlsConnection.ts"
-import { TlsProtocolError } from "../src/TlsError.ts"
+import * as TlsError from "../src/TlsError.ts"
+import { BadRecordMac, TlsProtocolError } from "../src/TlsError.ts"
 import { TlsEvent } from "../src/TlsEvent.ts"
 import { scriptedPair, text } from "./utils/scriptedPair.ts"
 
@@ -66,7 +67,7 @@ describe("MemoryTransport", () => {
     for (const side of [a, b]) {
       const failure = side.failure()
       assert.strictEqual(failure?._tag, "TlsTransportError")
-      assert.strictEqual(failure?.reason, "ConnectionReset")
+      assert.strictEqual(failure?.reason._tag, "ConnectionReset")
     }
     assert.isUndefined(b.read(), "bytes survived a reset")
   })
@@ -136,7 +137,7 @@ describe("ScriptedEngine", () => {
     client.receiveCiphertext(Uint8Array.of(99, 0, 0))
     const failure = client.failure()
     assert.strictEqual(failure?._tag, "TlsProtocolError")
-    assert.strictEqual(failure?._tag === "TlsProtocolError" && failure.reason, "DecodeError")
+    assert.strictEqual(failure?._tag === "TlsProtocolError" && failure.reason._tag, "DecodeError")
     const alert = parseAll(client.takeCiphertext() as Uint8Array)
     assert.deepStrictEqual(
       alert.map((r) => [r.type, Array.from(r.payload)]),
@@ -149,7 +150,7 @@ describe("ScriptedEngine", () => {
     server.start()
     server.receiveCiphertext(Uint8Array.of(RecordType.data, 0, 1, 65))
     const failure = server.failure()
-    assert.strictEqual(failure?._tag === "TlsProtocolError" && failure.reason, "UnexpectedMessage")
+    assert.strictEqual(failure?._tag === "TlsProtocolError" && failure.reason._tag, "UnexpectedMessage")
   })
 
   it("closeNotify ends the inbound side cleanly; EOF without it is a truncation", () => {
@@ -164,15 +165,15 @@ describe("ScriptedEngine", () => {
 
   it("rejectHandshake fails the server with that reason and the client with AlertReceived", () => {
     const client = ScriptedEngine.make({ role: "client" })
-    const server = ScriptedEngine.make({ role: "server", rejectHandshake: "UnknownCa" })
+    const server = ScriptedEngine.make({ role: "server", rejectHandshake: new TlsError.UnknownCa({}) })
     client.start()
     server.start()
     pump(client, server)
     pump(server, client)
     const serverFailure = server.failure()
     const clientFailure = client.failure()
-    assert.strictEqual(serverFailure?._tag === "TlsHandshakeError" && serverFailure.reason, "UnknownCa")
-    assert.strictEqual(clientFailure?._tag === "TlsHandshakeError" && clientFailure.reason, "AlertReceived")
+    assert.strictEqual(serverFailure?._tag === "TlsHandshakeError" && serverFailure.reason._tag, "UnknownCa")
+    assert.strictEqual(clientFailure?._tag === "TlsHandshakeError" && clientFailure.reason._tag, "AlertReceived")
   })
 })
 
@@ -183,8 +184,11 @@ describe("scripted connections", () => {
       serverEngine.sendAlert("fatal", 20)
       const error = yield* Effect.flip(client.reader.read)
       assert.strictEqual(error._tag, "TlsProtocolError")
-      assert.strictEqual(error._tag === "TlsProtocolError" && error.reason, "AlertReceived")
-      assert.strictEqual(error._tag === "TlsProtocolError" && error.alert, 20)
+      assert.strictEqual(error._tag === "TlsProtocolError" && error.reason._tag, "AlertReceived")
+      assert.strictEqual(
+        error._tag === "TlsProtocolError" && error.reason._tag === "AlertReceived" && error.reason.alert,
+        20
+      )
       const outcome = yield* client.closed
       assert.strictEqual(outcome._tag, "Failed")
     })
@@ -224,7 +228,7 @@ describe("scripted connections", () => {
   it.live("an injected engine error fails both halves with that error", () =>
     Effect.gen(function* () {
       const { client, clientEngine } = yield* scriptedPair()
-      const injected = new TlsProtocolError({ reason: "BadRecordMac" })
+      const injected = new TlsProtocolError({ reason: new BadRecordMac({}) })
       clientEngine.failWith(injected)
       // Woken by the failure, this fiber runs before the IO fiber finishes failing the
       // connection: the write half must already refuse.

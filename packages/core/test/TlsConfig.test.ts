@@ -34,4 +34,20 @@ describe("TlsConfig", () => {
       assert.strictEqual(result._tag, "ConfigError")
     })
   )
+
+  it.effect("rejects a timeout that is zero, negative or not a duration, naming it", () =>
+    Effect.gen(function* () {
+      for (const value of ["0 seconds", "-5 seconds", "banana"]) {
+        const error = yield* TlsConfig.config("tls")
+          .parse(ConfigProvider.fromUnknown({ tls: { handshakeTimeout: value } }))
+          .pipe(Effect.flip)
+        assert.strictEqual(error._tag, "ConfigError", value)
+        assert.include(String(error), "handshakeTimeout", value)
+      }
+      const zero = yield* TlsConfig.config("tls")
+        .parse(ConfigProvider.fromUnknown({ tls: { closeTimeout: "0 seconds" } }))
+        .pipe(Effect.flip)
+      assert.include(String(zero), "a positive finite duration")
+    })
+  )
 })

@@ -436,7 +436,7 @@ export const overload = (options: {
                 ? "admitted"
                 : Option.match(Exit.findErrorOption(exit), {
                     onNone: () => "defect",
-                    onSome: (error: TlsError) => `${error._tag}/${error.reason}`
+                    onSome: (error: TlsError) => `${error._tag}/${error.reason._tag}`
                   })
               refusals[key] = (refusals[key] ?? 0) + 1
             }),
@@ -579,7 +579,7 @@ export const shutdown = (options: {
             }).pipe(
               Effect.catch((error: TlsError) =>
                 Effect.sync(() => {
-                  result.end = `${error._tag}/${error.reason}`
+                  result.end = `${error._tag}/${error.reason._tag}`
                 })
               )
             ),

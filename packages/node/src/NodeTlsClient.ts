@@ -24,7 +24,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { clientOf } from "./internal/client.ts"
+import { checkPerConnection, clientOf } from "./internal/client.ts"
 import { clientContext } from "./internal/context.ts"
 import * as Runtime from "./internal/runtime.ts"
 import * as Net from "./internal/transports/net.ts"
@@ -116,7 +116,7 @@ export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeou
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
   Effect.andThen(
-    Runtime.check(options.path ?? Runtime.defaultPath()),
+    Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), checkPerConnection(options)),
     Effect.map(clientContext(options), (context) => clientOf(context, options))
   )
 

@@ -22,7 +22,7 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { ConnectionConfig } from "@effect-tls/core/TlsConfig"
+import { ConnectionConfig, Timeout } from "@effect-tls/core/TlsConfig"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -172,7 +172,7 @@ export const ClientConfig = Schema.Struct({
   insecureSkipVerify: Schema.optionalKey(Schema.Boolean),
   insecureSkipHostnameCheck: Schema.optionalKey(Schema.Boolean),
   requestOcsp: Schema.optionalKey(Schema.Boolean),
-  connectTimeout: Schema.optionalKey(Schema.DurationFromString),
+  connectTimeout: Schema.optionalKey(Timeout),
   sessionCache: Schema.optionalKey(Schema.Boolean),
   path: Schema.optionalKey(Path)
 })
@@ -197,11 +197,11 @@ export const ServerConfig = Schema.Struct({
   credentials: Schema.Array(Credential).check(Schema.isMinLength(1)),
   clientAuth: Schema.optionalKey(Schema.Struct({ mode: Schema.Literals(["request", "require"]), ca: Pem })),
   tickets: Schema.optionalKey(Schema.Boolean),
-  idleTimeout: Schema.optionalKey(Schema.DurationFromString),
+  idleTimeout: Schema.optionalKey(Timeout),
   host: Schema.optionalKey(Schema.String),
   port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
   maxConnections: Schema.optionalKey(Count),
-  shutdownTimeout: Schema.optionalKey(Schema.DurationFromString),
+  shutdownTimeout: Schema.optionalKey(Timeout),
   path: Schema.optionalKey(Path)
 })
 

@@ -24,6 +24,7 @@
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsConfigError, TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import type * as Transport from "@effect-tls/core/Transport"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -145,3 +146,33 @@ export const layer = <E, R>(
   options: TlsOptions.ServerOptions,
   handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
 ): Layer.Layer<NodeTlsServer, TlsError, R> => Layer.effect(NodeTlsServer, Internal.serve(options, handler))
+
+/**
+ * A server layer from a `Config` (environment, files, any `ConfigProvider`),
+ * beside the client's `NodeTlsClient.layerConfig`: reads the options, then
+ * serves with `handler` while the layer is alive. See `NodeTlsConfig.server`
+ * for options read from configuration keys (certificates and keys as PEM
+ * text or file paths).
+ *
+ * @example
+ * ```ts
+ * import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
+ * import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+ *
+ * // TLS_credentials_0_cert, TLS_credentials_0_key, TLS_port, ... from the environment.
+ * export const GreetingServer = NodeTlsServer.layerConfig(NodeTlsConfig.server("TLS"), (connection) =>
+ *   connection.writer.write("hello\n")
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = <E, R>(
+  config: Config.Config<TlsOptions.ServerOptions>,
+  handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
+): Layer.Layer<NodeTlsServer, TlsError | Config.ConfigError, R> =>
+  Layer.effect(
+    NodeTlsServer,
+    Effect.flatMap(config, (options) => Internal.serve(options, handler))
+  )

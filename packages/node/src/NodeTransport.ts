@@ -12,7 +12,7 @@
  */
 import type * as net from "node:net"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
-import type { TlsTransportError } from "@effect-tls/core/TlsError"
+import type { TlsConfigError, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -65,13 +65,15 @@ export const defaultBufferBytes: number = TlsConnection.defaultOptions.readBuffe
  * Opens a TCP connection within the connect timeout. The socket is destroyed
  * when the scope closes (the TLS connection over it destroys it earlier).
  * Fails with `TlsTransportError` (`ConnectionRefused`, `HostNotFound`,
- * `Timeout`, ...).
+ * `Timeout`, ...), or `TlsConfigError` for a port out of range or a
+ * `connectTimeout` that is not a positive duration.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const connect: (options: ConnectOptions) => Effect.Effect<Transport, TlsTransportError, Scope.Scope> =
-  Net.connect
+export const connect: (
+  options: ConnectOptions
+) => Effect.Effect<Transport, TlsTransportError | TlsConfigError, Scope.Scope> = Net.connect
 
 /**
  * An established `node:net` socket as a transport: a socket accepted by a

@@ -25,7 +25,10 @@ import type { Peer } from "./NodeTlsServer.ts"
 export type TlsVersion = "TLSv1.3" | "TLSv1.2" | "TLSv1.1" | "TLSv1"
 
 /**
- * A certificate chain (leaf first, PEM) and its private key.
+ * A certificate chain (leaf first) and its private key, as PEM text (not
+ * file paths: a path is refused with `TlsConfigError` `InvalidCredentials`;
+ * `NodeTlsConfig` reads files). Both are parsed when the options are checked,
+ * and the key must be the leaf's; an encrypted key needs its `passphrase`.
  *
  * @since 0.1.0
  * @category models
@@ -52,6 +55,13 @@ export interface KeylogOptions {
 
 /**
  * What both sides configure.
+ *
+ * Every option of a client or a server is checked when it is made, before
+ * any socket is opened: a bad value (a port out of range, a timeout that is
+ * not a positive duration, a count below one, a certificate that does not
+ * parse) fails with `TlsConfigError`, whose reason's `path` names the option
+ * (`connection.handshakeTimeout`, `credentials[0].key`). The error guide's
+ * options table lists what each allows.
  *
  * @since 0.1.0
  * @category models
@@ -81,8 +91,10 @@ export interface CommonOptions {
  */
 export interface ClientOptions extends CommonOptions {
   /**
-   * Trust anchors, PEM. Default: the system store (Node's bundled and system
-   * CAs). With `ca` given, only these are trusted unless `systemCa` is true.
+   * Trust anchors, as PEM text with at least one certificate each (a file
+   * path, or text that does not parse, is refused with `TlsConfigError`
+   * `InvalidCredentials`). Default: the system store (Node's bundled and
+   * system CAs). With `ca` given, only these are trusted unless `systemCa` is true.
    */
   readonly ca?: string | ReadonlyArray<string> | undefined
   readonly systemCa?: boolean | undefined

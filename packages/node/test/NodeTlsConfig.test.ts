@@ -5,10 +5,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
+import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 
@@ -120,5 +123,43 @@ describe("NodeTlsConfig", () => {
         .pipe(Effect.flip)
       assert.strictEqual(none._tag, "ConfigError")
     })
+  )
+
+  it.live("NodeTlsServer.layerConfig serves with options read from the environment (a key file path)", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const dir = yield* tempDir
+      const keyFile = join(dir, "server.key")
+      writeFileSync(keyFile, issued.key, { mode: 0o600 })
+      const provider = ConfigProvider.fromEnv({
+        env: { TLS_credentials_0_cert: issued.chain, TLS_credentials_0_key: keyFile, TLS_shutdownTimeout: "100 millis" }
+      })
+      const server = yield* Layer.build(
+        NodeTlsServer.layerConfig(NodeTlsConfig.server("TLS"), (connection) => connection.writer.write("hello\n"))
+      ).pipe(
+        Effect.map(Context.get(NodeTlsServer.NodeTlsServer)),
+        Effect.provideService(ConfigProvider.ConfigProvider, provider)
+      )
+      const tls = yield* NodeTls.connect({
+        host: "127.0.0.1",
+        port: server.address.port,
+        ca: issued.ca,
+        servername: "localhost"
+      })
+      assert.strictEqual(new TextDecoder().decode(yield* tls.reader.readUntil("\n")), "hello")
+      const refused = yield* Layer.build(
+        NodeTlsServer.layerConfig(NodeTlsConfig.server("TLS"), () => Effect.void)
+      ).pipe(
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({
+            env: { TLS_credentials_0_cert: issued.chain, TLS_credentials_0_key: keyFile, TLS_idleTimeout: "0 seconds" }
+          })
+        ),
+        Effect.flip
+      )
+      assert.strictEqual(refused._tag, "ConfigError")
+      assert.include(String(refused), "idleTimeout")
+    }).pipe(Effect.scoped)
   )
 })

@@ -94,7 +94,7 @@ const atDefaultBound = (connect: (port: number) => Effect.Effect<unknown, TlsErr
     )
     // A TCP connect that timed out, not the handshake's bound (10 s too) after a connect.
     assert.strictEqual(error._tag, "TlsTransportError", error.message)
-    assert.strictEqual(error._tag === "TlsTransportError" && error.reason, "Timeout", error.message)
+    assert.strictEqual(error._tag === "TlsTransportError" && error.reason._tag, "Timeout", error.message)
     assert.include(error.message, `no connection to 127.0.0.1:${port} within 10s`)
   })
 

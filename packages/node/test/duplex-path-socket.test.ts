@@ -128,7 +128,7 @@ describe("duplex path and Effect Socket", () => {
       const listener = yield* Effect.scoped(listen)
       const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: listener.port })
       const error = yield* Effect.flip(Effect.scoped(EffectSocket.toTransport(socket)))
-      assert.strictEqual(error.reason, "ConnectionRefused")
+      assert.strictEqual(error.reason._tag, "ConnectionRefused")
     })
   )
 })

@@ -83,7 +83,7 @@ describe("duplex path over TCP", () => {
     Effect.gen(function* () {
       const listener = yield* Effect.scoped(listen)
       const error = yield* Effect.flip(Effect.scoped(NodeTransport.connect({ host: "127.0.0.1", port: listener.port })))
-      assert.strictEqual(error.reason, "ConnectionRefused")
+      assert.strictEqual(error.reason._tag, "ConnectionRefused")
     })
   )
 
@@ -92,7 +92,7 @@ describe("duplex path over TCP", () => {
       const error = yield* Effect.flip(
         Effect.scoped(NodeTransport.connect({ host: "no-such-host.invalid", port: 443 }))
       )
-      assert.strictEqual(error.reason, "HostNotFound")
+      assert.strictEqual(error.reason._tag, "HostNotFound")
     })
   )
 
@@ -114,7 +114,7 @@ describe("duplex path over TCP", () => {
       yield* plain.write("STARTTLS\r\nMAIL FROM:<attacker@example>\r\n")
       const error = yield* Fiber.join(serverFiber)
       assert.strictEqual(error._tag, "TlsHandshakeError")
-      assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason : undefined, "PlaintextInjection")
+      assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason._tag : undefined, "PlaintextInjection")
       // The server destroyed the transport: the client sees the end, never a TLS byte.
       const rest = yield* plain.read.pipe(Effect.orElseSucceed(() => Option.none<Uint8Array>()))
       const reply = yield* Option.match(rest, {
@@ -140,7 +140,7 @@ describe("duplex path over TCP", () => {
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")
       const error = yield* Effect.flip(NodeTls.upgradeClient(plain, creds.client))
-      assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason : error._tag, "PlaintextInjection")
+      assert.strictEqual(error._tag === "TlsHandshakeError" ? error.reason._tag : error._tag, "PlaintextInjection")
     }).pipe(Effect.scoped)
   )
 

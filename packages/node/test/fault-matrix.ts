@@ -124,7 +124,7 @@ export const runSide = (
       const error = failure?._tag === "Fail" ? failure.error : undefined
       return {
         result: error?._tag ?? "stalled",
-        reason: error !== undefined && "reason" in error ? error.reason : undefined,
+        reason: error !== undefined && "reason" in error ? error.reason._tag : undefined,
         received: Buffer.concat(received)
       }
     })

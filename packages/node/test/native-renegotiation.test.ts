@@ -28,7 +28,7 @@ const endedWith = (
     assert.strictEqual(closed._tag, "Failed")
     if (closed._tag === "Failed") {
       assert.strictEqual(closed.error._tag, "TlsProtocolError")
-      assert.strictEqual(closed.error.reason, reason)
+      assert.strictEqual(closed.error.reason._tag, reason)
       assert.strictEqual(detail(closed.error), expected)
     }
   })
@@ -75,7 +75,7 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl,
       yield* endedWith(
         connection,
         "RenegotiationRefused",
-        (error) => ("code" in error ? error.code : undefined),
+        (error) => ("code" in error.reason ? error.reason.code : undefined),
         "ERR_TLS_RENEGOTIATION_DISABLED"
       )
       yield* peer.exited
@@ -100,7 +100,12 @@ describe.skipIf(!hasOpenssl)("native path: renegotiation refused (needs openssl,
       const exit = yield* Effect.exit(connection.reader.read.pipe(Effect.timeout("3 seconds")))
       // s_server answers the alert with a fatal handshake_failure: the read half fails with it, typed.
       assert.isTrue(Exit.isFailure(exit))
-      yield* endedWith(connection, "AlertReceived", (error) => ("alert" in error ? error.alert : undefined), 40)
+      yield* endedWith(
+        connection,
+        "AlertReceived",
+        (error) => ("alert" in error.reason ? error.reason.alert : undefined),
+        40
+      )
       // No renegotiation happened on s_server's side: it counted the attempt, not a completed one.
       assert.notMatch(peer.output(), /[1-9]\d* server renegotiates that finished/)
     }).pipe(Effect.scoped)

@@ -118,9 +118,9 @@ describe("native path: server limits", () => {
       if (Exit.isFailure(outcome)) {
         const error = outcome.cause.reasons[0]
         assert.strictEqual(error?._tag, "Fail")
-        const failed = error?._tag === "Fail" ? (error.error as { _tag: string; reason: string }) : undefined
+        const failed = error?._tag === "Fail" ? (error.error as { _tag: string; reason: { _tag: string } }) : undefined
         assert.strictEqual(failed?._tag, "TlsTransportError")
-        assert.strictEqual(failed?.reason, "Timeout")
+        assert.strictEqual(failed?.reason._tag, "Timeout")
       }
     }).pipe(Effect.scoped)
   )
@@ -149,7 +149,7 @@ describe("native path: server limits", () => {
       assert.isTrue(Option.isSome(failure), "the server reported no failure")
       const error = Option.getOrThrow(failure)
       assert.strictEqual(error._tag, "TlsHandshakeError")
-      assert.strictEqual(error.reason, "Timeout")
+      assert.strictEqual(error.reason._tag, "Timeout")
     }).pipe(Effect.scoped)
   )
 })

@@ -71,7 +71,7 @@ const serverMatrix = (certs: Fixture) =>
 const HANDSHAKE_MS = 500
 const IDLE_MS = 500
 
-const describeError = (error: TlsError) => `${error._tag}/${error.reason}`
+const describeError = (error: TlsError) => `${error._tag}/${error.reason._tag}`
 
 const outcome = <A>(effect: Effect.Effect<A, TlsError>, millis: number) =>
   Effect.gen(function* () {

@@ -30,7 +30,7 @@ const CLOSE_BOUND_MS = 1_000
 type Tamper = "corrupt" | "inject-handshake" | "inject-plaintext"
 
 const describeError = (error: TlsError) =>
-  `${error._tag}/${error.reason}${"code" in error && error.code !== undefined ? ` ${error.code}` : ""}`
+  `${error._tag}/${error.reason._tag}${"code" in error.reason && error.reason.code !== undefined ? ` ${error.reason.code}` : ""}`
 
 const failureOf = <A>(effect: Effect.Effect<A, TlsError>) =>
   effect.pipe(

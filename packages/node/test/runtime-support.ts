@@ -36,7 +36,7 @@ export const conformanceOn = (
         assert.strictEqual(error._tag, "TlsRuntimeError", error.message)
         if (error._tag !== "TlsRuntimeError") return
         assert.deepStrictEqual(
-          [error.reason, error.runtime, error.version, error.path],
+          [error.reason._tag, error.reason.runtime, error.reason.version, error.reason.path],
           ["PathUnsupported", name, version, path]
         )
       })

@@ -43,16 +43,16 @@ describe("Runtime", () => {
       Effect.gen(function* () {
         const refused = yield* Effect.flip(Runtime.supports("duplex", { name: "bun", version: "1.5.0" }))
         assert.deepStrictEqual(
-          [refused._tag, refused.reason, refused.runtime, refused.version, refused.path],
+          [refused._tag, refused.reason._tag, refused.reason.runtime, refused.reason.version, refused.reason.path],
           ["TlsRuntimeError", "PathUnsupported", "bun", "1.5.0", "duplex"]
         )
-        assert.match(refused.detail, /close_notify/)
-        assert.match(refused.detail, /found on bun 1\.4\.4/)
+        assert.match(refused.reason.detail, /close_notify/)
+        assert.match(refused.reason.detail, /found on bun 1\.4\.4/)
         assert.match(refused.message, /the duplex path cannot run on bun 1\.5\.0/)
         const nativeOnDeno = yield* Effect.flip(Runtime.supports("native", deno))
-        assert.match(nativeOnDeno.detail, /'end'/)
+        assert.match(nativeOnDeno.reason.detail, /'end'/)
         const duplexOnDeno = yield* Effect.flip(Runtime.supports("duplex", deno))
-        assert.match(duplexOnDeno.detail, /truncat/)
+        assert.match(duplexOnDeno.reason.detail, /truncat/)
         yield* Runtime.supports("native", bun)
         yield* Runtime.supports("duplex", node)
         yield* Runtime.supports("native", node)

@@ -21,6 +21,7 @@
 import "reflect-metadata"
 import { webcrypto } from "node:crypto"
 import * as x509 from "@peculiar/x509"
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -180,18 +181,59 @@ export interface TestPki {
   readonly issueWrongUsage: (options?: IssueOptions) => Effect.Effect<Issued, CertificateAuthorityError>
 }
 
+/** A reason class's constructor, named so that declarations of its subclasses can be emitted. */
+type AuthorityReasonClass<Tag extends string> = new (fields: {
+  readonly cause: unknown
+}) => Cause.YieldableError & { readonly _tag: Tag; readonly cause: unknown }
+
+/** The base of the reasons of a {@link CertificateAuthorityError}: what failed, with the original error as `cause`. */
+const AuthorityReason = <Tag extends string>(tag: Tag, what: string): AuthorityReasonClass<Tag> =>
+  class extends Data.TaggedError(tag)<{ readonly cause: unknown }> {
+    override get message(): string {
+      return `${what} failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+    }
+  }
+
 /**
- * Generating a key or a certificate, or exporting a key, failed.
+ * Generating a key pair failed.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class KeyGeneration extends AuthorityReason("KeyGeneration", "key generation") {}
+
+/**
+ * Signing a certificate failed.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class Signing extends AuthorityReason("Signing", "signing") {}
+
+/**
+ * Exporting a key failed.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class KeyExport extends AuthorityReason("KeyExport", "key export") {}
+
+/**
+ * Generating a key or a certificate, or exporting a key, failed; the
+ * `reason` (a tagged class) says which, with the original error as `cause`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class CertificateAuthorityError extends Data.TaggedError("CertificateAuthorityError")<{
-  readonly reason: "KeyGeneration" | "Signing" | "KeyExport"
+  readonly reason: KeyGeneration | Signing | KeyExport
   readonly cause: unknown
 }> {
+  constructor(props: { readonly reason: KeyGeneration | Signing | KeyExport }) {
+    super({ ...props, cause: props.reason.cause })
+  }
   override get message(): string {
-    return `${this.reason} failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+    return this.reason.message
   }
 }
 
@@ -406,16 +448,16 @@ const pem = (cert: x509.X509Certificate): string => `${cert.toString("pem").trim
 const generateKeys = Effect.fn("CertificateAuthority.generateKeys")(function* (keyType: KeyType) {
   const keys = yield* Effect.tryPromise({
     try: () => subtle.generateKey(algorithms[keyType].generate, true, ["sign", "verify"]),
-    catch: (cause) => new CertificateAuthorityError({ reason: "KeyGeneration", cause })
+    catch: (cause) => new CertificateAuthorityError({ reason: new KeyGeneration({ cause }) })
   })
   if (!("privateKey" in keys)) {
-    return yield* new CertificateAuthorityError({ reason: "KeyGeneration", cause: `${keyType} gave no key pair` })
+    return yield* new CertificateAuthorityError({ reason: new KeyGeneration({ cause: `${keyType} gave no key pair` }) })
   }
   return keys
 })
 
 const sign = (f: () => Promise<x509.X509Certificate>) =>
-  Effect.tryPromise({ try: f, catch: (cause) => new CertificateAuthorityError({ reason: "Signing", cause }) })
+  Effect.tryPromise({ try: f, catch: (cause) => new CertificateAuthorityError({ reason: new Signing({ cause }) }) })
 
 const keyIdentifiers = (subject: webcrypto.CryptoKeyPair, issuer: webcrypto.CryptoKeyPair) =>
   Effect.tryPromise({
@@ -424,7 +466,7 @@ const keyIdentifiers = (subject: webcrypto.CryptoKeyPair, issuer: webcrypto.Cryp
         x509.SubjectKeyIdentifierExtension.create(subject.publicKey),
         x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey)
       ]),
-    catch: (cause) => new CertificateAuthorityError({ reason: "Signing", cause })
+    catch: (cause) => new CertificateAuthorityError({ reason: new Signing({ cause }) })
   })
 
 const hierarchy = (name: string, keyType: KeyType, trust: "trusted" | "untrusted") =>
@@ -526,7 +568,7 @@ const issueLeaf = (name: string, caKeyType: KeyType, trusted: Hierarchy, kind: K
     )
     const pkcs8 = yield* Effect.tryPromise({
       try: () => subtle.exportKey("pkcs8", keys.privateKey),
-      catch: (cause) => new CertificateAuthorityError({ reason: "KeyExport", cause })
+      catch: (cause) => new CertificateAuthorityError({ reason: new KeyExport({ cause }) })
     })
     const key = x509.PemConverter.encode(pkcs8, "PRIVATE KEY")
     const ca = pem(trusted.root.cert)

@@ -101,8 +101,8 @@ export interface WireControl {
  * @category models
  */
 export interface FailingHandshake {
-  /** The reason the failing side must report. */
-  readonly reason: TlsError.HandshakeFailureReason
+  /** The tag of the reason the failing side must report (`UnknownCa`). */
+  readonly reason: TlsError.HandshakeFailureReason["_tag"]
   /** Runs the handshake; the effect is that of the side expected to fail with `reason`. */
   readonly connect: Effect.Effect<TlsConnection.TlsConnection, TlsError.TlsError, Scope.Scope>
 }

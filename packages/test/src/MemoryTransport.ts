@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { TlsTransportError } from "@effect-tls/core/TlsError"
+import { ConnectionReset, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import { AsyncWaker, CallerLog } from "./internal/owners.ts"
 import { Pipe } from "./internal/pipe.ts"
@@ -125,7 +125,7 @@ export const makePair = (options?: Options): Pair => {
     },
     reset: () => {
       if (state.reset !== undefined) return
-      state.reset = new TlsTransportError({ reason: "ConnectionReset", detail: "the memory transport was reset" })
+      state.reset = new TlsTransportError({ reason: new ConnectionReset({ detail: "the memory transport was reset" }) })
       aToB.drop()
       bToA.drop()
       wakerA.schedule()

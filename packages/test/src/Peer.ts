@@ -42,6 +42,7 @@
  */
 import * as net from "node:net"
 import * as path from "node:path"
+import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -50,22 +51,76 @@ import * as loopback from "./internal/loopback.ts"
 import * as internal from "./internal/peer.ts"
 import * as TempFiles from "./TempFiles.ts"
 
+/** The fields of a reason of a {@link PeerError}. */
+interface PeerReasonFields {
+  /** What happened, quoting the end of the peer's stdout and stderr. */
+  readonly detail: string
+  /** The original error, if any. */
+  readonly cause?: unknown
+}
+
+/** A reason class's constructor, named so that declarations of its subclasses can be emitted. */
+type PeerReasonClass<Tag extends string> = new (
+  fields: PeerReasonFields
+) => Cause.YieldableError & { readonly _tag: Tag } & Readonly<PeerReasonFields>
+
+/** The base of the reasons of a {@link PeerError}: a tagged error whose message is its detail. */
+const PeerReason = <Tag extends string>(tag: Tag): PeerReasonClass<Tag> =>
+  class extends Data.TaggedError(tag)<PeerReasonFields> {
+    override get message(): string {
+      return this.detail
+    }
+  }
+
 /**
- * A peer could not be started, or a wait on it did not end as expected:
- * `Spawn` (the command could not run), `Timeout` (the bound passed),
- * `Exited` (the peer's output ended before the pattern matched). The detail
- * quotes the end of the peer's stdout and stderr.
+ * The command could not run (not installed, not executable).
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class Spawn extends PeerReason("Spawn") {}
+
+/**
+ * A wait on the peer passed its bound.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class Timeout extends PeerReason("Timeout") {}
+
+/**
+ * The peer's output ended (it exited) before the pattern matched.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class Exited extends PeerReason("Exited") {}
+
+/**
+ * Why a peer failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PeerFailureReason = Spawn | Timeout | Exited
+
+/**
+ * A peer could not be started, or a wait on it did not end as expected; the
+ * `reason` says which (a tagged class, so `Effect.catchReason("PeerError",
+ * "Timeout", ...)` matches it), with the original error as `cause`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class PeerError extends Data.TaggedError("PeerError")<{
-  readonly reason: "Spawn" | "Timeout" | "Exited"
-  readonly detail: string
+  readonly reason: PeerFailureReason
   readonly cause?: unknown
 }> {
+  constructor(props: { readonly reason: PeerFailureReason }) {
+    super(props.reason.cause === undefined ? props : { ...props, cause: props.reason.cause })
+  }
   override get message(): string {
-    return `${this.reason}: ${this.detail}`
+    return `${this.reason._tag}: ${this.reason.detail}`
   }
 }
 

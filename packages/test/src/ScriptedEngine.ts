@@ -20,10 +20,14 @@
  */
 import type { Engine, InboundState } from "@effect-tls/core/Engine"
 import {
+  AlertReceived,
+  DecodeError,
   type HandshakeFailureReason,
+  Other,
   type TlsError,
   TlsHandshakeError,
-  TlsProtocolError
+  TlsProtocolError,
+  UnexpectedMessage
 } from "@effect-tls/core/TlsError"
 import { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
@@ -151,7 +155,7 @@ class Scripted implements ScriptedEngine {
     this.emit(RecordType.alert, Uint8Array.of(level === "fatal" ? 2 : 1, description))
     this.events.push(TlsEvent.AlertSent({ level, description }))
     if (level === "fatal" && this.error === undefined) {
-      this.error = new TlsProtocolError({ reason: "Other", alert: description, detail: "a fatal alert was sent" })
+      this.error = new TlsProtocolError({ reason: new Other({ alert: description, detail: "a fatal alert was sent" }) })
     }
     this.waker.schedule()
   }
@@ -222,7 +226,7 @@ class Scripted implements ScriptedEngine {
     this.log.record("receiveEnd")
     this.eof = true
     if (this.error === undefined && !this.handshakeComplete) {
-      this.error = new TlsHandshakeError({ reason: "Other", detail: "the transport ended during the handshake" })
+      this.error = new TlsHandshakeError({ reason: new Other({ detail: "the transport ended during the handshake" }) })
     }
   }
 
@@ -362,8 +366,8 @@ class Scripted implements ScriptedEngine {
         this.events.push(TlsEvent.AlertReceived({ level: level === 2 ? "fatal" : "warning", description }))
         if (level === 2) {
           this.error = this.handshakeComplete
-            ? new TlsProtocolError({ reason: "AlertReceived", alert: description })
-            : new TlsHandshakeError({ reason: "AlertReceived", alert: description })
+            ? new TlsProtocolError({ reason: new AlertReceived({ alert: description }) })
+            : new TlsHandshakeError({ reason: new AlertReceived({ alert: description }) })
         }
         return
       }
@@ -389,14 +393,7 @@ class Scripted implements ScriptedEngine {
     this.sawHello = true
     if (this.silent) return
     if (this.rejectHandshake !== undefined) {
-      return this.fatal(
-        Alert.handshakeFailure,
-        new TlsHandshakeError({
-          reason: this.rejectHandshake,
-          alert: Alert.handshakeFailure,
-          detail: "the scripted engine was told to reject the handshake"
-        })
-      )
+      return this.fatal(Alert.handshakeFailure, new TlsHandshakeError({ reason: this.rejectHandshake }))
     }
     this.emit(RecordType.handshake, Uint8Array.of(SERVER_HELLO))
   }
@@ -413,8 +410,8 @@ class Scripted implements ScriptedEngine {
     this.fatal(
       Alert.unexpectedMessage,
       this.handshakeComplete
-        ? new TlsProtocolError({ reason: "UnexpectedMessage", alert: Alert.unexpectedMessage, detail })
-        : new TlsHandshakeError({ reason: "Other", alert: Alert.unexpectedMessage, detail })
+        ? new TlsProtocolError({ reason: new UnexpectedMessage({ alert: Alert.unexpectedMessage, detail }) })
+        : new TlsHandshakeError({ reason: new Other({ alert: Alert.unexpectedMessage, detail }) })
     )
   }
 
@@ -423,15 +420,19 @@ class Scripted implements ScriptedEngine {
     return this.fatal(
       Alert.unexpectedMessage,
       new TlsProtocolError({
-        reason: "UnexpectedMessage",
-        alert: Alert.unexpectedMessage,
-        detail: `${what} before the handshake completed`
+        reason: new UnexpectedMessage({
+          alert: Alert.unexpectedMessage,
+          detail: `${what} before the handshake completed`
+        })
       })
     )
   }
 
   private decodeError(detail: string): undefined {
-    this.fatal(Alert.decodeError, new TlsProtocolError({ reason: "DecodeError", alert: Alert.decodeError, detail }))
+    this.fatal(
+      Alert.decodeError,
+      new TlsProtocolError({ reason: new DecodeError({ alert: Alert.decodeError, detail }) })
+    )
   }
 
   /** A fatal error found while reading: the alert is produced first, then the engine fails. */

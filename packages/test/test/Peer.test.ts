@@ -99,13 +99,13 @@ describe("Peer", () => {
     Effect.gen(function* () {
       const peer = yield* Peer.start("sh", ["-c", "echo hello; read line"], { timeout: "200 millis" })
       const timeout = yield* Effect.flip(peer.waitFor(/never/))
-      assert.strictEqual(timeout.reason, "Timeout")
+      assert.strictEqual(timeout.reason._tag, "Timeout")
       assert.include(timeout.message, "hello")
       yield* peer.endInput
       const exited = yield* Effect.flip(peer.waitFor(/never/, { timeout: "5 seconds" }))
-      assert.strictEqual(exited.reason, "Exited")
+      assert.strictEqual(exited.reason._tag, "Exited")
       const missing = yield* Effect.flip(Peer.start("effect-tls-no-such-command", []))
-      assert.strictEqual(missing.reason, "Spawn")
+      assert.strictEqual(missing.reason._tag, "Spawn")
     }).pipe(Effect.scoped)
   )
 

@@ -77,4 +77,4 @@ export const recordClose = (
   })
 
 const recordFailure = (error: TlsError): Effect.Effect<void> =>
-  Metric.update(Metric.withAttributes(errors, { kind: error._tag, reason: error.reason }), 1)
+  Metric.update(Metric.withAttributes(errors, { kind: error._tag, reason: error.reason._tag }), 1)

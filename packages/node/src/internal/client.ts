@@ -5,7 +5,8 @@
  * configuration (`sharedClient`).
  */
 
-import type { TlsError } from "@effect-tls/core/TlsError"
+import * as TlsConfig from "@effect-tls/core/TlsConfig"
+import type { TlsConfigError, TlsError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
 import type { Client } from "../NodeTlsClient.ts"
@@ -41,9 +42,11 @@ export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptio
         // The TLSSocket dials TCP itself (no socket to hand over), within the
         // connect timeout the connection applies while it connects. The
         // engine options are read now: they carry the latest session ticket.
-        const { tls, extras } = context.engineOptions(target)
-        const engine = makeNativeEngine("client", { host: target.host, port: target.port }, tls, extras)
-        return establish(restore, engine, Transport.native, { options: options.connection, connectTimeout })
+        return Effect.flatMap(Net.checkPort(target.port), (port) => {
+          const { tls, extras } = context.engineOptions(target)
+          const engine = makeNativeEngine("client", { host: target.host, port }, tls, extras)
+          return establish(restore, engine, Transport.native, { options: options.connection, connectTimeout })
+        })
       }).pipe(
         connectionSpan("NodeTlsClient.connect", {
           "server.address": target.host,
@@ -69,6 +72,17 @@ export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptio
 export const sharedClient = (options: TlsOptions.ClientOptions): Effect.Effect<Client, TlsError> =>
   Effect.andThen(
     // A path this runtime refuses fails before anything is built or shared.
-    Runtime.check(options.path ?? Runtime.defaultPath()),
+    Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), checkPerConnection(options)),
     Effect.map(sharedClientContext(options), (context) => clientOf(context, options))
+  )
+
+/**
+ * Checks the options a client's connections read per call (the connection
+ * options and the connect timeout), when the client is made: they are not
+ * part of its shared context, and a bad one must not wait for a connect.
+ */
+export const checkPerConnection = (options: TlsOptions.ClientOptions): Effect.Effect<void, TlsConfigError> =>
+  Effect.andThen(
+    TlsConfig.checkConnectionOptions(options.connection),
+    Effect.asVoid(TlsConfig.checkDuration("connectTimeout", options.connectTimeout, Net.defaultConnectTimeout))
   )

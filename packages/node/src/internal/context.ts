@@ -10,40 +10,46 @@ import { constants, createHash } from "node:crypto"
 import { appendFile } from "node:fs"
 import * as net from "node:net"
 import * as tls from "node:tls"
-import { TlsConfigError } from "@effect-tls/core/TlsError"
+import * as TlsConfig from "@effect-tls/core/TlsConfig"
+import { InvalidCredentials, InvalidOption, TlsConfigError } from "@effect-tls/core/TlsError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as TlsOptions from "../TlsOptions.ts"
+import { checkCa, checkCredential } from "./credentials.ts"
 import type { EngineExtras, EngineTlsOptions } from "./engine/index.ts"
 import * as NodeInternals from "./engine/nodeInternals.ts"
 import { DEFAULT_MAX_ENTRIES, SessionIdCache } from "./sessionIdCache.ts"
 
 const versions: ReadonlyArray<TlsOptions.TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
-const invalid = (detail: string, cause?: unknown) =>
-  new TlsConfigError({ reason: "InvalidOption", detail, ...(cause === undefined ? {} : { cause }) })
+/** A refused option: `path` names it, `expected` says what is allowed. */
+const invalid = (path: string, expected: string, value: unknown) =>
+  new TlsConfigError({ reason: new InvalidOption({ path, expected, value }) })
 
 const checkCommon = (options: TlsOptions.CommonOptions): TlsConfigError | undefined => {
   const min = options.minVersion ?? "TLSv1.2"
-  if (!versions.includes(min)) return invalid(`unknown minVersion ${min}`)
+  if (!versions.includes(min)) return invalid("minVersion", `one of ${versions.join(", ")}`, min)
   if (versions.indexOf(min) < versions.indexOf("TLSv1.2") && options.insecureMinVersion !== true) {
-    return invalid(`minVersion ${min} is below TLS 1.2: set insecureMinVersion to allow it`)
+    return invalid("minVersion", "TLSv1.2 or TLSv1.3 (set insecureMinVersion to allow an older one)", min)
   }
   if (options.maxVersion !== undefined) {
-    if (!versions.includes(options.maxVersion)) return invalid(`unknown maxVersion ${options.maxVersion}`)
+    if (!versions.includes(options.maxVersion)) {
+      return invalid("maxVersion", `one of ${versions.join(", ")}`, options.maxVersion)
+    }
     if (versions.indexOf(options.maxVersion) < versions.indexOf(min)) {
-      return invalid(`maxVersion ${options.maxVersion} is below minVersion ${min}`)
+      return invalid("maxVersion", `a version at or above minVersion (${min})`, options.maxVersion)
     }
   }
-  for (const protocol of options.alpn ?? []) {
+  for (const [index, protocol] of (options.alpn ?? []).entries()) {
     const length = Buffer.byteLength(protocol)
-    if (length === 0 || length > 255) return invalid(`ALPN protocol names must have 1 to 255 bytes: "${protocol}"`)
+    if (length === 0 || length > 255) return invalid(`alpn[${index}]`, "a protocol name of 1 to 255 bytes", protocol)
   }
   return undefined
 }
@@ -69,15 +75,39 @@ const credentialOptions = (credentials: ReadonlyArray<TlsOptions.Credential>): t
   }))
 })
 
+/**
+ * Makes a SecureContext from options whose credentials were checked (see
+ * `credentials.ts`): what OpenSSL can still refuse is the cipher or group
+ * lists, or a credential the structural checks passed; `what` names the
+ * option set.
+ */
 const createContext = (options: tls.SecureContextOptions, what: string) =>
   Effect.try({
     try: () => tls.createSecureContext(options),
-    catch: (cause) =>
-      new TlsConfigError({
-        reason: /key|cert|PEM|passphrase|decrypt/i.test(String(cause)) ? "InvalidCredentials" : "InvalidOption",
-        detail: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
+    catch: (cause) => {
+      const detail = cause instanceof Error ? cause.message : String(cause)
+      const code = Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? cause.code : undefined
+      if (/cipher/i.test(`${code} ${detail}`)) {
+        return invalid("ciphers", `an OpenSSL cipher list OpenSSL accepts (${detail})`, options.ciphers)
+      }
+      if (/curve|group/i.test(`${code} ${detail}`)) {
+        return invalid("groups", `a colon-separated list of groups OpenSSL knows (${detail})`, options.ecdhCurve)
+      }
+      return new TlsConfigError({ reason: new InvalidCredentials({ path: what, detail, code, cause }) })
+    }
+  })
+
+/** Checks each credential's structure; `path` names the option (`credentials`, `sni.example.com`). */
+const checkCredentials = (
+  credentials: ReadonlyArray<TlsOptions.Credential>,
+  path: string
+): Effect.Effect<void, TlsConfigError> =>
+  Effect.suspend(() => {
+    for (const [index, credential] of credentials.entries()) {
+      const error = checkCredential(credential, `${path}[${index}]`)
+      if (error !== undefined) return Effect.fail(error)
+    }
+    return Effect.void
   })
 
 const keylogExtras = (keylog: TlsOptions.KeylogOptions | undefined): EngineExtras => {
@@ -219,7 +249,17 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
     for (const pin of options.pinnedSpkiSha256 ?? []) {
-      if (!spkiPin.test(pin)) return yield* invalid(`not a base64 SHA-256 SPKI pin: "${pin}"`)
+      if (!spkiPin.test(pin)) {
+        return yield* invalid("pinnedSpkiSha256", "base64 SHA-256 SPKI pins (44 characters ending in =)", pin)
+      }
+    }
+    if (options.ca !== undefined) {
+      const caError = checkCa(options.ca, "ca")
+      if (caError !== undefined) return yield* caError
+    }
+    if (options.credential !== undefined) {
+      const credentialError = checkCredential(options.credential, "credential")
+      if (credentialError !== undefined) return yield* credentialError
     }
     const ca = options.ca === undefined ? undefined : typeof options.ca === "string" ? [options.ca] : [...options.ca]
     const trust =
@@ -230,7 +270,7 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
         ...trust,
         ...(options.credential === undefined ? {} : credentialOptions([options.credential]))
       },
-      "client options"
+      "credential"
     )
     const keylog = keylogExtras(options.keylog)
     const verify = options.insecureSkipVerify !== true
@@ -413,10 +453,19 @@ export const serverContext = (
   Effect.gen(function* () {
     const error = checkCommon(options)
     if (error !== undefined) return yield* error
-    const cacheSize = options.sessionCacheSize ?? serverDefaults.sessionCacheSize
-    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
-      return yield* invalid(`sessionCacheSize must be a whole number of sessions, 0 or more, got ${cacheSize}`)
+    yield* TlsConfig.checkConnectionOptions(options.connection)
+    if (options.clientAuth !== undefined) {
+      const caError = checkCa(options.clientAuth.ca, "clientAuth.ca")
+      if (caError !== undefined) return yield* caError
     }
+    yield* TlsConfig.checkInteger({
+      path: "sessionCacheSize",
+      value: options.sessionCacheSize,
+      fallback: serverDefaults.sessionCacheSize,
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      expected: "a whole number of sessions, 0 or more"
+    })
     const run: RunResolver = yield* FiberSet.makeRuntime<never, tls.SecureContext | undefined, TlsConfigError>()
     const generation = (
       credentials: ReadonlyArray<TlsOptions.Credential>,
@@ -424,7 +473,9 @@ export const serverContext = (
     ) => makeGeneration(options, run, credentials, sni)
     const first = yield* generation(options.credentials, options.sni ?? {})
     const keylog = keylogExtras(options.keylog)
-    const idleTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? serverDefaults.idleTimeout))
+    const idleTimeout = Duration.toMillis(
+      yield* TlsConfig.checkDuration("idleTimeout", options.idleTimeout, serverDefaults.idleTimeout)
+    )
     const clientAuth =
       options.clientAuth === undefined
         ? {}
@@ -462,11 +513,13 @@ const makeGeneration = (
   sni: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
 ): Effect.Effect<Generation, TlsConfigError> =>
   Effect.gen(function* () {
-    if (credentials.length === 0) return yield* invalid("the server needs at least one certificate and key")
-    const defaultContext = yield* credentialsContext(options, credentials, "server credentials")
+    if (credentials.length === 0) return yield* invalid("credentials", "at least one certificate and key", credentials)
+    yield* checkCredentials(credentials, "credentials")
+    const defaultContext = yield* credentialsContext(options, credentials, "credentials")
     const byName = new Map<string, tls.SecureContext>()
     for (const [name, creds] of Object.entries(sni)) {
-      byName.set(name.toLowerCase(), yield* credentialsContext(options, creds, `credentials for ${name}`))
+      yield* checkCredentials(creds, `sni.${name}`)
+      byName.set(name.toLowerCase(), yield* credentialsContext(options, creds, `sni.${name}`))
     }
     const self: Generation = {
       default: defaultContext,
@@ -565,7 +618,10 @@ const selectContext = (
   const lookup = Effect.flatMap(resolve(name), (credentials) =>
     credentials === undefined
       ? Effect.succeed(undefined)
-      : credentialsContext(options, credentials, `credentials for ${name}`)
+      : Effect.andThen(
+          checkCredentials(credentials, `resolveSni(${name})`),
+          credentialsContext(options, credentials, `resolveSni(${name})`)
+        )
   )
   run(lookup).addObserver((exit) => {
     if (Exit.isFailure(exit)) {

@@ -1,4 +1,4 @@
-import { TlsHandshakeError } from "@effect-tls/core/TlsError"
+import { PlaintextInjection, TlsHandshakeError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as TransportChannel from "@effect-tls/core/TransportChannel"
 import * as Effect from "effect/Effect"
@@ -38,8 +38,9 @@ export const handOver = (over: Transport | Plaintext): Effect.Effect<Transport, 
     over.transport.destroy()
     return Effect.fail(
       new TlsHandshakeError({
-        reason: "PlaintextInjection",
-        detail: `${leftover} bytes of plaintext arrived after the upgrade point and were not consumed by the prologue`
+        reason: new PlaintextInjection({
+          detail: `${leftover} bytes of plaintext arrived after the upgrade point and were not consumed by the prologue`
+        })
       })
     )
   })

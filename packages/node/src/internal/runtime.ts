@@ -6,7 +6,7 @@
  * (`packages/node/test/runtime.test.ts`) that fails once the runtime behaves,
  * so that the refusal can be lifted.
  */
-import { TlsRuntimeError } from "@effect-tls/core/TlsError"
+import { PathUnsupported, TlsRuntimeError } from "@effect-tls/core/TlsError"
 import * as Effect from "effect/Effect"
 import type * as TlsOptions from "../TlsOptions.ts"
 
@@ -77,11 +77,12 @@ export const refusal = (path: TlsOptions.Path, runtime: Runtime = current): TlsR
   const gap = missing[runtime.name][path]
   if (gap === undefined) return undefined
   return new TlsRuntimeError({
-    reason: "PathUnsupported",
-    runtime: runtime.name,
-    version: runtime.version,
-    path,
-    detail: `${gap.detail} (found on ${runtime.name} ${gap.foundOn})`
+    reason: new PathUnsupported({
+      runtime: runtime.name,
+      version: runtime.version,
+      path,
+      detail: `${gap.detail} (found on ${runtime.name} ${gap.foundOn})`
+    })
   })
 }
 

@@ -3,12 +3,12 @@
  * acceptor both it and `NodeTlsServer.makeAcceptor` are made of.
  */
 import * as net from "node:net"
+import * as TlsConfig from "@effect-tls/core/TlsConfig"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
-import { type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { Other, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
@@ -35,10 +35,7 @@ export const acceptorOf = (context: ServerContext): Acceptor => ({
 
 const listenerError = (error: Error, detail: string) =>
   new TlsTransportError({
-    reason: "Other",
-    code: errorCode(error),
-    detail: `${detail}: ${error.message}`,
-    cause: error
+    reason: new Other({ code: errorCode(error), detail: `${detail}: ${error.message}`, cause: error })
   })
 
 /**
@@ -58,8 +55,28 @@ export const serve = <E, R>(
   Effect.gen(function* () {
     const path = options.path ?? Runtime.defaultPath()
     yield* Runtime.check(path)
+    const shutdownTimeout = yield* TlsConfig.checkDuration(
+      "shutdownTimeout",
+      options.shutdownTimeout,
+      serverDefaults.shutdownTimeout
+    )
+    const maxConnections = yield* TlsConfig.checkInteger({
+      path: "maxConnections",
+      value: options.maxConnections,
+      fallback: serverDefaults.maxConnections,
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      expected: "a whole number of connections, 1 or more"
+    })
+    const port = yield* TlsConfig.checkInteger({
+      path: "port",
+      value: options.port,
+      fallback: 0,
+      minimum: 0,
+      maximum: 65535,
+      expected: "a TCP port, an integer from 0 (any free port) to 65535"
+    })
     const context = yield* serverContext(options)
-    const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? serverDefaults.shutdownTimeout)
     const duplex = path === "duplex"
     const logLevel = options.handlerFailureLogLevel ?? "Warn"
 
@@ -111,7 +128,7 @@ export const serve = <E, R>(
     }
 
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true })
-    server.maxConnections = options.maxConnections ?? serverDefaults.maxConnections
+    server.maxConnections = maxConnections
     server.on("connection", (socket) => {
       // Until the TLSSocket (or the transport) takes it over, this keeps the socket's errors from throwing.
       socket.on("error", ignoreError)
@@ -119,7 +136,6 @@ export const serve = <E, R>(
     })
 
     const host = options.host ?? "127.0.0.1"
-    const port = options.port ?? 0
     yield* Effect.callback<void, TlsError>((resume) => {
       const onError = (error: Error) => resume(Effect.fail(listenerError(error, `listen on ${host}:${port}`)))
       server.once("error", onError)

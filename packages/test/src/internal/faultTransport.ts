@@ -1,4 +1,4 @@
-import { TlsTransportError } from "@effect-tls/core/TlsError"
+import { ConnectionReset, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import type * as FaultTransport from "../FaultTransport.ts"
 import { FaultPipe, type PipeSpec } from "./faultPipe.ts"
@@ -104,9 +104,10 @@ export class FaultTransportImpl implements FaultTransport.FaultTransport {
     if (this.error !== undefined) return
     this.fired.push(`${direction} reset after ${at} bytes`)
     this.error = new TlsTransportError({
-      reason: "ConnectionReset",
-      code: "FAULT_RESET",
-      detail: `fault injected: ${direction} reset after ${at} bytes`
+      reason: new ConnectionReset({
+        code: "FAULT_RESET",
+        detail: `fault injected: ${direction} reset after ${at} bytes`
+      })
     })
     this.inner.destroy()
   }

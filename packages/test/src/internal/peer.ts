@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Peer from "../Peer.ts"
 // A cycle with the public module, used only inside functions (never while either module loads).
-import { PeerError } from "../Peer.ts"
+import { Exited, PeerError, Spawn, Timeout } from "../Peer.ts"
 
 /** How far back a new chunk is rescanned, for a match split across chunks. */
 const RESCAN = 512
@@ -148,7 +148,9 @@ export const start = (
           child.on("error", (error) => {
             // After a successful spawn, errors are failed signals to a process that is gone.
             if (child.pid === undefined) {
-              resume(Effect.fail(new PeerError({ reason: "Spawn", detail: `${name}: ${error.message}`, cause: error })))
+              resume(
+                Effect.fail(new PeerError({ reason: new Spawn({ detail: `${name}: ${error.message}`, cause: error }) }))
+              )
             }
           })
         }
@@ -162,8 +164,9 @@ export const start = (
         orElse: () =>
           Effect.fail(
             new PeerError({
-              reason: "Timeout",
-              detail: `${what} within ${Duration.format(Duration.fromInputUnsafe(within))}: ${describe(name, state)}`
+              reason: new Timeout({
+                detail: `${what} within ${Duration.format(Duration.fromInputUnsafe(within))}: ${describe(name, state)}`
+              })
             })
           )
       })
@@ -193,7 +196,9 @@ export const start = (
             consumed = Math.max(consumed, text.length - RESCAN)
             if (state.closed) {
               state.waiters.delete(check)
-              resume(Effect.fail(new PeerError({ reason: "Exited", detail: `${what}: ${describe(name, state)}` })))
+              resume(
+                Effect.fail(new PeerError({ reason: new Exited({ detail: `${what}: ${describe(name, state)}` }) }))
+              )
             }
           }
           state.waiters.add(check)
@@ -303,5 +308,5 @@ export const waitForPort = (port: number, host = "127.0.0.1") =>
       if (open) return
       yield* Effect.sleep("20 millis")
     }
-    return yield* Effect.fail(new PeerError({ reason: "Timeout", detail: `nothing listens on ${host}:${port}` }))
+    return yield* Effect.fail(new PeerError({ reason: new Timeout({ detail: `nothing listens on ${host}:${port}` }) }))
   })

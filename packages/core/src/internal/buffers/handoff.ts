@@ -86,8 +86,8 @@ export abstract class Handoff {
    * and one failure frame, without a step before it. The commit must check
    * its own condition, as every commit does.
    */
-  protected commitFirst<A, E>(commit: Effect.Effect<A, E>, operation: Effect.Effect<A, E>): Effect.Effect<A, E> {
-    return Effect.catchCause(commit, (cause) => (isRetry(cause) ? operation : Effect.failCause(cause)))
+  protected commitFirst<A, E>(commit: Effect.Effect<A, E>, operation: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.catchCause(commit, (cause) => (isRetry(cause) ? operation() : Effect.failCause(cause)))
   }
 
   /** In a commit: the buffer changed; waiters look again (in a microtask). */

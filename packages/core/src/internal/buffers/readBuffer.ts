@@ -1,7 +1,8 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { TlsConfigError, type TlsError, TlsStateError } from "../../TlsError.ts"
+import { ConnectionClosed, EndOfStream, FrameTooLong, type TlsError, TlsStateError } from "../../TlsError.ts"
+import * as Arguments from "../arguments.ts"
 import { ChunkList } from "./chunkList.ts"
 import { Handoff, retry, WAIT } from "./handoff.ts"
 
@@ -238,14 +239,8 @@ export class ReadBuffer extends Handoff {
 
   /** Exactly `n` bytes; fails with `EndOfStream` (consuming nothing) if the stream ends first. */
   readExactly(n: number): Effect.Effect<Uint8Array, TlsError> {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      return Effect.fail(
-        new TlsConfigError({
-          reason: "InvalidOption",
-          detail: `readExactly: the byte count must be a non-negative integer, got ${n}`
-        })
-      )
-    }
+    const refused = Arguments.readExactly(n)
+    if (refused !== undefined) return Effect.fail(refused)
     if (n === 0) return Effect.succeed(new Uint8Array(0))
     const commit = Effect.sync(() => {
       if (this.chunks.bytes < n) return retry()
@@ -261,8 +256,7 @@ export class ReadBuffer extends Handoff {
         return this.endOrFail(() =>
           Effect.fail(
             new TlsStateError({
-              reason: "EndOfStream",
-              detail: `wanted ${n} bytes, ${this.chunks.bytes} arrived before the end`
+              reason: new EndOfStream({ detail: `wanted ${n} bytes, ${this.chunks.bytes} arrived before the end` })
             })
           )
         )
@@ -277,17 +271,8 @@ export class ReadBuffer extends Handoff {
    * stream ends first; both consume nothing.
    */
   readUntil(delimiter: Uint8Array, maxBytes: number): Effect.Effect<Uint8Array, TlsError> {
-    if (delimiter.length === 0) {
-      return Effect.fail(new TlsConfigError({ reason: "InvalidOption", detail: "readUntil: the delimiter is empty" }))
-    }
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-      return Effect.fail(
-        new TlsConfigError({
-          reason: "InvalidOption",
-          detail: `readUntil: maxBytes must be a non-negative integer, got ${maxBytes}`
-        })
-      )
-    }
+    const refused = Arguments.readUntil(delimiter, maxBytes)
+    if (refused !== undefined) return Effect.fail(refused)
     const bound = maxBytes + delimiter.length
     // Suspended so that the search state is per run: the returned effect can be
     // run again (after an interruption, or repeated) without skipping bytes.
@@ -318,12 +303,14 @@ export class ReadBuffer extends Handoff {
           }
           if (at > maxBytes || this.chunks.bytes >= bound) {
             return Effect.fail(
-              new TlsStateError({ reason: "FrameTooLong", detail: `no delimiter within ${maxBytes} bytes` })
+              new TlsStateError({ reason: new FrameTooLong({ detail: `no delimiter within ${maxBytes} bytes` }) })
             )
           }
           if (this.ending !== undefined) {
             return this.endOrFail(() =>
-              Effect.fail(new TlsStateError({ reason: "EndOfStream", detail: "the stream ended before the delimiter" }))
+              Effect.fail(
+                new TlsStateError({ reason: new EndOfStream({ detail: "the stream ended before the delimiter" }) })
+              )
             )
           }
           searched = Math.max(0, this.chunks.bytes - delimiter.length + 1)
@@ -336,7 +323,7 @@ export class ReadBuffer extends Handoff {
 }
 
 const closedError = (): Effect.Effect<never, TlsError> =>
-  Effect.fail(new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" }))
+  Effect.fail(new TlsStateError({ reason: new ConnectionClosed({ detail: "the connection was closed" }) }))
 
 /**
  * One read waiting in the slot. `offer` resumes its fiber with a commit of

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { type TlsError, TlsStateError } from "../../TlsError.ts"
+import { ConnectionClosed, type TlsError, TlsStateError, WriteAfterEnd } from "../../TlsError.ts"
 import { COALESCE_BELOW_BYTES } from "../constants.ts"
 import { ChunkList } from "./chunkList.ts"
 import { Handoff, retry, WAIT } from "./handoff.ts"
@@ -111,36 +111,46 @@ export class WriteBuffer extends Handoff {
 
   private refusal(): TlsError | undefined {
     if (this.failure !== undefined) return this.failure
-    if (this.closed) return new TlsStateError({ reason: "ConnectionClosed", detail: "the connection was closed" })
+    if (this.closed) return new TlsStateError({ reason: new ConnectionClosed({ detail: "the connection was closed" }) })
     if (this.endRequestedFlag) {
-      return new TlsStateError({ reason: "WriteAfterEnd", detail: "the write half was ended" })
+      return new TlsStateError({ reason: new WriteAfterEnd({ detail: "the write half was ended" }) })
     }
     return undefined
   }
 
   /** Accepts `chunks` whole (all of them, or none if it fails or is interrupted), waiting while full. */
   write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TlsError> {
+    return this.accepting(() => {
+      for (let i = 0; i < chunks.length; i++) this.accept(chunks[i] as Uint8Array)
+    })
+  }
+
+  /** `write` of one chunk, without the array (the common case, once per message). */
+  writeOne(chunk: Uint8Array): Effect.Effect<void, TlsError> {
+    return this.accepting(() => this.accept(chunk))
+  }
+
+  private accept(chunk: Uint8Array): void {
+    this.chunks.push(chunk)
+    this.acceptedBytes += chunk.length
+  }
+
+  /** A write whose commit runs `accept` once there is room and nothing refuses it. */
+  private accepting(accept: () => void): Effect.Effect<void, TlsError> {
     const commit = Effect.sync((): void => {
       if (this.chunks.bytes >= this.limit || this.refusal() !== undefined) retry()
-      for (let i = 0; i < chunks.length; i++) {
-        const chunk = chunks[i] as Uint8Array
-        this.chunks.push(chunk)
-        this.acceptedBytes += chunk.length
-      }
+      accept()
       this.changed()
       this.onData()
     })
     // Usually there is room: the commit runs first, and the operation (which
-    // fails a refused write or waits for room) only when it retries.
-    return this.commitFirst(
-      commit,
-      Effect.suspend(() =>
-        this.operation(() => {
-          const refused = this.refusal()
-          if (refused !== undefined) return Effect.fail(refused)
-          return this.chunks.bytes >= this.limit ? WAIT : commit
-        })
-      )
+    // fails a refused write or waits for room) is built and run only when it retries.
+    return this.commitFirst(commit, () =>
+      this.operation(() => {
+        const refused = this.refusal()
+        if (refused !== undefined) return Effect.fail(refused)
+        return this.chunks.bytes >= this.limit ? WAIT : commit
+      })
     )
   }
 }

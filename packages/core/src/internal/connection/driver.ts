@@ -8,7 +8,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
-import { type TlsError, TlsProtocolError, TlsStateError, TlsTruncationError } from "../../TlsError.ts"
+import {
+  ConnectionClosed,
+  EndWithoutCloseNotify,
+  Other,
+  Stalled,
+  type TlsError,
+  TlsProtocolError,
+  TlsStateError,
+  TlsTruncationError
+} from "../../TlsError.ts"
 import { TlsEvent } from "../../TlsEvent.ts"
 import type { Transport } from "../../Transport.ts"
 import { ChunkList } from "../buffers/chunkList.ts"
@@ -135,7 +144,7 @@ export class Driver {
   closedError(): TlsError {
     return (
       Phase.failureOf(this.lifecycleState) ??
-      new TlsStateError({ reason: "ConnectionClosed", detail: "the connection is closed" })
+      new TlsStateError({ reason: new ConnectionClosed({ detail: "the connection is closed" }) })
     )
   }
 
@@ -209,8 +218,9 @@ export class Driver {
           if (this.sendMovedAt + bound > this.clock.currentTimeMillisUnsafe()) return waitFrom(this.sendMovedAt)
           return Effect.fail(
             new TlsStateError({
-              reason: "Stalled",
-              detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+              reason: new Stalled({
+                detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+              })
             })
           )
         }
@@ -275,7 +285,7 @@ export class Driver {
     try {
       return f()
     } catch (cause) {
-      this.fail(new TlsProtocolError({ reason: "Other", detail: "the engine or transport threw", cause }))
+      this.fail(new TlsProtocolError({ reason: new Other({ detail: "the engine or transport threw", cause }) }))
       return false
     }
   }
@@ -436,8 +446,7 @@ export class Driver {
       this.readBuffer.finish({
         _tag: "Fail",
         error: new TlsTruncationError({
-          reason: "EndWithoutCloseNotify",
-          detail: "the transport ended without close_notify"
+          reason: new EndWithoutCloseNotify({ detail: "the transport ended without close_notify" })
         })
       })
       return

@@ -11,7 +11,7 @@ import * as Scope from "effect/Scope"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
 import type * as TlsConnection from "../../TlsConnection.ts"
-import { type TlsError, TlsHandshakeError, TlsTransportError } from "../../TlsError.ts"
+import { Timeout, type TlsError, TlsHandshakeError, TlsTransportError } from "../../TlsError.ts"
 import type { Transport } from "../../Transport.ts"
 import * as Metrics from "../metrics.ts"
 import * as Tracing from "../tracing.ts"
@@ -144,12 +144,12 @@ const awaitHandshake = (
       return Effect.fail(
         connecting
           ? new TlsTransportError({
-              reason: "Timeout",
-              detail: `no connection to ${driver.engine.connectingTo?.() ?? "the peer"} within ${Duration.format(connectTimeout)}`
+              reason: new Timeout({
+                detail: `no connection to ${driver.engine.connectingTo?.() ?? "the peer"} within ${Duration.format(connectTimeout)}`
+              })
             })
           : new TlsHandshakeError({
-              reason: "Timeout",
-              detail: `no handshake within ${Duration.format(handshakeTimeout)}`
+              reason: new Timeout({ detail: `no handshake within ${Duration.format(handshakeTimeout)}` })
             })
       )
     })

@@ -8,7 +8,7 @@ import { Duplex } from "node:stream"
 import type * as tls from "node:tls"
 import { recordPlaintextBytes } from "@effect-tls/core/Engine"
 import { Fifo } from "./fifo.ts"
-import type { Mode } from "./mode.ts"
+import { FIRST_BYTES, type Mode } from "./mode.ts"
 import * as NodeInternals from "./nodeInternals.ts"
 import type { InboundEnd } from "./phases.ts"
 
@@ -78,6 +78,8 @@ export class CiphertextDuplex extends Duplex implements Mode {
   private output: Output = "Open"
   /** Whether the transport's EOF was pushed: written and read by the IO fiber (`receiveEnd`). */
   private eofFed = false
+  /** The peer's first bytes, up to FIRST_BYTES: a copy, kept for the classification of a failed handshake. */
+  private first: Buffer = Buffer.alloc(0)
 
   constructor() {
     super(NodeInternals.duplexOptions)
@@ -204,7 +206,14 @@ export class CiphertextDuplex extends Duplex implements Mode {
   }
 
   receiveCiphertext(chunk: Uint8Array): void {
+    if (this.first.length < FIRST_BYTES) {
+      this.first = Buffer.concat([this.first, chunk.subarray(0, FIRST_BYTES - this.first.length)])
+    }
     this.push(chunk)
+  }
+
+  firstBytes(): Uint8Array | undefined {
+    return this.first.length === 0 ? undefined : this.first
   }
 
   receiveEnd(): void {

@@ -3,7 +3,7 @@
  * established connection fail it with a `Timeout`.
  */
 import type * as tls from "node:tls"
-import { TlsTransportError } from "@effect-tls/core/TlsError"
+import { Timeout, TlsTransportError } from "@effect-tls/core/TlsError"
 import { ownerOf } from "./owner.ts"
 
 /**
@@ -20,5 +20,7 @@ export const start = (socket: tls.TLSSocket, timeout: number | undefined): void 
 
 /** Shared by every socket (`this` is the socket). */
 function onIdle(this: tls.TLSSocket): void {
-  ownerOf(this).onError(new TlsTransportError({ reason: "Timeout", detail: `no traffic for ${this.timeout ?? 0} ms` }))
+  ownerOf(this).onError(
+    new TlsTransportError({ reason: new Timeout({ detail: `no traffic for ${this.timeout ?? 0} ms` }) })
+  )
 }

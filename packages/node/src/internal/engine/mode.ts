@@ -15,6 +15,9 @@ import { ignoreError } from "../transports/net.ts"
 import * as NodeInternals from "./nodeInternals.ts"
 import type { InboundEnd } from "./phases.ts"
 
+/** How many of the peer's first bytes the duplex path keeps, to tell what a non-TLS peer speaks. */
+export const FIRST_BYTES = 48
+
 /**
  * Called by the engine only: `setWaker` and `under` by `start`; the
  * ciphertext methods by the engine's `Engine` methods (the IO fiber);
@@ -38,6 +41,11 @@ export interface Mode {
   /** Whether the mode takes more ciphertext from the transport now. */
   readonly wantsCiphertext: () => boolean
   readonly receiveCiphertext: (chunk: Uint8Array) => void
+  /**
+   * The first bytes the peer sent (at most FIRST_BYTES), where the mode sees
+   * them (the duplex path); they tell a peer that does not speak TLS.
+   */
+  readonly firstBytes: () => Uint8Array | undefined
   /** The transport's EOF. */
   readonly receiveEnd: () => void
   readonly takeCiphertext: () => Uint8Array | undefined
@@ -139,6 +147,10 @@ export class NativeMode implements Mode {
   }
 
   receiveCiphertext(): void {}
+
+  firstBytes(): undefined {
+    return undefined
+  }
 
   receiveEnd(): void {}
 

@@ -3,7 +3,7 @@
  */
 import { X509Certificate } from "node:crypto"
 import type * as tls from "node:tls"
-import { type TlsError, TlsProtocolError, TlsStateError } from "@effect-tls/core/TlsError"
+import { ConnectionClosed, Other, type TlsError, TlsProtocolError, TlsStateError } from "@effect-tls/core/TlsError"
 import type { ExportKeyingMaterialOptions, PeerCertificate, TlsSession } from "@effect-tls/core/TlsSession"
 import * as Effect from "effect/Effect"
 
@@ -117,10 +117,9 @@ const exportFrom = (
     catch: (cause) =>
       socket.destroyed
         ? new TlsStateError({
-            reason: "ConnectionClosed",
-            detail: "exportKeyingMaterial after the connection closed"
+            reason: new ConnectionClosed({ detail: "exportKeyingMaterial after the connection closed" })
           })
-        : new TlsProtocolError({ reason: "Other", detail: "exportKeyingMaterial failed", cause })
+        : new TlsProtocolError({ reason: new Other({ detail: "exportKeyingMaterial failed", cause }) })
   })
 }
 

@@ -19,10 +19,10 @@
 import type { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import { type Engine, type InboundState, recordPlaintextBytes } from "@effect-tls/core/Engine"
-import { isTlsError, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { ConnectionReset, isTlsError, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import { TlsEvent } from "@effect-tls/core/TlsEvent"
 import type { TlsSession } from "@effect-tls/core/TlsSession"
-import { fromNodeError, transportError } from "../errors.ts"
+import { clientCertificateVerdict, fromNodeError, transportError } from "../errors.ts"
 import { Fifo } from "./fifo.ts"
 import * as IdleTimer from "./idleTimer.ts"
 import { keyUpdateOf } from "./keyUpdates.ts"
@@ -96,6 +96,8 @@ export class SocketEngine implements Engine, SocketOwner {
   private readonly inbox = new Fifo<Uint8Array>()
   /** The bytes in `inbox`: written by `onData` and `takePlaintext`. */
   private inboxBytes = 0
+  /** Whether `onData` was ever called: the peer sent application data. */
+  private plaintextReceived = false
 
   /**
    * Set by `outboundPending` (the IO fiber) when it answered true: a flush or
@@ -292,6 +294,7 @@ export class SocketEngine implements Engine, SocketOwner {
   }
 
   onData(chunk: Buffer): void {
+    this.plaintextReceived = true
     const wasPaused = this.inboxBytes > INBOX_LIMIT
     this.inbox.push(chunk)
     this.inboxBytes += chunk.length
@@ -303,8 +306,7 @@ export class SocketEngine implements Engine, SocketOwner {
     if (this.sessionInfo === undefined) {
       this.onError(
         new TlsTransportError({
-          reason: "ConnectionReset",
-          detail: "the peer closed the connection in the handshake"
+          reason: new ConnectionReset({ detail: "the peer closed the connection in the handshake" })
         })
       )
       return
@@ -326,8 +328,9 @@ export class SocketEngine implements Engine, SocketOwner {
     if (isLive(this.phase) && !(this.phase === "Established" && this.inboundPhase._tag === "Ended")) {
       this.onError(
         new TlsTransportError({
-          reason: "ConnectionReset",
-          detail: this.phase === "Established" ? "the connection closed" : "the connection closed in the handshake"
+          reason: new ConnectionReset({
+            detail: this.phase === "Established" ? "the connection closed" : "the connection closed in the handshake"
+          })
         })
       )
     }
@@ -379,21 +382,37 @@ export class SocketEngine implements Engine, SocketOwner {
   onError(error: unknown): void {
     if (!isLive(this.phase)) return
     const connectingTo = this.mode.connectingTo()
-    const mapped = isTlsError(error)
+    const classified = isTlsError(error)
       ? error
       : connectingTo !== undefined
         ? transportError(error, `connect to ${connectingTo}`)
-        : fromNodeError(error, this.phase === "Established")
+        : fromNodeError(error, this.phase === "Established", this.mode.firstBytes())
+    const mapped = this.awaitsCertificateVerdict() ? clientCertificateVerdict(classified) : classified
     this.error = mapped
     this.phase = "Failed"
-    if ("alert" in mapped && mapped.alert !== undefined && mapped.code !== undefined && /_ALERT_/.test(mapped.code)) {
-      this.event(TlsEvent.AlertReceived({ level: "fatal", description: mapped.alert }))
+    const reason = mapped.reason
+    if ("alert" in reason && reason.alert !== undefined && reason.code !== undefined && /_ALERT_/.test(reason.code)) {
+      this.event(TlsEvent.AlertReceived({ level: "fatal", description: reason.alert }))
     }
     // Fatal means closed: Node leaves the TCP connection open after an error
     // past the handshake, so the socket is destroyed here.
     this.socket?.destroy()
     this.mode.onFailure()
     this.waker()
+  }
+
+  /**
+   * A TLS 1.3 client whose handshake completed and that has received no
+   * application data yet: a fatal alert now may be the server refusing its
+   * certificate (see `clientCertificateVerdict`).
+   */
+  private awaitsCertificateVerdict(): boolean {
+    return (
+      this.role === "client" &&
+      this.phase === "Established" &&
+      !this.plaintextReceived &&
+      this.sessionInfo?.protocol === "TLSv1.3"
+    )
   }
 
   private event(event: TlsEvent): void {

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto"
 import type * as tls from "node:tls"
-import { TlsHandshakeError } from "@effect-tls/core/TlsError"
+import { PeerCertificateRequired, PinMismatch, TlsHandshakeError } from "@effect-tls/core/TlsError"
 import * as NodeInternals from "./nodeInternals.ts"
 import type { EngineExtras, EngineTlsOptions } from "./options.ts"
 
@@ -32,8 +32,7 @@ const checkServer = (socket: tls.TLSSocket, pins: ReadonlyArray<string> | undefi
     const spki = spkiSha256(socket)
     if (spki === undefined || !pins.includes(spki)) {
       return new TlsHandshakeError({
-        reason: "PinMismatch",
-        detail: `the server's public key (SPKI SHA-256 ${spki ?? "none"}) is not pinned`
+        reason: new PinMismatch({ detail: `the server's public key (SPKI SHA-256 ${spki ?? "none"}) is not pinned` })
       })
     }
   }
@@ -64,9 +63,6 @@ const checkClient = (socket: tls.TLSSocket, tlsOptions: EngineTlsOptions): boole
   if (tlsOptions.rejectUnauthorized === false) return false
   return (
     verifyError ??
-    new TlsHandshakeError({
-      reason: "PeerCertificateRequired",
-      detail: "the client sent no certificate"
-    })
+    new TlsHandshakeError({ reason: new PeerCertificateRequired({ detail: "the client sent no certificate" }) })
   )
 }

@@ -1,4 +1,4 @@
-import { TlsTransportError } from "@effect-tls/core/TlsError"
+import { ConnectionReset, Other, Timeout, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,28 +19,29 @@ export const fromSocketError = (error: Socket.SocketError): TlsTransportError | 
       return reason.code === 1000
         ? Pulled.End
         : new TlsTransportError({
-            reason: "ConnectionReset",
-            code: String(reason.code),
-            detail: `the socket closed with code ${reason.code}${reason.closeReason ? `: ${reason.closeReason}` : ""}`,
-            cause: error
+            reason: new ConnectionReset({
+              code: String(reason.code),
+              detail: `the socket closed with code ${reason.code}${reason.closeReason ? `: ${reason.closeReason}` : ""}`,
+              cause: error
+            })
           })
     case "SocketOpenError":
       return reason.kind === "Timeout"
-        ? new TlsTransportError({ reason: "Timeout", detail: "the socket did not open in time", cause: error })
+        ? new TlsTransportError({ reason: new Timeout({ detail: "the socket did not open in time", cause: error }) })
         : transportError(reason.cause, "open")
     case "SocketReadError":
       return transportError(reason.cause, "read")
     case "SocketWriteError":
       return transportError(reason.cause, "write")
     case "SocketUpgradeError":
-      return new TlsTransportError({ reason: "Other", detail: "socket upgrade failed", cause: error })
+      return new TlsTransportError({ reason: new Other({ detail: "socket upgrade failed", cause: error }) })
   }
 }
 
 const asFailure = (error: Socket.SocketError): TlsTransportError => {
   const mapped = fromSocketError(error)
   return mapped === Pulled.End
-    ? new TlsTransportError({ reason: "ConnectionReset", detail: "the socket closed", cause: error })
+    ? new TlsTransportError({ reason: new ConnectionReset({ detail: "the socket closed", cause: error }) })
     : mapped
 }
 

@@ -1,6 +1,7 @@
 import * as net from "node:net"
-import type { TlsTransportError } from "@effect-tls/core/TlsError"
-import { TlsTransportError as TransportError } from "@effect-tls/core/TlsError"
+import * as TlsConfig from "@effect-tls/core/TlsConfig"
+import type { TlsConfigError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { ConnectionReset, Timeout, TlsTransportError as TransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -66,7 +67,7 @@ export class NetTransport implements Transport {
     // A close we did not ask for, before both directions ended, is a reset
     // (for example the socket was destroyed by its owner).
     if (!this.destroyed && this.error === undefined && !(this.eof && this.socket.writableFinished)) {
-      this.error = new TransportError({ reason: "ConnectionReset", detail: "the socket closed" })
+      this.error = new TransportError({ reason: new ConnectionReset({ detail: "the socket closed" }) })
     }
     this.wake()
   }
@@ -126,59 +127,84 @@ export const defaultConnectTimeout = Duration.seconds(10)
  * or the timeout destroys it at once; on success the caller owns it, with
  * `ignoreError` as its only listener until the owner takes over.
  */
-export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError> => {
-  const timeout = options.connectTimeout ?? defaultConnectTimeout
-  const host = options.host ?? "localhost"
-  return Effect.callback<net.Socket, TlsTransportError>((resume) => {
-    const socket = net.connect({
-      host,
-      port: options.port,
-      allowHalfOpen: true,
-      noDelay: options.noDelay ?? true,
-      ...(options.family === undefined ? {} : { family: options.family }),
-      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
-    })
-    const onConnect = () => {
-      socket.off("error", onError)
-      socket.on("error", ignoreError)
-      resume(Effect.succeed(socket))
-    }
-    const onError = (cause: Error) => {
-      socket.off("connect", onConnect)
-      socket.destroy()
-      resume(Effect.fail(transportError(cause, `connect to ${host}:${options.port}`)))
-    }
-    socket.once("connect", onConnect)
-    socket.once("error", onError)
-    return Effect.sync(() => {
-      socket.off("connect", onConnect)
-      socket.off("error", onError)
-      socket.destroy()
-    })
-  }).pipe(
-    Effect.timeoutOrElse({
-      duration: timeout,
-      orElse: () =>
-        Effect.fail(
-          new TransportError({
-            reason: "Timeout",
-            detail: `no connection to ${host}:${options.port} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
-          })
-        )
-    })
-  )
-}
+export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError | TlsConfigError> =>
+  Effect.flatMap(checkConnectOptions(options), ({ port, timeout }) => {
+    const host = options.host ?? "localhost"
+    return Effect.callback<net.Socket, TlsTransportError>((resume) => {
+      const socket = net.connect({
+        host,
+        port,
+        allowHalfOpen: true,
+        noDelay: options.noDelay ?? true,
+        ...(options.family === undefined ? {} : { family: options.family }),
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
+      })
+      const onConnect = () => {
+        socket.off("error", onError)
+        socket.on("error", ignoreError)
+        resume(Effect.succeed(socket))
+      }
+      const onError = (cause: Error) => {
+        socket.off("connect", onConnect)
+        socket.destroy()
+        resume(Effect.fail(transportError(cause, `connect to ${host}:${port}`)))
+      }
+      socket.once("connect", onConnect)
+      socket.once("error", onError)
+      return Effect.sync(() => {
+        socket.off("connect", onConnect)
+        socket.off("error", onError)
+        socket.destroy()
+      })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new TransportError({
+              reason: new Timeout({ detail: `no connection to ${host}:${port} within ${Duration.format(timeout)}` })
+            })
+          )
+      })
+    )
+  })
+
+/**
+ * The port and the connect timeout, checked before any socket exists: `net`
+ * would throw a `RangeError` for a port out of range, and a timeout that is
+ * not a positive duration would never, or always, expire.
+ */
+const checkConnectOptions = (options: ConnectOptions) =>
+  Effect.all({
+    port: checkPort(options.port),
+    timeout: TlsConfig.checkDuration("connectTimeout", options.connectTimeout, defaultConnectTimeout)
+  })
+
+/** A port to connect to: `net` and `tls` throw a `RangeError` for one out of range, this fails `TlsConfigError`. */
+export const checkPort = (port: number): Effect.Effect<number, TlsConfigError> =>
+  TlsConfig.checkInteger({
+    path: "port",
+    value: port,
+    fallback: 0,
+    minimum: 1,
+    maximum: 65535,
+    expected: "a TCP port, an integer from 1 to 65535"
+  })
 
 /**
  * {@link openSocket} in the current scope: the socket is destroyed when the
  * scope closes. Only the wait for the connection is interruptible, so a
  * socket is never left without its finalizer.
  */
-export const connectSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError, Scope.Scope> =>
+export const connectSocket = (
+  options: ConnectOptions
+): Effect.Effect<net.Socket, TlsTransportError | TlsConfigError, Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.tap(restore(openSocket(options)), (socket) => Effect.addFinalizer(() => Effect.sync(() => socket.destroy())))
   )
 
 /** Opens a TCP connection as a transport; it is destroyed with the scope. */
-export const connect = (options: ConnectOptions): Effect.Effect<NetTransport, TlsTransportError, Scope.Scope> =>
+export const connect = (
+  options: ConnectOptions
+): Effect.Effect<NetTransport, TlsTransportError | TlsConfigError, Scope.Scope> =>
   Effect.map(connectSocket(options), (socket) => new NetTransport(socket))

@@ -1,5 +1,5 @@
 import type { TlsConnection } from "@effect-tls/core/TlsConnection"
-import { type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import { ConnectionReset, Other, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -9,10 +9,11 @@ const asTransportError = (error: TlsError): TlsTransportError =>
   error._tag === "TlsTransportError"
     ? error
     : new TlsTransportError({
-        reason: error._tag === "TlsTruncationError" ? "ConnectionReset" : "Other",
-        code: error._tag,
-        detail: `the outer TLS connection failed: ${error.message}`,
-        cause: error
+        reason: new (error._tag === "TlsTruncationError" ? ConnectionReset : Other)({
+          code: error._tag,
+          detail: `the outer TLS connection failed: ${error.message}`,
+          cause: error
+        })
       })
 
 /**

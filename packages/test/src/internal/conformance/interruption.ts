@@ -161,7 +161,8 @@ const receive = (reader: TlsConnection.ReadHalf, random: Random, budget: number)
       const error = Cause.findErrorOption(exit.cause)
       if (Option.isSome(error)) {
         const e = error.value
-        if (e._tag === "TlsStateError" && (e.reason === "EndOfStream" || e.reason === "FrameTooLong")) continue
+        if (e._tag === "TlsStateError" && (e.reason._tag === "EndOfStream" || e.reason._tag === "FrameTooLong"))
+          continue
         assert.fail(`a ${kind} failed: ${Cause.pretty(exit.cause)}`)
       }
       onlyInterrupted(exit, `a ${kind}`)

@@ -297,7 +297,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
               yield* Fiber.join(aWrites)
               const refused = yield* Effect.flip(a.writer.write("too late"))
               assert.strictEqual(refused._tag, "TlsStateError")
-              assert.strictEqual(refused._tag === "TlsStateError" && refused.reason, "WriteAfterEnd")
+              assert.strictEqual(refused._tag === "TlsStateError" && refused.reason._tag, "WriteAfterEnd")
               // The other direction still works.
               const reply = run.random.bytes(100 * 1024)
               yield* Effect.forkChild(
@@ -425,7 +425,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
         const started = Date.now()
         const error = yield* Effect.scoped(Effect.flip(connect)).pipe(within(bound, "the handshake did not end"))
         assert.strictEqual(error._tag, "TlsHandshakeError", error.message)
-        assert.strictEqual(error._tag === "TlsHandshakeError" && error.reason, reason)
+        assert.strictEqual(error._tag === "TlsHandshakeError" && error.reason._tag, reason)
         check?.(Date.now() - started)
         if (options.openResources !== undefined) assert.strictEqual(yield* options.openResources, before)
       })
