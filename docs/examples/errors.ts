@@ -42,6 +42,8 @@ export const advice = (error: TlsError): string => {
       return `not now: ${error.reason.message}`
     case "TlsConfigError":
       return `fix the configuration: ${error.reason.message}`
+    case "TlsRuntimeError":
+      return `${error.reason.runtime} ${error.reason.version} cannot run the ${error.reason.path} path safely: Runtime.paths() lists what it runs`
   }
 }
 // #endregion advice

@@ -1,6 +1,11 @@
 /**
  * `pnpm bench [--quick] [--runs=N] [--only=bulk,pingpong,small,handshakes,memory,flood]
- * [--impl=raw,effect,native,duplex,floor] [--out=file.json]`
+ * [--impl=raw,effect,native,duplex,floor] [--runtime=bun|deno|node-22] [--out=file.json]`
+ *
+ * `--runtime` runs the worker processes, where every measured connection
+ * lives, on that runtime (from the root's devDependencies), for the bulk and
+ * ping-pong cases, with the implementations whose path the runtime runs: the
+ * ratios are then to raw `node:tls` on the same runtime.
  *
  * Measures every implementation side by side in one run: for each case, one
  * unrecorded warm-up per implementation, then `runs` rounds in which every
@@ -14,6 +19,8 @@
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as NodeRuntime from "@effect-tls/node/Runtime"
+import * as Runtimes from "@effect-tls/runtimes/Runtimes"
 import * as Effect from "effect/Effect"
 import * as Credentials from "./Credentials.ts"
 import type { Implementation, ImplementationId } from "./Implementation.ts"
@@ -68,24 +75,57 @@ const quick: Sizes = {
 const allCases = ["bulk", "pingpong", "small", "handshakes", "memory", "flood"] as const
 type CaseName = (typeof allCases)[number]
 
-const parseArgs = (argv: ReadonlyArray<string>) => {
+/** The cases `--runtime` runs: the others measure memory and handshakes through Node-only flags and figures. */
+const runtimeCases: ReadonlyArray<CaseName> = ["bulk", "pingpong"]
+
+/** Both `--flag=value` and `--flag value` (for `--runtime bun`); a bare `--flag` is `true`. */
+const parseFlags = (argv: ReadonlyArray<string>): Map<string, string> => {
   const flags = new Map<string, string>()
-  for (const arg of argv) {
-    const match = /^--([a-z]+)(?:=(.*))?$/.exec(arg)
-    if (match === null || match[1] === undefined) throw new Error(`unknown argument ${arg}`)
-    flags.set(match[1], match[2] ?? "true")
+  for (let i = 0; i < argv.length; i++) {
+    const match = /^--([a-z]+)(?:=(.*))?$/.exec(argv[i] ?? "")
+    if (match === null || match[1] === undefined) throw new Error(`unknown argument ${argv[i]}`)
+    const next = argv[i + 1]
+    if (match[2] === undefined && match[1] === "runtime" && next !== undefined && !next.startsWith("--")) {
+      flags.set(match[1], next)
+      i++
+    } else {
+      flags.set(match[1], match[2] ?? "true")
+    }
   }
+  return flags
+}
+
+const parseArgs = (argv: ReadonlyArray<string>) => {
+  const flags = parseFlags(argv)
+  const runtimeId = flags.get("runtime")
+  const runtime = runtimeId === undefined ? undefined : Runtimes.get(runtimeId)
+  const runsOnRuntime =
+    runtime === undefined ? undefined : NodeRuntime.paths({ name: runtime.name, version: Runtimes.versionOf(runtime) })
   const mode = flags.has("quick") ? "quick" : "full"
   const base = mode === "quick" ? quick : full
   const runs = flags.has("runs") ? Number(flags.get("runs")) : base.runs
   if (!Number.isSafeInteger(runs) || runs < 1) throw new Error("--runs must be a positive integer")
-  const only = (flags.get("only")?.split(",") ?? allCases) as ReadonlyArray<CaseName>
-  for (const name of only) if (!allCases.includes(name)) throw new Error(`unknown case ${name}`)
+  const only = (flags.get("only")?.split(",") ??
+    (runtime === undefined ? allCases : runtimeCases)) as ReadonlyArray<CaseName>
+  for (const name of only) {
+    if (!allCases.includes(name)) throw new Error(`unknown case ${name}`)
+    if (runtime !== undefined && !runtimeCases.includes(name)) {
+      throw new Error(`--runtime runs ${runtimeCases.join(" and ")} only, not ${name}`)
+    }
+  }
   const ids = flags.get("impl")?.split(",") as ReadonlyArray<ImplementationId> | undefined
-  const implementations = ids === undefined ? Implementations.all : ids.map(Implementations.get)
-  const out = flags.get("out") ?? path.join(import.meta.dirname, "..", "results", `${mode}-latest.json`)
-  return { mode, sizes: { ...base, runs }, only, implementations, out } as const
+  const chosen = ids === undefined ? Implementations.all : ids.map(Implementations.get)
+  // An implementation on a path the runtime refuses would only measure the refusal.
+  const implementations =
+    runsOnRuntime === undefined
+      ? chosen
+      : chosen.filter((implementation) => !isPath(implementation.id) || runsOnRuntime.includes(implementation.id))
+  const suffix = runtime === undefined ? "" : `-${runtime.id}`
+  const out = flags.get("out") ?? path.join(import.meta.dirname, "..", "results", `${mode}${suffix}-latest.json`)
+  return { mode, sizes: { ...base, runs }, only, implementations, out, runtime } as const
 }
+
+const isPath = (id: ImplementationId): id is "native" | "duplex" => id === "native" || id === "duplex"
 
 const rotate = <A>(items: ReadonlyArray<A>, by: number): ReadonlyArray<A> =>
   items.map((_, i) => items[(i + by) % items.length] as A)
@@ -93,7 +133,7 @@ const rotate = <A>(items: ReadonlyArray<A>, by: number): ReadonlyArray<A> =>
 const throughputUnit = "MB/s"
 
 const main = async () => {
-  const { mode, sizes, only, implementations, out } = parseArgs(process.argv.slice(2))
+  const { mode, sizes, only, implementations, out, runtime } = parseArgs(process.argv.slice(2))
   const ids = implementations.map((implementation) => implementation.id)
   const has = (name: CaseName) => only.includes(name)
   const comparisons =
@@ -108,7 +148,7 @@ const main = async () => {
   const results: Array<Report.MetricResult> = []
   const peers: Array<Peer> = []
   const startPeer = async (gc: boolean) => {
-    const peer = await Peer.start({ gc })
+    const peer = await Peer.start({ gc, runtime })
     peers.push(peer)
     return peer
   }
@@ -563,6 +603,7 @@ const main = async () => {
     commit: currentCommit(),
     seconds: (Date.now() - started.getTime()) / 1000,
     environment: Report.environment(),
+    runtime: runtime === undefined ? undefined : { id: runtime.id, version: Runtimes.versionOf(runtime) },
     sizes,
     implementations: implementations.map(({ id, label }) => ({ id, label })),
     results
@@ -571,7 +612,11 @@ const main = async () => {
   fs.writeFileSync(out, `${JSON.stringify(document, null, 2)}\n`)
   const env = document.environment
   process.stdout.write(
-    `effect-tls bench (${mode}), Node ${env.node}, OpenSSL ${env.openssl}, ${env.cpu} x${env.cores}\n` +
+    `effect-tls bench (${mode}), ` +
+      (document.runtime === undefined
+        ? `Node ${env.node}, OpenSSL ${env.openssl}`
+        : `workers on ${document.runtime.id} ${document.runtime.version} (the parent on Node ${env.node})`) +
+      `, ${env.cpu} x${env.cores}\n` +
       `${implementations.map(({ id, label }) => `${id}: ${label}`).join(", ")}\n\n` +
       `${Report.table(results, ids)}\n\nJSON: ${out}\n`
   )

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { isTlsError } from "@effect-tls/core/TlsError"
+import * as Runtime from "@effect-tls/node/Runtime"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Argument from "effect/cli/Argument"
@@ -69,9 +70,9 @@ const alpnFlag = Flag.String("alpn").pipe(
 )
 
 const pathFlag = Flag.Literals("path", ["native", "duplex"]).pipe(
-  Flag.withDefault("native"),
+  Flag.withDefault(Runtime.defaultPath()),
   Flag.withDescription(
-    "native: Node's TLS socket on the TCP socket, Node's native code doing the socket IO (fast; a FIN without close_notify cannot be told from a clean close); duplex: Node's TLS socket over an in-memory duplex, the IO fiber moving every byte over the TCP transport (detects truncation)"
+    "native: Node's TLS socket on the TCP socket, Node's native code doing the socket IO (fast; a FIN without close_notify cannot be told from a clean close); duplex: Node's TLS socket over an in-memory duplex, the IO fiber moving every byte over the TCP transport (detects truncation). Default native; a path the runtime cannot run safely is refused (duplex on Bun, both on Deno)"
   )
 )
 

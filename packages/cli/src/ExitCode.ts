@@ -83,6 +83,7 @@ export const fromTlsError = (error: TlsError): ExitCode => {
     case "TlsConfigError":
       return ExitCode.Usage
     case "TlsStateError":
+    case "TlsRuntimeError":
       return ExitCode.Failure
   }
 }

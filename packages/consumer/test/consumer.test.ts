@@ -3,8 +3,9 @@
  * builds each one from scratch), checked with publint and
  * arethetypeswrong, installed with npm in a fresh project in a temporary
  * folder outside the workspace, type-checked in `nodenext` and `bundler`
- * resolution, run on the Node 24 the project brings and on Node 22.19 (the
- * lowest the packages accept, the npm `node` package), and the installed
+ * resolution, run on the Node 24 the project brings, on Node 22.19 (the
+ * lowest the packages accept, the npm `node` package), on Bun and on Deno
+ * (each refusing the paths it cannot run, see docs/runtimes.md), and the installed
  * `effect-tls` command run and stopped by SIGTERM.
  *
  * Every subprocess runs in a process group of its own, with a time limit
@@ -42,6 +43,9 @@ const node22Dir = path.join(tmp, "node22")
 /** The Node the project brings: the test runs on it. */
 const node24 = process.execPath
 const node22 = path.join(node22Dir, "node_modules", "node", "bin", "node")
+/** Bun and Deno, from the root's devDependencies (the npm registry's `@oven/bun-linux-x64`, `@deno/linux-x64-glibc`). */
+const bun = path.join(root, "node_modules", "@oven", "bun-linux-x64", "bin", "bun")
+const deno = path.join(root, "node_modules", "@deno", "linux-x64-glibc", "deno")
 
 // -----------------------------------------------------------------------------
 // subprocesses
@@ -320,32 +324,49 @@ describe("an application installs the tarballs with npm", () => {
     assert.isTrue(fs.existsSync(path.join(app, "out", "main.js")))
   }, 150_000)
 
-  it("runs the quickstart, mutual TLS and a STARTTLS upgrade on Node 24 and Node 22", async () => {
-    expectSuccess(`npm install node@${NODE_22}`, await node22Install)
-    const results = await Promise.all(
-      [node24, node22].map((node) =>
-        run(node, [path.join("out", "main.js")], { cwd: app, env: userEnv(node), timeout: 60_000 })
+  // One test per runtime, titled as the runtime matrix (packages/runtimes) reads it: `... on <runtime id>`.
+  const runtimes = [
+    { id: "node-24", command: () => [node24], env: () => userEnv(node24) },
+    { id: "node-22", command: () => [node22], env: () => userEnv(node22) },
+    { id: "bun", command: () => [bun], env: () => userEnv() },
+    { id: "deno", command: () => [deno, "run", "--allow-all", "--node-modules-dir=manual"], env: () => userEnv() }
+  ] as const
+  for (const runtime of runtimes) {
+    it(`runs the quickstart, mutual TLS and a STARTTLS upgrade on ${runtime.id}`, async () => {
+      if (runtime.id === "node-22") expectSuccess(`npm install node@${NODE_22}`, await node22Install)
+      const [command = "", ...args] = runtime.command()
+      const ran = expectSuccess(
+        `main.js on ${runtime.id}`,
+        await run(command, [...args, path.join("out", "main.js")], { cwd: app, env: runtime.env(), timeout: 60_000 })
       )
-    )
-    const versions: Array<string> = []
-    for (const [index, ran] of results.entries()) {
-      expectSuccess(`main.js on ${index === 0 ? "Node 24" : "Node 22"}`, ran)
       const seen = JSON.parse(ran.stdout.trim().split("\n").at(-1) ?? "{}")
-      assert.match(seen.quickstart, /^hello, TLS \(TLSv1\.3, /)
-      assert.deepInclude(seen.mutual, {
-        caller: "CN=consumer client",
-        protocol: "TLSv1.3",
-        serverVerified: true,
-        echoed: true
-      })
-      assert.match(seen.refused, /^Tls(Protocol|Handshake)Error: /)
-      assert.strictEqual(seen.starttls, "220 go ahead, then over TLS")
-      versions.push(seen.node)
-    }
-    assert.match(versions[0] ?? "", /^v24\./)
-    assert.strictEqual(versions[1], `v${NODE_22}`)
-    console.log(`the application ran on ${versions.join(" and ")}`)
-  }, 120_000)
+      const [name = "", version = ""] = String(seen.runtime).split(" ")
+      /** What a part prints when this runtime refuses its path (`Runtime`, docs/runtimes.md). */
+      const refusal = (path: string) => `TlsRuntimeError: ${name} ${version} ${path}`
+      if (runtime.id === "deno") {
+        // Deno 2.9.6 runs neither path: every part fails at once with the refusal, nothing hangs.
+        assert.strictEqual(name, "deno")
+        for (const part of ["quickstart", "mutual", "refused", "starttls"]) {
+          assert.match(seen[part], /^TlsRuntimeError: deno \S+ (native|duplex)$/, part)
+        }
+      } else {
+        assert.match(seen.quickstart, /^hello, TLS \(TLSv1\.3, /)
+        assert.deepInclude(seen.mutual, {
+          caller: "CN=consumer client",
+          protocol: "TLSv1.3",
+          serverVerified: true,
+          echoed: true
+        })
+        assert.match(seen.refused, /^Tls(Protocol|Handshake)Error: /)
+        // Bun runs the native path only: the upgrade (the duplex path) is refused.
+        assert.strictEqual(seen.starttls, name === "bun" ? refusal("duplex") : "220 go ahead, then over TLS")
+      }
+      if (runtime.id === "node-24") assert.match(seen.node, /^v24\./)
+      if (runtime.id === "node-22") assert.strictEqual(seen.node, `v${NODE_22}`)
+      if (runtime.id === "bun") assert.strictEqual(name, "bun")
+      console.log(`the application ran on ${seen.runtime}`)
+    }, 120_000)
+  }
 })
 
 describe("the installed effect-tls command", () => {

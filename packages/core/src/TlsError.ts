@@ -597,6 +597,50 @@ export class TlsStateError extends TlsErrorClass("TlsStateError", "invalid state
 export class TlsConfigError extends TlsErrorClass("TlsConfigError", "invalid configuration")<ConfigFailureReason> {}
 
 /**
+ * This runtime's `node:tls`, `net` or `stream` lacks a behaviour the path
+ * relies on (`detail` says which), so that using it would lose data or hang
+ * instead of failing. The guide's runtime page (`docs/runtimes.md`) lists
+ * every case with a reproduction.
+ *
+ * @since 0.1.0
+ * @category reasons
+ */
+export class PathUnsupported extends Data.TaggedError("PathUnsupported")<{
+  /** The runtime, as `Runtime.current` names it: `"node"`, `"bun"` or `"deno"`. */
+  readonly runtime: string
+  /** Its version (`1.4.4`). */
+  readonly version: string
+  /** The path refused. */
+  readonly path: "native" | "duplex"
+  /** What the runtime does not do that the path needs. */
+  readonly detail: string
+}> {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `PathUnsupported: the ${this.path} path cannot run on ${this.runtime} ${this.version}: ${this.detail}`
+  }
+}
+
+/**
+ * Why the runtime cannot run what was asked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RuntimeFailureReason = PathUnsupported
+
+/**
+ * The JavaScript runtime cannot run the chosen path safely. Raised before
+ * any byte is sent, by `connect`, `serve`, a client's or acceptor's `make`
+ * and every upgrade; the reason names the runtime, its version, the path and
+ * what is missing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsRuntimeError extends TlsErrorClass("TlsRuntimeError", "runtime unsupported")<RuntimeFailureReason> {}
+
+/**
  * Any failure of a TLS connection.
  *
  * @since 0.1.0
@@ -609,6 +653,7 @@ export type TlsError =
   | TlsTruncationError
   | TlsStateError
   | TlsConfigError
+  | TlsRuntimeError
 
 /**
  * @since 0.1.0

@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { checkPerConnection, clientOf } from "./internal/client.ts"
 import { clientContext } from "./internal/context.ts"
+import * as Runtime from "./internal/runtime.ts"
 import * as Net from "./internal/transports/net.ts"
 import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
@@ -107,14 +108,15 @@ export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeou
 
 /**
  * Makes a client: validates the options and builds the shared SecureContext.
- * Invalid options fail with `TlsConfigError`.
+ * Invalid options fail with `TlsConfigError`, a path this runtime cannot run
+ * with `TlsRuntimeError` (see `Runtime`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
   Effect.andThen(
-    checkPerConnection(options),
+    Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), checkPerConnection(options)),
     Effect.map(clientContext(options), (context) => clientOf(context, options))
   )
 

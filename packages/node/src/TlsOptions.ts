@@ -119,7 +119,9 @@ export interface ClientOptions extends CommonOptions {
   readonly sessionCache?: boolean | undefined
   /**
    * The path `connect` runs TLS on over its TCP socket (see {@link Path}).
-   * Default `native`. An upgrade over a transport always runs the duplex path.
+   * Default `Runtime.defaultPath()`: `native`, or `duplex` on a runtime that
+   * refuses the native path (Deno, which refuses both). An upgrade over a transport always runs
+   * the duplex path.
    */
   readonly path?: Path | undefined
 }
@@ -130,6 +132,7 @@ export interface ClientOptions extends CommonOptions {
  * fastest; a FIN without close_notify looks like a clean end); `duplex`,
  * Node's TLSSocket over an in-memory duplex, so the connection's IO fiber
  * moves every ciphertext byte (a FIN without close_notify is truncation).
+ * A runtime that cannot run a path safely refuses it (`Runtime`).
  *
  * @since 0.1.0
  * @category models
@@ -203,7 +206,11 @@ export interface ServerOptions extends ServerConnectionOptions {
   readonly maxConnections?: number | undefined
   /** On shutdown, how long open connections may go on before they are closed. Default 10 seconds. */
   readonly shutdownTimeout?: Duration.Input | undefined
-  /** The path TLS runs on over each accepted socket (see {@link Path}). Default `native`. */
+  /**
+   * The path TLS runs on over each accepted socket (see {@link Path}). Default
+   * `Runtime.defaultPath()`: `native`, or `duplex` where the runtime cannot run
+   * the native path (Deno, which refuses both).
+   */
   readonly path?: Path | undefined
   /**
    * The level a handler's failure (an error or a defect, not an

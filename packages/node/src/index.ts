@@ -50,6 +50,12 @@ export * as NodeTransport from "./NodeTransport.ts"
  */
 export * as Plaintext from "./Plaintext.ts"
 /**
+ * The runtime (Node, Bun, Deno) and the paths it runs.
+ *
+ * @since 0.1.0
+ */
+export * as Runtime from "./Runtime.ts"
+/**
  * Options of the client and the server.
  *
  * @since 0.1.0

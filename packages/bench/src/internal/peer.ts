@@ -2,6 +2,7 @@
  * The parent's handle on a worker process (see `worker.ts`).
  */
 import { type ChildProcess, fork } from "node:child_process"
+import type { RuntimeUnderTest } from "@effect-tls/runtimes/Runtimes"
 import type { Envelope, Reply, Request } from "./protocol.ts"
 
 const workerPath = new URL("../worker.ts", import.meta.url)
@@ -37,10 +38,18 @@ export class Peer {
    * exposes the collector, and keeps V8 from flushing the bytecode of functions
    * idle for a while (which freed heap during the measurement and made the heap
    * growth per connection read low, for raw node:tls most of all).
+   * `runtime` (default: this Node) runs the worker: Node's IPC channel is
+   * what Bun and Deno give `process.send` too.
    */
-  static async start(options: { readonly gc: boolean }): Promise<Peer> {
+  static async start(options: {
+    readonly gc: boolean
+    readonly runtime?: RuntimeUnderTest | undefined
+  }): Promise<Peer> {
+    const gcFlags = options.gc ? ["--expose-gc", "--no-flush-bytecode"] : []
     const child = fork(workerPath, [], {
-      execArgv: options.gc ? ["--expose-gc", "--no-flush-bytecode"] : [],
+      ...(options.runtime === undefined
+        ? { execArgv: gcFlags }
+        : { execPath: options.runtime.executable, execArgv: [...options.runtime.scriptArgs, ...gcFlags] }),
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     const peer = new Peer(child)

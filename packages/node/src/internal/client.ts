@@ -14,13 +14,14 @@ import type * as TlsOptions from "../TlsOptions.ts"
 import { type ClientContext, sharedClientContext } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
 import { establish, upgrade } from "./handover.ts"
+import * as Runtime from "./runtime.ts"
 import { connectionSpan } from "./spans.ts"
 import * as Net from "./transports/net.ts"
 
 /** The connections of `context`, with `options`' per-connection settings. */
 export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptions): Client => {
   const connectTimeout = options.connectTimeout ?? Net.defaultConnectTimeout
-  const path = options.path ?? "native"
+  const path = options.path ?? Runtime.defaultPath()
   return {
     cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>
@@ -70,7 +71,8 @@ export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptio
  */
 export const sharedClient = (options: TlsOptions.ClientOptions): Effect.Effect<Client, TlsError> =>
   Effect.andThen(
-    checkPerConnection(options),
+    // A path this runtime refuses fails before anything is built or shared.
+    Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), checkPerConnection(options)),
     Effect.map(sharedClientContext(options), (context) => clientOf(context, options))
   )
 

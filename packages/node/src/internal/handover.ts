@@ -16,6 +16,7 @@ import type { Plaintext } from "../Plaintext.ts"
 import type { EngineOptions } from "./context.ts"
 import { makeDuplexEngine } from "./engine/index.ts"
 import { handOver, transportOf } from "./plaintext.ts"
+import * as Runtime from "./runtime.ts"
 
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
@@ -62,12 +63,19 @@ export const upgrade = (
   engineOptions: () => EngineOptions,
   options: TlsConnection.ConnectionOptions | undefined
 ): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(handOver(over), (transport) => {
+  Effect.uninterruptibleMask((restore) => {
+    // The transport is the connection's from the start: refused, it is destroyed like any failed upgrade's.
+    const refused = Runtime.refusal("duplex")
+    if (refused !== undefined)
+      return Effect.andThen(
+        Effect.sync(() => transportOf(over).destroy()),
+        Effect.fail(refused)
+      )
+    return Effect.flatMap(handOver(over), (transport) => {
       const { tls, extras } = engineOptions()
       return establish(restore, makeDuplexEngine(role, tls, extras), transport, { options })
     })
-  )
+  })
 
 /**
  * An upgrade with a configuration made for it alone (`NodeTls.upgradeClient`,

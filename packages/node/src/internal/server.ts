@@ -20,6 +20,7 @@ import { type ServerContext, serverContext, serverDefaults } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
 import { errorCode } from "./errors.ts"
 import { upgrade } from "./handover.ts"
+import * as Runtime from "./runtime.ts"
 import { recordHandlerFailure } from "./serverMetrics.ts"
 import { connectionSpan } from "./spans.ts"
 import { ignoreError, NetTransport } from "./transports/net.ts"
@@ -52,6 +53,8 @@ export const serve = <E, R>(
   handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
 ): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
   Effect.gen(function* () {
+    const path = options.path ?? Runtime.defaultPath()
+    yield* Runtime.check(path)
     const shutdownTimeout = yield* TlsConfig.checkDuration(
       "shutdownTimeout",
       options.shutdownTimeout,
@@ -74,7 +77,7 @@ export const serve = <E, R>(
       expected: "a TCP port, an integer from 0 (any free port) to 65535"
     })
     const context = yield* serverContext(options)
-    const duplex = options.path === "duplex"
+    const duplex = path === "duplex"
     const logLevel = options.handlerFailureLogLevel ?? "Warn"
 
     const set = yield* FiberSet.make<void, never>()

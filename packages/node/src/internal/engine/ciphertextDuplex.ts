@@ -185,6 +185,16 @@ export class CiphertextDuplex extends Duplex implements Mode {
     if (this.output === "Open") this.output = "CloseNotifyNext"
   }
 
+  onFinish(): void {
+    // Deno (checked on 2.9.6) never ends the stream a TLSSocket sits on, so
+    // `_final` never comes; its 'finish' follows the write of close_notify
+    // to the duplex, which makes the output complete there.
+    if (NodeInternals.finishEndsOutput) {
+      this.output = "Ended"
+      this.wake()
+    }
+  }
+
   inboundEnd(): InboundEnd {
     return NodeInternals.eofFromCloseNotify(this) ? "CloseNotify" : "Truncated"
   }

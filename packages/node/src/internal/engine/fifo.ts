@@ -25,6 +25,11 @@ export class Fifo<A> {
     return this.items[this.head]
   }
 
+  /** Replaces the first item (the list must not be empty): what is left of it after a part was taken. */
+  replaceHead(item: A): void {
+    this.items[this.head] = item
+  }
+
   /** Takes the first item, or `undefined` when empty. */
   shift(): A | undefined {
     const items = this.items

@@ -58,6 +58,8 @@ export interface Mode {
   readonly inboundEnd: () => InboundEnd
   /** The TLSSocket's TLS shutdown begins. */
   readonly onShutdown: () => void
+  /** The TLSSocket's 'finish': its write side is done, close_notify written. */
+  readonly onFinish: () => void
   /** A fatal error: the engine destroyed the TLSSocket; the mode closes what it holds that may outlive it. */
   readonly onFailure: () => void
   /** Releases what the mode holds. Idempotent. */
@@ -165,6 +167,8 @@ export class NativeMode implements Mode {
   }
 
   onShutdown(): void {}
+
+  onFinish(): void {}
 
   /** Nothing more: the TCP socket goes with `destroy`, which the connection calls once it sees the failure. */
   onFailure(): void {}

@@ -17,6 +17,7 @@
 import * as net from "node:net"
 import type { Duplex, DuplexOptions } from "node:stream"
 import * as tls from "node:tls"
+import * as Runtime from "../runtime.ts"
 import { ownerOf } from "./owner.ts"
 
 /** The Node version every entry below was checked on. */
@@ -256,8 +257,17 @@ const EMPTY_WRITE = Buffer.alloc(0)
  *
  * If Node changes it: a client that ends its write half right after the
  * handshake may lose its Finished (test/halfclose-stress.test.ts).
+ *
+ * Deno (checked on 2.9.6) fails an empty write on a TLSSocket with EPERM and
+ * errors the socket, so there the end is requested at once: Deno's TLS layer
+ * (rustls) writes its handshake output itself, before the end it is asked for
+ * (the half-close tests of the conformance suite, run on Deno, check it).
  */
 export const endAfterPendingOutput = (socket: tls.TLSSocket): void => {
+  if (Runtime.current.name === "deno") {
+    socket.end()
+    return
+  }
   socket.write(EMPTY_WRITE, () => {
     if (!socket.destroyed) socket.end()
   })
@@ -314,6 +324,16 @@ export const eofFromCloseNotify = (duplex: Duplex): boolean => !duplex.readableE
 export const afterCurrentWrite = <A>(f: (a: A) => void, a: A): void => {
   process.nextTick(f, a)
 }
+
+/**
+ * Whether a duplex-mode TLSSocket's 'finish' marks its output complete,
+ * close_notify included. On Deno (checked on 2.9.6) the TLSSocket writes
+ * close_notify to the stream it sits on and then emits 'finish', but never
+ * ends that stream, so the duplex's `_final` (the fourth use below) never
+ * runs and an end would wait for it forever. On Node and Bun, `_final` is
+ * the signal.
+ */
+export const finishEndsOutput: boolean = Runtime.current.name === "deno"
 
 /*
  * The fourth is used without a call of its own: JSStreamSocket's `doShutdown`

@@ -92,7 +92,7 @@ export class SocketEngine implements Engine, SocketOwner {
   // more arrives. The limit is above one record because Node hands each
   // record over in a callback of its own: pausing at one record would pause
   // and resume the socket for every record.
-  /** Pushed to by `onData` (Node); taken from by `takePlaintext` (the IO fiber). */
+  /** Pushed to by `onData` (Node); taken from by `takePlaintext` (the IO fiber), at most a record at a time. */
   private readonly inbox = new Fifo<Uint8Array>()
   /** The bytes in `inbox`: written by `onData` and `takePlaintext`. */
   private inboxBytes = 0
@@ -186,8 +186,19 @@ export class SocketEngine implements Engine, SocketOwner {
   }
 
   takePlaintext(): Uint8Array | undefined {
-    const chunk = this.inbox.shift()
-    if (chunk === undefined) return undefined
+    const head = this.inbox.peek()
+    if (head === undefined) return undefined
+    // Node emits at most a record per 'data'; Bun emits what it read at once
+    // (hundreds of KiB). Handed on a record at a time, a chunk never takes the
+    // read buffer more than one record over its limit (contract point 5).
+    let chunk: Uint8Array
+    if (head.length > recordPlaintextBytes) {
+      chunk = head.subarray(0, recordPlaintextBytes)
+      this.inbox.replaceHead(head.subarray(recordPlaintextBytes))
+    } else {
+      chunk = head
+      this.inbox.shift()
+    }
     const wasPaused = this.inboxBytes > INBOX_LIMIT
     this.inboxBytes -= chunk.length
     if (wasPaused && this.inboxBytes <= INBOX_LIMIT) this.socket?.resume()
@@ -308,6 +319,7 @@ export class SocketEngine implements Engine, SocketOwner {
 
   onFinish(): void {
     this.outboundPhase = "Finished"
+    this.mode.onFinish()
     this.waker()
   }
 

@@ -42,6 +42,7 @@ export const register = ({ contract, has, need }: Registration): void => {
   })
 
   contract(
+    [2, 3],
     "split-safety: a KeyUpdate answer produced while reading waits for the blocked write side, then goes out before later data",
     [has("wire"), has("requestKeyUpdate")],
     ({ run, withPair, options }) =>
@@ -92,6 +93,7 @@ export const register = ({ contract, has, need }: Registration): void => {
   )
 
   contract(
+    [3],
     "control data never waits on the application: a KeyUpdate answer goes out although the application never writes again",
     [has("wire"), has("requestKeyUpdate")],
     ({ run, withPair }) =>
@@ -119,6 +121,7 @@ export const register = ({ contract, has, need }: Registration): void => {
   )
 
   contract(
+    [3, 8],
     "a KeyUpdate request after our close_notify is not answered and ends nothing: the peer's later data all arrives, both ends Clean",
     [has("requestKeyUpdate")],
     ({ run, withPair, options }) =>
@@ -163,7 +166,7 @@ export const register = ({ contract, has, need }: Registration): void => {
       )
   )
 
-  contract("a reader that never reads does not stop the writer", [], ({ run, scale, withPair }) =>
+  contract([2], "a reader that never reads does not stop the writer", [], ({ run, scale, withPair }) =>
     withPair(
       { client: { closeTimeout: Duration.seconds(1) }, server: { closeTimeout: Duration.seconds(1) } },
       ({ client, server }) =>
@@ -186,7 +189,7 @@ export const register = ({ contract, has, need }: Registration): void => {
     ["", {}, 16 * 1024],
     [", with writes four times the buffers", small, 64 * 1024]
   ] as const) {
-    contract(`a blocked writer does not stop the reader${label}`, [], ({ run, scale, withPair }) =>
+    contract([2], `a blocked writer does not stop the reader${label}`, [], ({ run, scale, withPair }) =>
       withPair(
         {
           client: { ...connection, closeTimeout: Duration.seconds(1) },
@@ -214,6 +217,7 @@ export const register = ({ contract, has, need }: Registration): void => {
   }
 
   contract(
+    [2],
     "two peers whose writers are both blocked keep reading: no deadlock, everything arrives both ways",
     [],
     ({ run, scale, withPair }) =>

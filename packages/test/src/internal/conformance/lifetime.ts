@@ -35,6 +35,7 @@ import {
 export const register = ({ contract, has, need, options }: Registration): void => {
   // 1 ---------------------------------------------------------------------------
   contract(
+    [1],
     "single owner: only one fiber ever called each engine, with flush, end, stats and events in the traffic",
     [has("engineCallers")],
     ({ run, withPair }) =>
@@ -80,6 +81,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
 
   // 5 ---------------------------------------------------------------------------
   contract(
+    [5],
     "bounded memory: a flood while the application does not read stays within the read buffer, then all arrives",
     [],
     ({ run, scale, withPair }) => {
@@ -144,6 +146,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
 
   // 6 ---------------------------------------------------------------------------
   contract(
+    [6],
     "ordered exactly-once delivery on a graceful close, both directions at once",
     [],
     ({ run, scale, withPair, options }) =>
@@ -184,6 +187,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
   )
 
   contract(
+    [6],
     "graceful close under load: slow readers, small read buffers, both sides end, every completed write arrives",
     [],
     ({ run, scale, withPair, options }) =>
@@ -233,6 +237,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
   )
 
   contract(
+    [6],
     "flush waits while the wire is paused and completes once the bytes were handed on",
     [has("wire")],
     ({ run, withPair }) =>
@@ -272,6 +277,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
   )
 
   contract(
+    [8],
     "half-close both ways: close_notify after all data, WriteAfterEnd, the other half keeps working",
     [],
     ({ run, withPair, options }) =>
@@ -334,6 +340,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
     })
 
   contract(
+    [7],
     "scope close wakes a blocked reader and writer with an end or a typed error, and leaves nothing",
     [],
     (context) =>
@@ -363,6 +370,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
   )
 
   contract(
+    [7],
     "scope close wakes a blocked reader itself, with the peer's close_notify held on the paused wire",
     [has("wire")],
     (context) =>
@@ -382,7 +390,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
       })
   )
 
-  contract("scope close towards a stalled peer ends Forced within the close timeout", [has("wire")], (context) =>
+  contract([7], "scope close towards a stalled peer ends Forced within the close timeout", [has("wire")], (context) =>
     Effect.gen(function* () {
       const closeTimeout = 300
       const { pair, scope, leftNothing } = yield* closablePair(context, closeTimeout)
@@ -403,13 +411,14 @@ export const register = ({ contract, has, need, options }: Registration): void =
   // 12 and 9 ------------------------------------------------------------------
   /** A handshake that must fail with `reason`, within `bound` ms, leaving nothing open. */
   const failingHandshake = (
+    points: ReadonlyArray<number>,
     name: string,
     need: readonly [boolean, string],
     make: () => { readonly reason: FailingHandshake["reason"]; readonly connect: FailingHandshake["connect"] },
     bound: number,
     check?: (elapsed: number) => void
   ) =>
-    contract(name, [need], ({ baseline }) =>
+    contract(points, name, [need], ({ baseline }) =>
       Effect.gen(function* () {
         const before = yield* baseline
         const { reason, connect } = make()
@@ -422,6 +431,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
       })
     )
   failingHandshake(
+    [12],
     "handshake timeout against a silent peer",
     [options.makeSilentServerPair !== undefined, "makeSilentServerPair"],
     () => ({
@@ -437,6 +447,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
     (elapsed) => assert.isAtLeast(elapsed, 250)
   )
   failingHandshake(
+    [9],
     "a handshake failure is reported with its reason",
     [options.makeFailingHandshakePair !== undefined, "makeFailingHandshakePair"],
     () => need(options.makeFailingHandshakePair, "makeFailingHandshakePair")(),
@@ -480,11 +491,13 @@ export const register = ({ contract, has, need, options }: Registration): void =
       })
     )
   contract(
+    [11],
     "truncation: a transport EOF without close_notify is a TlsTruncationError and Truncated, not a clean end",
     [has("wire"), [options.truncationDetectable, "detectable truncation"]],
     truncation(true)
   )
   contract(
+    [11],
     "truncation not detectable: a transport EOF without close_notify is a clean end, the peer ended, closeNotifyReceived false",
     [has("wire"), [!options.truncationDetectable, "undetectable truncation (this is the fallback)"]],
     truncation(false)
@@ -492,6 +505,7 @@ export const register = ({ contract, has, need, options }: Registration): void =
 
   // 10 ------------------------------------------------------------------------
   contract(
+    [10],
     "a fatal engine error destroys the transport, fails both halves, and closed is Failed",
     [has("injectFatalError")],
     ({ withPair, baseline }) =>

@@ -181,8 +181,14 @@ export interface Context {
 }
 
 export interface Registration {
-  /** Registers `body` once per budget, skipped (with the reason in its name) when capabilities are missing. */
+  /**
+   * Registers `body` once per budget, skipped (with the reason in its name)
+   * when capabilities are missing. `points` are the contract points
+   * (DESIGN.md section 3) the test checks; the title names them with the
+   * budget, `name [point 8, budget 16]`, so that results can be told by point.
+   */
   readonly contract: (
+    points: ReadonlyArray<number>,
     name: string,
     needs: ReadonlyArray<readonly [present: boolean, what: string]>,
     body: (context: Context) => Effect.Effect<unknown, unknown, Scope.Scope>,
@@ -222,10 +228,11 @@ export const registration = (options: ConformanceOptions): Registration => {
     capability
   ]
 
-  const contract: Registration["contract"] = (name, needs, body, testOptions) => {
+  const contract: Registration["contract"] = (points, name, needs, body, testOptions) => {
     const absent = needs.filter(([present]) => !present).map(([, what]) => what)
+    const pointsLabel = points.length === 1 ? `point ${points[0]}` : `points ${points.join(" and ")}`
     for (const budget of budgets) {
-      const title = `${name} [budget ${budget}]`
+      const title = `${name} [${pointsLabel}, budget ${budget}]`
       if (absent.length > 0) {
         it.skip(`${title} (skipped: needs ${absent.join(", ")})`, () => Effect.void)
         continue
