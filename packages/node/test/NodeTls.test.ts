@@ -17,6 +17,19 @@ import * as Tracer from "effect/Tracer"
 import { credential, readAll, serveIssued, sniCertificates, testServer } from "./helpers.ts"
 import { activeResources, settleResources } from "./reliability-support.ts"
 
+/** A tracer that keeps every span it makes, for tests of which spans exist. */
+const recordingTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}
+
 describe("NodeTls client and server", () => {
   it.live("session info on both sides: protocol, cipher, group, ALPN, SNI, chain, exporter", () =>
     Effect.gen(function* () {
@@ -231,14 +244,7 @@ describe("NodeTls client and server", () => {
     "server: the NodeTlsServer.connection span covers accept and handshake and ends before the handler runs",
     () =>
       Effect.gen(function* () {
-        const spans: Array<Tracer.NativeSpan> = []
-        const tracer = Tracer.make({
-          span: (options) => {
-            const span = new Tracer.NativeSpan(options)
-            spans.push(span)
-            return span
-          }
-        })
+        const { spans, tracer } = recordingTracer()
         const issued = yield* CertificateAuthority.issueServer()
         const seen = yield* Deferred.make<{ readonly handlerSpan: string; readonly connection: Tracer.NativeSpan }>()
         const server = yield* serveIssued(issued, (connection) =>
@@ -269,14 +275,7 @@ describe("NodeTls client and server", () => {
 
   it.live("client: spans are made when a tracer is installed and tracing is enabled, and only then", () =>
     Effect.gen(function* () {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const issued = yield* CertificateAuthority.issueServer()
       const server = yield* serveIssued(issued, (connection) => connection.writer.end)
       const connect = Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port: server.address.port, ca: issued.ca }))

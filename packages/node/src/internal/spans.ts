@@ -1,5 +1,6 @@
 /**
- * The per-connection spans.
+ * The per-connection spans. Core keeps the same rule for its own span
+ * (`core/src/internal/tracing.ts`): the packages share no internal modules.
  */
 import * as Effect from "effect/Effect"
 import * as References from "effect/References"
