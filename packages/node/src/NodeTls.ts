@@ -15,8 +15,10 @@
  * session cache) among all calls with equal options, process-wide (up to 32
  * configurations, the least recently used dropped first), as Node's
  * `https.globalAgent` does: repeated calls neither rebuild a context nor
- * miss a resumption. For a client whose context and sessions are its own and
- * live with its scope, make one (`NodeTlsClient.make`, or its layer). Each
+ * miss a resumption. A shared context outlives the calls that made it (with
+ * a client certificate's key and the sessions, until it is dropped): for a
+ * client whose context and sessions are its own and live with its scope,
+ * make one (`NodeTlsClient.make`, or its layer). Each
  * `upgradeServer` call builds its server's contexts; for many connections
  * with one configuration, make an acceptor (`NodeTlsServer.makeAcceptor`)
  * once and use its `upgrade`, so its tickets resume.

@@ -165,7 +165,6 @@ export interface ClientTarget {
 
 /** A client configuration resolved once: its SecureContext and session cache serve every connection. */
 export interface ClientContext {
-  readonly options: TlsOptions.ClientOptions
   readonly secureContext: tls.SecureContext
   /** The options of one client engine towards `target`, with a cached ticket for it when there is one. */
   readonly engineOptions: (target: ClientTarget) => EngineOptions
@@ -279,7 +278,6 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     const cache = options.sessionCache === false ? undefined : new SessionCache()
     const sharePeerChain = new PeerChains().share
     const context: ClientContext = {
-      options,
       secureContext,
       cachedSessions: () => cache?.size ?? 0,
       engineOptions: (target) => {
