@@ -8,6 +8,7 @@
 import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
 import * as internal from "./internal/connection/options.ts"
 import * as Checks from "./internal/optionChecks.ts"
 import type * as TlsConnection from "./TlsConnection.ts"
@@ -55,6 +56,21 @@ export type ConnectionConfig = typeof ConnectionConfig.Type
  * @category constructors
  */
 export const config = (path?: string): Config.Config<ConnectionConfig> => Config.schema(ConnectionConfig, path)
+
+/**
+ * Decodes options with their schema, once, at the API boundary. A failure is
+ * a `TlsConfigError` `InvalidOption` whose `path` names the first option that
+ * is wrong (under `prefix`, `""` for none), with the value received and
+ * what is allowed. The option sets built on the core (the Node client and
+ * server) decode theirs with it.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const decode: <S extends Schema.Codec<unknown, unknown>>(
+  schema: S,
+  prefix: string
+) => (input: unknown) => Effect.Effect<S["Type"], TlsConfigError> = internal.decodeOptions
 
 /**
  * Checks a bound given as an option: a positive, finite `Duration.Input`

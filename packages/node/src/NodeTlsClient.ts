@@ -24,10 +24,10 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { checkPerConnection, clientOf } from "./internal/client.ts"
+import { clientOf } from "./internal/client.ts"
 import { clientContext } from "./internal/context.ts"
+import { defaultConnectTimeout as connectTimeoutDefault, decodeClient, pathOf } from "./internal/options.ts"
 import * as Runtime from "./internal/runtime.ts"
-import * as Net from "./internal/transports/net.ts"
 import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
@@ -104,7 +104,7 @@ export class NodeTlsClient extends Context.Service<NodeTlsClient, Client>()("@ef
  * @since 0.1.0
  * @category constants
  */
-export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeout
+export const defaultConnectTimeout: Duration.Duration = connectTimeoutDefault
 
 /**
  * Makes a client: validates the options and builds the shared SecureContext.
@@ -115,9 +115,11 @@ export const defaultConnectTimeout: Duration.Duration = Net.defaultConnectTimeou
  * @category constructors
  */
 export const make = (options: TlsOptions.ClientOptions = {}): Effect.Effect<Client, TlsError> =>
-  Effect.andThen(
-    Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), checkPerConnection(options)),
-    Effect.map(clientContext(options), (context) => clientOf(context, options))
+  Effect.flatMap(decodeClient(options), (values) =>
+    Effect.andThen(
+      Runtime.check(pathOf(values)),
+      Effect.map(clientContext(values), (context) => clientOf(context, values))
+    )
   )
 
 /**

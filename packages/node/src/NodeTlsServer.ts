@@ -30,7 +30,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { serverContext, serverDefaults } from "./internal/context.ts"
+import { serverContext } from "./internal/context.ts"
+import { decodeServerConnection, serverDefaults } from "./internal/options.ts"
 import * as Internal from "./internal/server.ts"
 import type { Plaintext } from "./Plaintext.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
@@ -134,7 +135,8 @@ export const defaults: {
  */
 export const makeAcceptor = (
   options: TlsOptions.ServerConnectionOptions
-): Effect.Effect<Acceptor, TlsConfigError, Scope.Scope> => Effect.map(serverContext(options), Internal.acceptorOf)
+): Effect.Effect<Acceptor, TlsConfigError, Scope.Scope> =>
+  Effect.map(Effect.flatMap(decodeServerConnection(options), serverContext), Internal.acceptorOf)
 
 /**
  * A server layer: serves with `handler` while the layer is alive (see `NodeTls.serve`).

@@ -98,7 +98,7 @@ const clientRows: ReadonlyArray<Row<NodeTls.ConnectOptions>> = [
   },
   { path: "groups", bad: () => [{ groups: "no-such-group" }], good: () => ({ groups: "X25519:P-256" }) },
   {
-    path: "pinnedSpkiSha256",
+    path: "pinnedSpkiSha256[0]",
     bad: () => [{ pinnedSpkiSha256: ["not a pin"] }],
     good: () => ({})
   },

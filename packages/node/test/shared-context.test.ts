@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { clientContext, serverContext } from "../src/internal/context.ts"
+import { decodeClient, decodeServerConnection } from "../src/internal/options.ts"
 import { credential, readAll, serveIssued, sniCertificates } from "./helpers.ts"
 
 /**
@@ -56,14 +57,14 @@ describe("one configuration for both paths", () => {
   it.effect("a client configuration builds one SecureContext; every engine of it, on either path, uses it", () =>
     Effect.gen(function* () {
       const issued = yield* CertificateAuthority.issueServer()
-      const client = yield* clientContext({ ca: issued.ca })
+      const client = yield* clientContext(yield* decodeClient({ ca: issued.ca }))
       const a = client.engineOptions({ host: "localhost", port: 443 })
       const b = client.engineOptions({ host: "other.example", servername: "x.example", alpn: ["h2"] })
       assert.strictEqual(a.tls.secureContext, client.secureContext)
       assert.strictEqual(b.tls.secureContext, client.secureContext)
       assert.strictEqual(b.tls.servername, "x.example")
       assert.deepStrictEqual(b.tls.ALPNProtocols, ["h2"])
-      const server = yield* serverContext({ credentials: [credential(issued)] })
+      const server = yield* serverContext(yield* decodeServerConnection({ credentials: [credential(issued)] }))
       assert.strictEqual(server.engineOptions().tls.secureContext, server.engineOptions().tls.secureContext)
       // The idle-timeout default applies to every server engine, native or not.
       assert.strictEqual(server.engineOptions().extras.idleTimeout, 5 * 60 * 1000)

@@ -5,8 +5,7 @@
  * configuration (`sharedClient`).
  */
 
-import * as TlsConfig from "@effect-tls/core/TlsConfig"
-import type { TlsConfigError, TlsError } from "@effect-tls/core/TlsError"
+import type { TlsError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
 import type { Client } from "../NodeTlsClient.ts"
@@ -14,14 +13,18 @@ import type * as TlsOptions from "../TlsOptions.ts"
 import { type ClientContext, sharedClientContext } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
 import { establish, upgrade } from "./handover.ts"
+import { decodePerConnection, decodeTarget, type PerConnectionValues, pathOf } from "./options.ts"
 import * as Runtime from "./runtime.ts"
 import { connectionSpan } from "./spans.ts"
 import * as Net from "./transports/net.ts"
 
 /** The connections of `context`, with `options`' per-connection settings. */
-export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptions): Client => {
-  const connectTimeout = options.connectTimeout ?? Net.defaultConnectTimeout
-  const path = options.path ?? Runtime.defaultPath()
+export const clientOf = (
+  context: ClientContext,
+  options: PerConnectionValues & { readonly servername?: string | undefined }
+): Client => {
+  const connectTimeout = options.connectTimeout
+  const path = pathOf(options)
   return {
     cachedSessions: Effect.sync(context.cachedSessions),
     connect: (target) =>
@@ -42,7 +45,7 @@ export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptio
         // The TLSSocket dials TCP itself (no socket to hand over), within the
         // connect timeout the connection applies while it connects. The
         // engine options are read now: they carry the latest session ticket.
-        return Effect.flatMap(Net.checkPort(target.port), (port) => {
+        return Effect.flatMap(decodeTarget(target), ({ port }) => {
           const { tls, extras } = context.engineOptions(target)
           const engine = makeNativeEngine("client", { host: target.host, port }, tls, extras)
           return establish(restore, engine, Transport.native, { options: options.connection, connectTimeout })
@@ -70,19 +73,12 @@ export const clientOf = (context: ClientContext, options: TlsOptions.ClientOptio
  * connect timeout are this call's.
  */
 export const sharedClient = (options: TlsOptions.ClientOptions): Effect.Effect<Client, TlsError> =>
-  Effect.andThen(
-    // A path this runtime refuses fails before anything is built or shared.
-    Effect.andThen(Runtime.check(options.path ?? Runtime.defaultPath()), checkPerConnection(options)),
-    Effect.map(sharedClientContext(options), (context) => clientOf(context, options))
-  )
-
-/**
- * Checks the options a client's connections read per call (the connection
- * options and the connect timeout), when the client is made: they are not
- * part of its shared context, and a bad one must not wait for a connect.
- */
-export const checkPerConnection = (options: TlsOptions.ClientOptions): Effect.Effect<void, TlsConfigError> =>
-  Effect.andThen(
-    TlsConfig.checkConnectionOptions(options.connection),
-    Effect.asVoid(TlsConfig.checkDuration("connectTimeout", options.connectTimeout, Net.defaultConnectTimeout))
+  Effect.flatMap(decodePerConnection(options), (perConnection) =>
+    Effect.andThen(
+      // A path this runtime refuses fails before anything is built or shared.
+      Runtime.check(pathOf(perConnection)),
+      Effect.map(sharedClientContext(options), (context) =>
+        clientOf(context, { ...perConnection, servername: options.servername })
+      )
+    )
   )

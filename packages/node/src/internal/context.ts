@@ -1,5 +1,6 @@
 /**
- * From the public options to Node's, for both paths: validation, the shared
+ * From the decoded options (`options.ts`) to Node's, for both paths: the
+ * checks of certificates and keys, the shared
  * SecureContexts, the client's session cache, the server's SNI selection
  * (per-name contexts and the resolver), and the per-connection options of the
  * engines. The native path (`makeNativeEngine`) and the duplex path
@@ -10,7 +11,6 @@ import { constants, createHash } from "node:crypto"
 import { appendFile } from "node:fs"
 import * as net from "node:net"
 import * as tls from "node:tls"
-import * as TlsConfig from "@effect-tls/core/TlsConfig"
 import { InvalidCredentials, InvalidOption, TlsConfigError } from "@effect-tls/core/TlsError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
@@ -25,41 +25,16 @@ import type * as TlsOptions from "../TlsOptions.ts"
 import { checkCa, checkCredential } from "./credentials.ts"
 import type { EngineExtras, EngineTlsOptions } from "./engine/index.ts"
 import * as NodeInternals from "./engine/nodeInternals.ts"
-import { DEFAULT_MAX_ENTRIES, SessionIdCache } from "./sessionIdCache.ts"
-
-const versions: ReadonlyArray<TlsOptions.TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+import { type ClientValues, type CommonValues, decodeClient, type ServerConnectionValues, versions } from "./options.ts"
+import { SessionIdCache } from "./sessionIdCache.ts"
 
 /** A refused option: `path` names it, `expected` says what is allowed. */
 const invalid = (path: string, expected: string, value: unknown) =>
   new TlsConfigError({ reason: new InvalidOption({ path, expected, value }) })
 
-const checkCommon = (options: TlsOptions.CommonOptions): TlsConfigError | undefined => {
-  const min = options.minVersion ?? "TLSv1.2"
-  if (!versions.includes(min)) return invalid("minVersion", `one of ${versions.join(", ")}`, min)
-  if (versions.indexOf(min) < versions.indexOf("TLSv1.2") && options.insecureMinVersion !== true) {
-    return invalid("minVersion", "TLSv1.2 or TLSv1.3 (set insecureMinVersion to allow an older one)", min)
-  }
-  if (options.maxVersion !== undefined) {
-    if (!versions.includes(options.maxVersion)) {
-      return invalid("maxVersion", `one of ${versions.join(", ")}`, options.maxVersion)
-    }
-    if (versions.indexOf(options.maxVersion) < versions.indexOf(min)) {
-      return invalid("maxVersion", `a version at or above minVersion (${min})`, options.maxVersion)
-    }
-  }
-  for (const [index, protocol] of (options.alpn ?? []).entries()) {
-    const length = Buffer.byteLength(protocol)
-    if (length === 0 || length > 255) return invalid(`alpn[${index}]`, "a protocol name of 1 to 255 bytes", protocol)
-  }
-  return undefined
-}
-
 /** What `tls.createSecureContext` takes from the common options. */
-const commonContextOptions = (
-  options: TlsOptions.CommonOptions,
-  extraSecureOptions: number
-): tls.SecureContextOptions => ({
-  minVersion: options.minVersion ?? "TLSv1.2",
+const commonContextOptions = (options: CommonValues, extraSecureOptions: number): tls.SecureContextOptions => ({
+  minVersion: options.minVersion,
   ...(options.maxVersion === undefined ? {} : { maxVersion: options.maxVersion }),
   ...(options.ciphers === undefined ? {} : { ciphers: options.ciphers }),
   ...(options.groups === undefined ? {} : { ecdhCurve: options.groups }),
@@ -110,7 +85,7 @@ const checkCredentials = (
     return Effect.void
   })
 
-const keylogExtras = (keylog: TlsOptions.KeylogOptions | undefined): EngineExtras => {
+const keylogExtras = (keylog: CommonValues["keylog"]): EngineExtras => {
   const file = keylog?.file
   return {
     keylog: keylog?.events === true,
@@ -122,19 +97,6 @@ const keylogExtras = (keylog: TlsOptions.KeylogOptions | undefined): EngineExtra
         })
   }
 }
-
-/**
- * The defaults of the server's limits.
- *
- * @since 0.1.0
- * @category constants
- */
-export const serverDefaults = {
-  maxConnections: 1024,
-  idleTimeout: Duration.minutes(5),
-  shutdownTimeout: Duration.seconds(10),
-  sessionCacheSize: DEFAULT_MAX_ENTRIES
-} as const
 
 /**
  * How long a server's sessions resume, by ticket or by ID: OpenSSL's default
@@ -240,18 +202,12 @@ const sameChain = (a: ReadonlyArray<Buffer>, b: ReadonlyArray<Buffer>): boolean 
   return true
 }
 
-const spkiPin = /^[A-Za-z0-9+/]{43}=$/
-
-/** Validates client options and builds their SecureContext (and session cache, unless `sessionCache` is false). */
-export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<ClientContext, TlsConfigError> =>
+/**
+ * Builds the SecureContext (and the session cache, unless `sessionCache` is
+ * false) of decoded client options, checking the certificates and keys first.
+ */
+export const clientContext = (options: ClientValues): Effect.Effect<ClientContext, TlsConfigError> =>
   Effect.gen(function* () {
-    const error = checkCommon(options)
-    if (error !== undefined) return yield* error
-    for (const pin of options.pinnedSpkiSha256 ?? []) {
-      if (!spkiPin.test(pin)) {
-        return yield* invalid("pinnedSpkiSha256", "base64 SHA-256 SPKI pins (44 characters ending in =)", pin)
-      }
-    }
     if (options.ca !== undefined) {
       const caError = checkCa(options.ca, "ca")
       if (caError !== undefined) return yield* caError
@@ -275,7 +231,7 @@ export const clientContext = (options: TlsOptions.ClientOptions): Effect.Effect<
     const verify = options.insecureSkipVerify !== true
     const skipHostname = options.insecureSkipHostnameCheck === true
     const pins = options.pinnedSpkiSha256 === undefined ? {} : { pinnedSpkiSha256: options.pinnedSpkiSha256 }
-    const cache = options.sessionCache === false ? undefined : new SessionCache()
+    const cache = options.sessionCache ? new SessionCache() : undefined
     const sharePeerChain = new PeerChains().share
     const context: ClientContext = {
       secureContext,
@@ -386,7 +342,7 @@ export const sharedClientContext = (options: TlsOptions.ClientOptions): Effect.E
       sharedContexts.set(digest, found)
       return Effect.succeed(found)
     }
-    return Effect.tap(clientContext(options), (made) =>
+    return Effect.tap(Effect.flatMap(decodeClient(options), clientContext), (made) =>
       Effect.sync(() => {
         sharedContexts.set(digest, made)
         if (sharedContexts.size > SHARED_CONTEXTS_SIZE) {
@@ -403,7 +359,7 @@ export const sharedClientContext = (options: TlsOptions.ClientOptions): Effect.E
 
 /** A server configuration resolved once; `reload` swaps its credentials for new connections. */
 export interface ServerContext {
-  readonly options: TlsOptions.ServerConnectionOptions
+  readonly options: ServerConnectionValues
   /** The options of one server engine, with the credentials current now. */
   readonly engineOptions: () => EngineOptions
   /** Builds the contexts of new credentials; on failure the current ones stay. */
@@ -446,24 +402,13 @@ type RunResolver = (
  * with the services of the current context: closing the scope interrupts them.
  */
 export const serverContext = (
-  options: TlsOptions.ServerConnectionOptions
+  options: ServerConnectionValues
 ): Effect.Effect<ServerContext, TlsConfigError, Scope.Scope> =>
   Effect.gen(function* () {
-    const error = checkCommon(options)
-    if (error !== undefined) return yield* error
-    yield* TlsConfig.checkConnectionOptions(options.connection)
     if (options.clientAuth !== undefined) {
       const caError = checkCa(options.clientAuth.ca, "clientAuth.ca")
       if (caError !== undefined) return yield* caError
     }
-    yield* TlsConfig.checkInteger({
-      path: "sessionCacheSize",
-      value: options.sessionCacheSize,
-      fallback: serverDefaults.sessionCacheSize,
-      minimum: 0,
-      maximum: Number.MAX_SAFE_INTEGER,
-      expected: "a whole number of sessions, 0 or more"
-    })
     const run: RunResolver = yield* FiberSet.makeRuntime<never, tls.SecureContext | undefined, TlsConfigError>()
     const generation = (
       credentials: ReadonlyArray<TlsOptions.Credential>,
@@ -471,9 +416,7 @@ export const serverContext = (
     ) => makeGeneration(options, run, credentials, sni)
     const first = yield* generation(options.credentials, options.sni ?? {})
     const keylog = keylogExtras(options.keylog)
-    const idleTimeout = Duration.toMillis(
-      yield* TlsConfig.checkDuration("idleTimeout", options.idleTimeout, serverDefaults.idleTimeout)
-    )
+    const idleTimeout = Duration.toMillis(options.idleTimeout)
     const clientAuth =
       options.clientAuth === undefined
         ? {}
@@ -505,7 +448,7 @@ export const serverContext = (
   })
 
 const makeGeneration = (
-  options: TlsOptions.ServerConnectionOptions,
+  options: ServerConnectionValues,
   run: RunResolver,
   credentials: ReadonlyArray<TlsOptions.Credential>,
   sni: Readonly<Record<string, ReadonlyArray<TlsOptions.Credential>>>
@@ -541,9 +484,9 @@ const makeGeneration = (
  * ticket, dropped here). Not measurable against a full handshake's CPU
  * (the server guide has the figures).
  */
-const sessionStoreOf = (options: TlsOptions.ServerConnectionOptions): net.Server | undefined => {
-  const size = options.sessionCacheSize ?? serverDefaults.sessionCacheSize
-  const tls12 = versions.indexOf(options.minVersion ?? "TLSv1.2") <= versions.indexOf("TLSv1.2")
+const sessionStoreOf = (options: ServerConnectionValues): net.Server | undefined => {
+  const size = options.sessionCacheSize
+  const tls12 = versions.indexOf(options.minVersion) <= versions.indexOf("TLSv1.2")
   if (size === 0 || !tls12) return undefined
   const cache = new SessionIdCache(size, SESSION_LIFETIME_SECONDS * 1000)
   return NodeInternals.sessionStore(
@@ -554,7 +497,7 @@ const sessionStoreOf = (options: TlsOptions.ServerConnectionOptions): net.Server
 
 /** One server SecureContext: credentials, client-certificate trust, tickets. */
 const credentialsContext = (
-  options: TlsOptions.ServerConnectionOptions,
+  options: ServerConnectionValues,
   credentials: ReadonlyArray<TlsOptions.Credential>,
   what: string
 ): Effect.Effect<tls.SecureContext, TlsConfigError> => {
@@ -599,7 +542,7 @@ const sessionIdContext = (
  * fiber ends, whether it succeeds, fails or is interrupted.
  */
 const selectContext = (
-  options: TlsOptions.ServerConnectionOptions,
+  options: ServerConnectionValues,
   run: RunResolver,
   current: Generation,
   servername: string,

@@ -3,7 +3,6 @@
  * acceptor both it and `NodeTlsServer.makeAcceptor` are made of.
  */
 import * as net from "node:net"
-import * as TlsConfig from "@effect-tls/core/TlsConfig"
 import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import { Other, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
@@ -16,10 +15,11 @@ import type * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
 import type { Acceptor, Peer, Server } from "../NodeTlsServer.ts"
 import type * as TlsOptions from "../TlsOptions.ts"
-import { type ServerContext, serverContext, serverDefaults } from "./context.ts"
+import { type ServerContext, serverContext } from "./context.ts"
 import { makeDuplexEngine, makeNativeEngine } from "./engine/index.ts"
 import { errorCode } from "./errors.ts"
 import { upgrade } from "./handover.ts"
+import { decodeServer, pathOf, type ServerValues } from "./options.ts"
 import * as Runtime from "./runtime.ts"
 import { recordHandlerFailure } from "./serverMetrics.ts"
 import { connectionSpan } from "./spans.ts"
@@ -49,36 +49,17 @@ const listenerError = (error: Error, detail: string) =>
  * the connections.
  */
 export const serve = <E, R>(
-  options: TlsOptions.ServerOptions,
+  input: TlsOptions.ServerOptions,
   handler: (connection: TlsConnection.TlsConnection, peer: Peer) => Effect.Effect<void, E, R>
 ): Effect.Effect<Server, TlsError, Scope.Scope | R> =>
   Effect.gen(function* () {
-    const path = options.path ?? Runtime.defaultPath()
+    const options = yield* decodeServer(input)
+    const path = pathOf(options)
     yield* Runtime.check(path)
-    const shutdownTimeout = yield* TlsConfig.checkDuration(
-      "shutdownTimeout",
-      options.shutdownTimeout,
-      serverDefaults.shutdownTimeout
-    )
-    const maxConnections = yield* TlsConfig.checkInteger({
-      path: "maxConnections",
-      value: options.maxConnections,
-      fallback: serverDefaults.maxConnections,
-      minimum: 1,
-      maximum: Number.MAX_SAFE_INTEGER,
-      expected: "a whole number of connections, 1 or more"
-    })
-    const port = yield* TlsConfig.checkInteger({
-      path: "port",
-      value: options.port,
-      fallback: 0,
-      minimum: 0,
-      maximum: 65535,
-      expected: "a TCP port, an integer from 0 (any free port) to 65535"
-    })
+    const { shutdownTimeout, maxConnections, port, host } = options
     const context = yield* serverContext(options)
     const duplex = path === "duplex"
-    const logLevel = options.handlerFailureLogLevel ?? "Warn"
+    const logLevel = options.handlerFailureLogLevel
 
     const set = yield* FiberSet.make<void, never>()
     const run = yield* FiberSet.runtime(set)<R>()
@@ -135,7 +116,6 @@ export const serve = <E, R>(
       run(serveSocket(socket))
     })
 
-    const host = options.host ?? "127.0.0.1"
     yield* Effect.callback<void, TlsError>((resume) => {
       const onError = (error: Error) => resume(Effect.fail(listenerError(error, `listen on ${host}:${port}`)))
       server.once("error", onError)
@@ -211,7 +191,7 @@ const handlerFailed = (
 const handshakeFailed = (
   peer: Peer,
   cause: Cause.Cause<TlsError>,
-  onHandshakeFailure: TlsOptions.ServerOptions["onHandshakeFailure"]
+  onHandshakeFailure: ServerValues["onHandshakeFailure"]
 ): Effect.Effect<void, TlsError> => {
   if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
   const logged = Effect.logDebug("TLS connection failed before its handler ran", cause).pipe(

@@ -130,7 +130,11 @@ export const decodeOptions =
       return new TlsConfigError({
         reason: new InvalidOption({
           path: pathText(prefix, path),
-          expected: message.replace(/^Expected /, "").replace(/, got .*$/s, ""),
+          // An optional option's type reads "X | undefined": what is wrong is not being an X.
+          expected: message
+            .replace(/^Expected /, "")
+            .replace(/, got .*$/s, "")
+            .replace(/ \| undefined$/, ""),
           value: valueAt(input, path)
         })
       })

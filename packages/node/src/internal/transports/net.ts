@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ConnectOptions } from "../../NodeTransport.ts"
 import { transportError } from "../errors.ts"
+import { defaultConnectTimeout } from "../options.ts"
 
 /**
  * The 'error' listener of a TCP socket between its connect (or accept) and
@@ -118,9 +119,6 @@ export class NetTransport implements Transport {
     return this.error
   }
 }
-
-/** The default bound on a TCP connect, DNS included: 10 seconds. */
-export const defaultConnectTimeout = Duration.seconds(10)
 
 /**
  * Opens a TCP socket within the connect timeout (DNS included). Interruption
