@@ -89,7 +89,7 @@ const session = (
   users: ReadonlyMap<string, Scram.StoredCredential>
 ) =>
   Effect.gen(function* () {
-    const plain = Plaintext.make(yield* NodeTransport.fromSocket(socket))
+    const plain = yield* Plaintext.make(yield* NodeTransport.fromSocket(socket))
     const request = yield* plain.readExactly(8)
     if (readInt32(request) !== 8 || readInt32(request, 4) !== SSL_REQUEST_CODE) {
       return yield* Effect.fail(new Error("expected an SSLRequest"))
@@ -152,7 +152,7 @@ export const connect = (options: {
 }) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const plain = Plaintext.make(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
+      const plain = yield* Plaintext.make(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
       yield* plain.write(concat(int32(8), int32(SSL_REQUEST_CODE), encoder.encode(options.extra ?? "")))
       const answer = yield* plain.readExactly(1)
       if (answer[0] !== "S".charCodeAt(0)) return yield* Effect.fail(new Error("the server refused TLS"))

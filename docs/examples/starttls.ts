@@ -34,9 +34,9 @@ export const program = Effect.scoped(
     const honest = MemoryTransport.makePair()
     const [, connection] = yield* Effect.all(
       [
-        acceptStarttls(Plaintext.make(honest.b), credentials),
+        Effect.flatMap(Plaintext.make(honest.b), (plain) => acceptStarttls(plain, credentials)),
         Effect.gen(function* () {
-          const plain = Plaintext.make(honest.a)
+          const plain = yield* Plaintext.make(honest.a)
           yield* plain.readLine
           yield* plain.write("STARTTLS\r\n")
           yield* plain.readLine
@@ -48,9 +48,11 @@ export const program = Effect.scoped(
 
     // An attacker's bytes pipelined behind the command.
     const injected = MemoryTransport.makePair()
-    const attacker = Plaintext.make(injected.a)
+    const attacker = yield* Plaintext.make(injected.a)
     yield* attacker.write("STARTTLS\r\nMAIL FROM:<mallory@example.com>\r\n")
-    const refused = yield* Effect.flip(acceptStarttls(Plaintext.make(injected.b), credentials))
+    const refused = yield* Effect.flip(
+      Effect.flatMap(Plaintext.make(injected.b), (plain) => acceptStarttls(plain, credentials))
+    )
 
     return {
       protocol: connection.session.protocol,

@@ -23,15 +23,18 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Arguments from "./internal/arguments.ts"
 import { ChunkList } from "./internal/buffers/chunkList.ts"
 import { Handoff, retry } from "./internal/buffers/handoff.ts"
+import * as OptionsInternal from "./internal/connection/options.ts"
 import type * as TlsConnection from "./TlsConnection.ts"
 import {
   ConnectionClosed,
   EndOfStream,
   FrameTooLong,
   Timeout,
+  type TlsConfigError,
   type TlsError,
   TlsStateError,
   TlsTransportError
@@ -68,23 +71,34 @@ export interface TransportChannel extends Pick<TlsConnection.ReadHalf, "readExac
 }
 
 /**
- * Options of {@link make}.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Options {
-  /** Bound on each wait for the peer (bytes to read, room to write). Default {@link defaultIdleTimeout}. */
-  readonly idleTimeout?: Duration.Input | undefined
-}
-
-/**
  * The default bound on each wait: 30 seconds.
  *
  * @since 0.1.0
  * @category constants
  */
 export const defaultIdleTimeout: Duration.Duration = Duration.seconds(30)
+
+/**
+ * The options of {@link make} as a Schema: decoding checks them and fills in
+ * the default.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Options = Schema.Struct({
+  /** Bound on each wait for the peer (bytes to read, room to write). Default {@link defaultIdleTimeout}. */
+  idleTimeout: OptionsInternal.Timeout.pipe(
+    Schema.withDecodingDefault<typeof OptionsInternal.Timeout>(Effect.succeed(defaultIdleTimeout))
+  )
+})
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = typeof Options.Encoded
 
 /**
  * How far `readUntil` looks for its delimiter unless told otherwise: 8 KiB,
@@ -97,13 +111,17 @@ export const defaultMaxFrameBytes: number = 8 * 1024
 
 /**
  * Speaks over `transport` from the calling fiber. The channel sets the
- * transport's waker now; use it from one fiber at a time.
+ * transport's waker when made; use it from one fiber at a time. An
+ * `idleTimeout` that is not a positive finite duration fails with
+ * `TlsConfigError` `InvalidOption` (`idleTimeout`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (transport: Transport, options?: Options): TransportChannel =>
-  new Channel(transport, Duration.fromInputUnsafe(options?.idleTimeout ?? defaultIdleTimeout))
+export const make = (transport: Transport, options?: Options): Effect.Effect<TransportChannel, TlsConfigError> =>
+  Effect.map(decodeOptions(options ?? {}), (decoded) => new Channel(transport, decoded.idleTimeout))
+
+const decodeOptions = OptionsInternal.decodeOptions(Options, "")
 
 // -----------------------------------------------------------------------------
 // internal

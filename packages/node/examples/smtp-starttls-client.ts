@@ -44,7 +44,7 @@ export const send = (options: {
 }) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const plain = Plaintext.make(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
+      const plain = yield* Plaintext.make(yield* NodeTransport.connect({ host: "127.0.0.1", port: options.port }))
       yield* reply(plain.readLine, 220)
       yield* plain.write("EHLO client.example\r\n")
       const features = yield* reply(plain.readLine, 250)

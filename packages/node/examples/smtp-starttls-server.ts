@@ -100,7 +100,7 @@ export const handle = (
   onMessage: (message: Received) => void
 ): Effect.Effect<void, TlsError, Scope.Scope> =>
   Effect.gen(function* () {
-    const plain = Plaintext.make(yield* NodeTransport.fromSocket(socket))
+    const plain = yield* Plaintext.make(yield* NodeTransport.fromSocket(socket))
     yield* plain.write("220 localhost ESMTP effect-tls example\r\n")
     const next = yield* session(plain, false, onMessage)
     if (next === "quit") return

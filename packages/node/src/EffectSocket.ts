@@ -11,15 +11,15 @@
  * @since 0.1.0
  */
 import type * as TlsConnection from "@effect-tls/core/TlsConnection"
-import type { TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
+import type { TlsConfigError, TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
+import * as Options from "./internal/options.ts"
 import * as EffectSocketTransport from "./internal/transports/effectSocket.ts"
 import type { BufferOptions } from "./NodeTransport.ts"
-import * as NodeTransport from "./NodeTransport.ts"
 
 /**
  * An Effect `Socket` over a TLS connection, which stays reachable.
@@ -102,8 +102,5 @@ export const fromTlsConnection = (connection: TlsConnection.TlsConnection): TlsS
 export const toTransport = (
   socket: Socket.Socket,
   options?: BufferOptions
-): Effect.Effect<Transport, TlsTransportError, Scope.Scope> =>
-  EffectSocketTransport.make(socket, {
-    readBufferBytes: options?.readBufferBytes ?? NodeTransport.defaultBufferBytes,
-    writeBufferBytes: options?.writeBufferBytes ?? NodeTransport.defaultBufferBytes
-  })
+): Effect.Effect<Transport, TlsTransportError | TlsConfigError, Scope.Scope> =>
+  Effect.flatMap(Options.decodeBufferOptions(options ?? {}), (bounds) => EffectSocketTransport.make(socket, bounds))

@@ -1,9 +1,10 @@
 /**
  * The client's and the server's options as Schemas, loadable from Effect's
- * `Config` (environment variables, files, any `ConfigProvider`): the subset
- * that configuration can carry (certificates and keys, trust, ALPN, versions,
- * timeouts, limits). What only code can give (an SNI resolver, per-name
- * certificates, SPKI pins as a list) is added to the decoded options in code.
+ * `Config` (environment variables, files, any `ConfigProvider`). They are
+ * made of the same fields as the code options (`TlsOptions`), with the same
+ * checks and defaults: every option but those only code can give (an SNI
+ * resolver, certificates per name, the handshake-failure callback), which
+ * are added to the decoded options in code.
  *
  * Certificates, keys and CA bundles are PEM text or the path of a PEM file,
  * read when the configuration is decoded. Keys and passphrases decode to
@@ -22,13 +23,13 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { ConnectionConfig, Timeout } from "@effect-tls/core/TlsConfig"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
+import * as Options from "./internal/options.ts"
 import type * as TlsOptions from "./TlsOptions.ts"
 
 const PEM_START = "-----BEGIN "
@@ -118,7 +119,7 @@ export const StringList = Schema.Union([Schema.Array(Schema.String), commaList])
  * @since 0.1.0
  * @category schemas
  */
-export const TlsVersion = Schema.Literals(["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"])
+export const TlsVersion = Options.TlsVersion
 
 /**
  * The path TLS runs on over TCP (`TlsOptions.Path`).
@@ -126,7 +127,16 @@ export const TlsVersion = Schema.Literals(["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLS
  * @since 0.1.0
  * @category schemas
  */
-export const Path = Schema.Literals(["native", "duplex"])
+export const Path = Options.Path
+
+/** Configuration's codecs: PEM text or a file path, secrets from strings, lists from arrays or one string. */
+const configCodecs = {
+  pem: Pem,
+  caBundle: Schema.Union([Pem, Schema.Array(Pem)]),
+  secretPem: SecretPem,
+  secret: Secret,
+  list: StringList
+}
 
 /**
  * A certificate chain (leaf first) and its key.
@@ -134,48 +144,17 @@ export const Path = Schema.Literals(["native", "duplex"])
  * @since 0.1.0
  * @category schemas
  */
-export const Credential = Schema.Struct({
-  cert: Pem,
-  key: SecretPem,
-  passphrase: Schema.optionalKey(Secret)
-})
-
-const Count = Schema.Int.check(Schema.isGreaterThan(0))
-
-const common = {
-  minVersion: Schema.optionalKey(TlsVersion),
-  maxVersion: Schema.optionalKey(TlsVersion),
-  insecureMinVersion: Schema.optionalKey(Schema.Boolean),
-  ciphers: Schema.optionalKey(Schema.String),
-  groups: Schema.optionalKey(Schema.String),
-  alpn: Schema.optionalKey(StringList),
-  keylog: Schema.optionalKey(
-    Schema.Struct({ file: Schema.optionalKey(Schema.String), events: Schema.optionalKey(Schema.Boolean) })
-  ),
-  connection: Schema.optionalKey(ConnectionConfig)
-}
+export const Credential = Options.credential(configCodecs)
 
 /**
- * The client's options that configuration can carry; decodes to
- * `TlsOptions.ClientOptions`.
+ * The client's options that configuration can carry: the fields of
+ * `TlsOptions.ClientOptions`, with certificates and keys as PEM text or file
+ * paths; decodes to client options with their defaults filled in.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const ClientConfig = Schema.Struct({
-  ...common,
-  ca: Schema.optionalKey(Pem),
-  systemCa: Schema.optionalKey(Schema.Boolean),
-  servername: Schema.optionalKey(Schema.String),
-  credential: Schema.optionalKey(Credential),
-  pinnedSpkiSha256: Schema.optionalKey(StringList),
-  insecureSkipVerify: Schema.optionalKey(Schema.Boolean),
-  insecureSkipHostnameCheck: Schema.optionalKey(Schema.Boolean),
-  requestOcsp: Schema.optionalKey(Schema.Boolean),
-  connectTimeout: Schema.optionalKey(Timeout),
-  sessionCache: Schema.optionalKey(Schema.Boolean),
-  path: Schema.optionalKey(Path)
-})
+export const ClientConfig = Schema.Struct(Options.clientFields(configCodecs)).check(Options.versionsCheck)
 
 /**
  * The decoded client configuration.
@@ -186,24 +165,18 @@ export const ClientConfig = Schema.Struct({
 export type ClientConfig = typeof ClientConfig.Type
 
 /**
- * The server's options that configuration can carry; decodes to
- * `TlsOptions.ServerOptions`.
+ * The server's options that configuration can carry: the fields of
+ * `TlsOptions.ServerOptions` but the functions (`resolveSni`,
+ * `onHandshakeFailure`) and `sni`, with certificates and keys as PEM text or
+ * file paths; decodes to server options with their defaults filled in.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const ServerConfig = Schema.Struct({
-  ...common,
-  credentials: Schema.Array(Credential).check(Schema.isMinLength(1)),
-  clientAuth: Schema.optionalKey(Schema.Struct({ mode: Schema.Literals(["request", "require"]), ca: Pem })),
-  tickets: Schema.optionalKey(Schema.Boolean),
-  idleTimeout: Schema.optionalKey(Timeout),
-  host: Schema.optionalKey(Schema.String),
-  port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
-  maxConnections: Schema.optionalKey(Count),
-  shutdownTimeout: Schema.optionalKey(Timeout),
-  path: Schema.optionalKey(Path)
-})
+  ...Options.serverConnectionFields(configCodecs),
+  ...Options.listenerFields
+}).check(Options.versionsCheck)
 
 /**
  * The decoded server configuration.

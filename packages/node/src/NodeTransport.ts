@@ -11,47 +11,38 @@
  * @since 0.1.0
  */
 import type * as net from "node:net"
-import * as TlsConnection from "@effect-tls/core/TlsConnection"
+import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsConfigError, TlsTransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Options from "./internal/options.ts"
 import * as Net from "./internal/transports/net.ts"
 import * as Tunnel from "./internal/transports/tlsConnection.ts"
 
 /**
- * Options of {@link connect}.
+ * Options of {@link connect}: `host` (default `localhost`) and `port` (1 to
+ * 65535), `family` (4 or 6), `localAddress`, `connectTimeout` (default 10
+ * seconds) and `noDelay` (default true: TLS records are already coalesced).
+ * A bad one fails with `TlsConfigError` `InvalidOption`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectOptions {
-  /** Default `localhost`. */
-  readonly host?: string | undefined
-  readonly port: number
-  /** Restricts name resolution to IPv4 or IPv6. */
-  readonly family?: 4 | 6 | undefined
-  readonly localAddress?: string | undefined
-  /** Bound on establishing the TCP connection. Default 10 seconds. */
-  readonly connectTimeout?: Duration.Input | undefined
-  /** Disables Nagle's algorithm. Default `true`: TLS records are already coalesced. */
-  readonly noDelay?: boolean | undefined
-}
+export type ConnectOptions = typeof Options.TransportConnectOptions.Encoded
 
 /**
  * Buffer bounds of a transport that runs fibers of its own (over another TLS
- * connection or an Effect `Socket`).
+ * connection or an Effect `Socket`): `readBufferBytes`, inbound bytes
+ * buffered before the transport stops pulling, and `writeBufferBytes`,
+ * outbound bytes buffered before it reports backpressure; each a whole
+ * number of bytes, 1 or more, default 64 KiB. A bad one fails with
+ * `TlsConfigError` `InvalidOption`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface BufferOptions {
-  /** Inbound bytes buffered before the transport stops pulling. Default 64 KiB. */
-  readonly readBufferBytes?: number | undefined
-  /** Outbound bytes buffered before the transport reports backpressure. Default 64 KiB. */
-  readonly writeBufferBytes?: number | undefined
-}
+export type BufferOptions = typeof Options.BufferOptions.Encoded
 
 /**
  * The default of both {@link BufferOptions}: 64 KiB.
@@ -59,7 +50,7 @@ export interface BufferOptions {
  * @since 0.1.0
  * @category constants
  */
-export const defaultBufferBytes: number = TlsConnection.defaultOptions.readBufferBytes
+export const defaultBufferBytes: number = Options.defaultBufferBytes
 
 /**
  * Opens a TCP connection within the connect timeout. The socket is destroyed
@@ -107,8 +98,5 @@ export const fromSocket = (socket: net.Socket): Effect.Effect<Transport, never, 
 export const fromTlsConnection = (
   outer: TlsConnection.TlsConnection,
   options?: BufferOptions
-): Effect.Effect<Transport, never, Scope.Scope> =>
-  Tunnel.make(outer, {
-    readBufferBytes: options?.readBufferBytes ?? defaultBufferBytes,
-    writeBufferBytes: options?.writeBufferBytes ?? defaultBufferBytes
-  })
+): Effect.Effect<Transport, TlsConfigError, Scope.Scope> =>
+  Effect.flatMap(Options.decodeBufferOptions(options ?? {}), (bounds) => Tunnel.make(outer, bounds))

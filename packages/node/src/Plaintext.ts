@@ -21,7 +21,7 @@
  * declare const ca: string
  *
  * export const secured = Effect.gen(function* () {
- *   const plain = Plaintext.make(yield* NodeTransport.connect({ host: "mail.example", port: 587 }))
+ *   const plain = yield* Plaintext.make(yield* NodeTransport.connect({ host: "mail.example", port: 587 }))
  *   yield* plain.readLine // "220 ready"
  *   yield* plain.write("STARTTLS\r\n")
  *   yield* plain.readLine // "220 go ahead"
@@ -32,8 +32,10 @@
  * @since 0.1.0
  */
 
+import type { TlsConfigError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import type * as TransportChannel from "@effect-tls/core/TransportChannel"
+import type * as Effect from "effect/Effect"
 import * as Internal from "./internal/plaintext.ts"
 
 /**
@@ -66,12 +68,13 @@ export type Options = TransportChannel.Options
 
 /**
  * Speaks plaintext over `transport` until the upgrade. The transport's waker
- * belongs to the prologue until the upgrade hands the transport to TLS.
+ * belongs to the prologue until the upgrade hands the transport to TLS. A bad
+ * `idleTimeout` fails with `TlsConfigError` `InvalidOption`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: (transport: Transport, options?: Options) => Plaintext = Internal.make
+export const make: (transport: Transport, options?: Options) => Effect.Effect<Plaintext, TlsConfigError> = Internal.make
 
 /**
  * @since 0.1.0

@@ -6,6 +6,7 @@ import * as NodeTls from "@effect-tls/node/NodeTls"
 import * as NodeTlsClient from "@effect-tls/node/NodeTlsClient"
 import * as NodeTlsConfig from "@effect-tls/node/NodeTlsConfig"
 import * as NodeTlsServer from "@effect-tls/node/NodeTlsServer"
+import * as TlsOptions from "@effect-tls/node/TlsOptions"
 import { CertificateAuthority } from "@effect-tls/test"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -14,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 
 /** A temporary directory removed with the scope. */
 const tempDir = Effect.acquireRelease(
@@ -122,6 +124,33 @@ describe("NodeTlsConfig", () => {
         .parse(ConfigProvider.fromUnknown({ tls: { credentials: [] } }))
         .pipe(Effect.flip)
       assert.strictEqual(none._tag, "ConfigError")
+      // The checks across fields are the code options' too.
+      const old = yield* NodeTlsConfig.client("tls")
+        .parse(ConfigProvider.fromEnv({ env: { tls_minVersion: "TLSv1" } }))
+        .pipe(Effect.flip)
+      assert.include(String(old), "insecureMinVersion")
+      const alpn = yield* NodeTlsConfig.client("tls")
+        .parse(ConfigProvider.fromEnv({ env: { tls_alpn: `h2,${"x".repeat(256)}` } }))
+        .pipe(Effect.flip)
+      assert.include(String(alpn), "1 to 255 bytes")
+    })
+  )
+
+  it("configuration carries every option of code but the functions and the per-name certificates", () => {
+    const codeOnly = ["sni", "resolveSni", "onHandshakeFailure"]
+    assert.sameMembers(Object.keys(NodeTlsConfig.ClientConfig.fields), Object.keys(TlsOptions.ClientOptions.fields))
+    assert.sameMembers(
+      Object.keys(NodeTlsConfig.ServerConfig.fields),
+      Object.keys(TlsOptions.ServerOptions.fields).filter((name) => !codeOnly.includes(name))
+    )
+  })
+
+  it.effect("decodes to the defaults of code: what configuration leaves out is what code leaves out", () =>
+    Effect.gen(function* () {
+      const env = { tls_servername: "api.example" }
+      const fromConfig = yield* NodeTlsConfig.client("tls").parse(ConfigProvider.fromEnv({ env }))
+      const fromCode = yield* Schema.decodeUnknownEffect(TlsOptions.ClientOptions)({ servername: "api.example" })
+      assert.deepStrictEqual(fromConfig, fromCode)
     })
   )
 

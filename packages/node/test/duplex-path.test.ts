@@ -101,7 +101,7 @@ describe("duplex path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const plain = Plaintext.make(transport)
+          const plain = yield* Plaintext.make(transport)
           const command = yield* plain.readLine
           assert.strictEqual(command, "STARTTLS")
           yield* plain.write("220 go ahead\r\n")
@@ -109,7 +109,7 @@ describe("duplex path over TCP", () => {
         })
       )
 
-      const plain = Plaintext.make(yield* connect)
+      const plain = yield* Plaintext.make(yield* connect)
       // One write: the command and the injected one arrive together.
       yield* plain.write("STARTTLS\r\nMAIL FROM:<attacker@example>\r\n")
       const error = yield* Fiber.join(serverFiber)
@@ -130,13 +130,13 @@ describe("duplex path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       yield* serve((transport) =>
         Effect.gen(function* () {
-          const plain = Plaintext.make(transport)
+          const plain = yield* Plaintext.make(transport)
           yield* plain.readLine
           yield* plain.write("220 go ahead\r\n250 injected\r\n")
           yield* Effect.never
         })
       )
-      const plain = Plaintext.make(yield* connect)
+      const plain = yield* Plaintext.make(yield* connect)
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")
       const error = yield* Effect.flip(NodeTls.upgradeClient(plain, creds.client))
@@ -149,7 +149,7 @@ describe("duplex path over TCP", () => {
       const { creds, serve, connect } = yield* tcpPair
       const serverFiber = yield* serve((transport) =>
         Effect.gen(function* () {
-          const plain = Plaintext.make(transport)
+          const plain = yield* Plaintext.make(transport)
           yield* plain.write("220 ready\r\n")
           assert.strictEqual(yield* plain.readLine, "STARTTLS")
           yield* plain.write("220 go ahead\r\n")
@@ -160,7 +160,7 @@ describe("duplex path over TCP", () => {
           return yield* conn.closed
         })
       )
-      const plain = Plaintext.make(yield* connect)
+      const plain = yield* Plaintext.make(yield* connect)
       assert.strictEqual(yield* plain.readLine, "220 ready")
       yield* plain.write("STARTTLS\r\n")
       assert.strictEqual(yield* plain.readLine, "220 go ahead")

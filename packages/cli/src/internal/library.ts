@@ -64,7 +64,7 @@ export const connect = Effect.fn("Cli.connect")(function* (settings: ConnectSett
   })
   const upgradeOptions: NodeTls.UpgradeClientOptions = { ...options, host }
   if (settings.starttls === "smtp") {
-    const plain = Plaintext.make(transport)
+    const plain = yield* Plaintext.make(transport)
     yield* Smtp.prologue(plain, "localhost")
     return yield* NodeTls.upgradeClient(plain, upgradeOptions)
   }

@@ -97,7 +97,7 @@ const pinsCheck = Schema.makeFilter((pins: ReadonlyArray<string>) => {
  * The versions in force: a minimum below TLS 1.2 only with
  * `insecureMinVersion`, a maximum not below the minimum.
  */
-const versionsCheck = Schema.makeFilter(
+export const versionsCheck = Schema.makeFilter(
   (options: {
     readonly minVersion: TlsVersionValue
     readonly maxVersion?: TlsVersionValue | undefined
@@ -163,7 +163,7 @@ type AnyCodecs = Codecs<
   Schema.Codec<ReadonlyArray<string>, unknown>
 >
 
-const credential = <
+export const credential = <
   Pem extends AnyCodecs["pem"],
   SecretPem extends AnyCodecs["secretPem"],
   Secret extends AnyCodecs["secret"]
@@ -419,6 +419,35 @@ export type CommonValues = Pick<ClientValues, keyof ClientValues & keyof ServerC
 /** Where a client connects: a host and a port. */
 export const Target = Schema.Struct({ host: Text, port: Port })
 
+/** A byte bound of a transport. */
+const TransportBytes = integer(1, Number.MAX_SAFE_INTEGER, "a whole number of bytes, 1 or more")
+
+/** The default of both transport buffer bounds: 64 KiB, as the connection's. */
+export const defaultBufferBytes: number = 64 * 1024
+
+/** The buffer bounds of a transport that runs fibers of its own (`NodeTransport.BufferOptions`). */
+export const BufferOptions = Schema.Struct({
+  /** Inbound bytes buffered before the transport stops pulling. Default 64 KiB. */
+  readBufferBytes: TransportBytes.pipe(withDefault(defaultBufferBytes)),
+  /** Outbound bytes buffered before the transport reports backpressure. Default 64 KiB. */
+  writeBufferBytes: TransportBytes.pipe(withDefault(defaultBufferBytes))
+})
+
+/** A TCP connect's options (`NodeTransport.ConnectOptions`). */
+export const TransportConnectOptions = Schema.Struct({
+  /** Default `localhost`. */
+  host: Text.pipe(withDefault<typeof Text>("localhost")),
+  port: Port,
+  /** Restricts name resolution to IPv4 or IPv6. */
+  family: Schema.optional(Schema.Literals([4, 6]).annotate({ expected: "4 or 6" })),
+  /** The local address to connect from. */
+  localAddress: Schema.optional(Text),
+  /** Bound on establishing the TCP connection. Default 10 seconds. */
+  connectTimeout: TlsConfig.Timeout.pipe(withDefault<typeof TlsConfig.Timeout>(defaultConnectTimeout)),
+  /** Disables Nagle's algorithm. Default `true`: TLS records are already coalesced. */
+  noDelay: Flag.pipe(withDefault<typeof Flag>(true))
+})
+
 /** The path in force: the one given, else the runtime's default. */
 export const pathOf = (options: { readonly path?: typeof Path.Type | undefined }): typeof Path.Type =>
   options.path ?? Runtime.defaultPath()
@@ -444,3 +473,10 @@ export const decodeTarget: (input: unknown) => Effect.Effect<typeof Target.Type,
   Target,
   ""
 )
+/** See {@link decodeClient}. */
+export const decodeBufferOptions: (input: unknown) => Effect.Effect<typeof BufferOptions.Type, TlsConfigError> =
+  TlsConfig.decode(BufferOptions, "")
+/** See {@link decodeClient}. */
+export const decodeTransportConnect: (
+  input: unknown
+) => Effect.Effect<typeof TransportConnectOptions.Type, TlsConfigError> = TlsConfig.decode(TransportConnectOptions, "")

@@ -1,4 +1,4 @@
-import { PlaintextInjection, TlsHandshakeError } from "@effect-tls/core/TlsError"
+import { PlaintextInjection, type TlsConfigError, TlsHandshakeError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
 import * as TransportChannel from "@effect-tls/core/TransportChannel"
 import * as Effect from "effect/Effect"
@@ -10,9 +10,11 @@ export const TypeId: "~@effect-tls/node/Plaintext" = "~@effect-tls/node/Plaintex
 
 export const isPlaintext = (u: unknown): u is Plaintext => Predicate.hasProperty(u, TypeId)
 
-export const make = (transport: Transport, options?: TransportChannel.Options): Plaintext => {
-  const channel = TransportChannel.make(transport, options)
-  return {
+export const make = (
+  transport: Transport,
+  options?: TransportChannel.Options
+): Effect.Effect<Plaintext, TlsConfigError> =>
+  Effect.map(TransportChannel.make(transport, options), (channel) => ({
     [TypeId]: TypeId,
     transport,
     read: channel.read,
@@ -22,8 +24,7 @@ export const make = (transport: Transport, options?: TransportChannel.Options): 
     write: (chunk) => channel.write(chunk),
     buffered: channel.buffered,
     release: channel.release
-  }
-}
+  }))
 
 /**
  * Ends the prologue, if `over` is one: the transport to run TLS over, or the

@@ -1,5 +1,4 @@
 import * as net from "node:net"
-import * as TlsConfig from "@effect-tls/core/TlsConfig"
 import type { TlsConfigError, TlsTransportError } from "@effect-tls/core/TlsError"
 import { ConnectionReset, Timeout, TlsTransportError as TransportError } from "@effect-tls/core/TlsError"
 import type { Transport } from "@effect-tls/core/Transport"
@@ -8,7 +7,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ConnectOptions } from "../../NodeTransport.ts"
 import { transportError } from "../errors.ts"
-import { defaultConnectTimeout } from "../options.ts"
+import { decodeTransportConnect } from "../options.ts"
 
 /**
  * The 'error' listener of a TCP socket between its connect (or accept) and
@@ -126,68 +125,48 @@ export class NetTransport implements Transport {
  * `ignoreError` as its only listener until the owner takes over.
  */
 export const openSocket = (options: ConnectOptions): Effect.Effect<net.Socket, TlsTransportError | TlsConfigError> =>
-  Effect.flatMap(checkConnectOptions(options), ({ port, timeout }) => {
-    const host = options.host ?? "localhost"
-    return Effect.callback<net.Socket, TlsTransportError>((resume) => {
-      const socket = net.connect({
-        host,
-        port,
-        allowHalfOpen: true,
-        noDelay: options.noDelay ?? true,
-        ...(options.family === undefined ? {} : { family: options.family }),
-        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
-      })
-      const onConnect = () => {
-        socket.off("error", onError)
-        socket.on("error", ignoreError)
-        resume(Effect.succeed(socket))
-      }
-      const onError = (cause: Error) => {
-        socket.off("connect", onConnect)
-        socket.destroy()
-        resume(Effect.fail(transportError(cause, `connect to ${host}:${port}`)))
-      }
-      socket.once("connect", onConnect)
-      socket.once("error", onError)
-      return Effect.sync(() => {
-        socket.off("connect", onConnect)
-        socket.off("error", onError)
-        socket.destroy()
-      })
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: timeout,
-        orElse: () =>
-          Effect.fail(
-            new TransportError({
-              reason: new Timeout({ detail: `no connection to ${host}:${port} within ${Duration.format(timeout)}` })
-            })
-          )
-      })
-    )
-  })
-
-/**
- * The port and the connect timeout, checked before any socket exists: `net`
- * would throw a `RangeError` for a port out of range, and a timeout that is
- * not a positive duration would never, or always, expire.
- */
-const checkConnectOptions = (options: ConnectOptions) =>
-  Effect.all({
-    port: checkPort(options.port),
-    timeout: TlsConfig.checkDuration("connectTimeout", options.connectTimeout, defaultConnectTimeout)
-  })
-
-/** A port to connect to: `net` and `tls` throw a `RangeError` for one out of range, this fails `TlsConfigError`. */
-export const checkPort = (port: number): Effect.Effect<number, TlsConfigError> =>
-  TlsConfig.checkInteger({
-    path: "port",
-    value: port,
-    fallback: 0,
-    minimum: 1,
-    maximum: 65535,
-    expected: "a TCP port, an integer from 1 to 65535"
-  })
+  Effect.flatMap(
+    decodeTransportConnect(options),
+    ({ host, port, connectTimeout: timeout, noDelay, family, localAddress }) => {
+      return Effect.callback<net.Socket, TlsTransportError>((resume) => {
+        const socket = net.connect({
+          host,
+          port,
+          allowHalfOpen: true,
+          noDelay,
+          ...(family === undefined ? {} : { family }),
+          ...(localAddress === undefined ? {} : { localAddress })
+        })
+        const onConnect = () => {
+          socket.off("error", onError)
+          socket.on("error", ignoreError)
+          resume(Effect.succeed(socket))
+        }
+        const onError = (cause: Error) => {
+          socket.off("connect", onConnect)
+          socket.destroy()
+          resume(Effect.fail(transportError(cause, `connect to ${host}:${port}`)))
+        }
+        socket.once("connect", onConnect)
+        socket.once("error", onError)
+        return Effect.sync(() => {
+          socket.off("connect", onConnect)
+          socket.off("error", onError)
+          socket.destroy()
+        })
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () =>
+            Effect.fail(
+              new TransportError({
+                reason: new Timeout({ detail: `no connection to ${host}:${port} within ${Duration.format(timeout)}` })
+              })
+            )
+        })
+      )
+    }
+  )
 
 /**
  * {@link openSocket} in the current scope: the socket is destroyed when the
