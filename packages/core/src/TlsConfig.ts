@@ -6,12 +6,9 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as internal from "./internal/connection/options.ts"
-import * as Checks from "./internal/optionChecks.ts"
-import type * as TlsConnection from "./TlsConnection.ts"
 import type { TlsConfigError } from "./TlsError.ts"
 
 /**
@@ -71,51 +68,3 @@ export const decode: <S extends Schema.Codec<unknown, unknown>>(
   schema: S,
   prefix: string
 ) => (input: unknown) => Effect.Effect<S["Type"], TlsConfigError> = internal.decodeOptions
-
-/**
- * Checks a bound given as an option: a positive, finite `Duration.Input`
- * (`undefined` is `fallback`). Anything else, a string that is not a
- * duration, zero, a negative or an infinite one, is a `TlsConfigError`
- * `InvalidOption` naming `path`. The option sets built on the core (the Node
- * client's `connectTimeout`, the server's `idleTimeout`) check theirs with it.
- *
- * @since 0.1.0
- * @category checks
- */
-export const checkDuration: (
-  path: string,
-  value: Duration.Input | undefined,
-  fallback: Duration.Duration
-) => Effect.Effect<Duration.Duration, TlsConfigError> = internal.resolveDuration
-
-/**
- * Checks an integer option from `minimum` to `maximum` inclusive (`undefined`
- * is `fallback`); anything else is a `TlsConfigError` `InvalidOption` naming
- * `path`, with `expected` as what is allowed.
- *
- * @since 0.1.0
- * @category checks
- */
-export const checkInteger: (options: {
-  readonly path: string
-  readonly value: number | undefined
-  readonly fallback: number
-  readonly minimum: number
-  readonly maximum: number
-  readonly expected: string
-}) => Effect.Effect<number, TlsConfigError> = (options) =>
-  Checks.integer(options.path, options.value, options.fallback, options.minimum, options.maximum, options.expected)
-
-/**
- * Checks a connection's options as `TlsConnection.make` will, so that an
- * option set holding them (a client, a server) refuses a bad one when it is
- * made rather than at each connection. Fails with a `TlsConfigError`
- * `InvalidOption` whose path starts with `connection.`.
- *
- * @since 0.1.0
- * @category checks
- */
-export const checkConnectionOptions = (
-  options: TlsConnection.ConnectionOptions | undefined
-): Effect.Effect<void, TlsConfigError> =>
-  options === undefined ? Effect.void : Effect.asVoid(internal.resolve(options))
