@@ -11,7 +11,9 @@
  * (MiB, 64 KiB writes), `handshakes` (full), `resumed`: each runs twice
  * unmeasured, then three times, and prints the CPU time per unit (both ends
  * run here). `heap`: the heap growth per idle connection pair (client and
- * server both here) by V8 constructor, from two heap snapshots, largest first.
+ * server both here) by V8 constructor, from two heap snapshots, largest first;
+ * `heap-server` and `heap-client`: the same for one side, the other end raw
+ * `node:tls` (compare implementations by difference: the raw end is the same).
  *
  * @since 0.1.0
  */
@@ -80,23 +82,28 @@ const main = async () => {
   const [id = "native", name = "pingpong", countArg] = process.argv.slice(2)
   const implementation = Implementations.get(id as ImplementationId)
   const credentials = await Effect.runPromise(Credentials.make)
-  if (name === "heap") {
+  if (name === "heap" || name === "heap-server" || name === "heap-client") {
     const count = Number(countArg ?? 1000)
     const gc = (globalThis as { gc?: () => void }).gc
     if (gc === undefined) throw new Error("heap needs node --expose-gc")
-    const server = await Drivers.serve(implementation, credentials, { _tag: "Idle" })
-    await (await Drivers.hold(implementation, credentials, server.port, 16)).close()
+    // One side alone: the other end is raw node:tls, the same for every implementation.
+    const raw = Implementations.get("raw")
+    const serving = name === "heap-client" ? raw : implementation
+    const holding = name === "heap-server" ? raw : implementation
+    const server = await Drivers.serve(serving, credentials, { _tag: "Idle" })
+    await (await Drivers.hold(holding, credentials, server.port, 16)).close()
     gc()
     gc()
     const before = sizesByConstructor()
-    const held = await Drivers.hold(implementation, credentials, server.port, count)
+    const held = await Drivers.hold(holding, credentials, server.port, count)
     gc()
     gc()
     const after = sizesByConstructor()
     const growth = [...after].map(([key, size]) => [key, (size - (before.get(key) ?? 0)) / count] as const)
     growth.sort((a, b) => b[1] - a[1])
     const total = growth.reduce((sum, [, size]) => sum + size, 0)
-    process.stdout.write(`${id}: ${total.toFixed(0)} bytes of heap per idle connection pair\n`)
+    const what = name === "heap" ? "connection pair" : `${name.slice(5)} connection (the peer raw)`
+    process.stdout.write(`${id}: ${total.toFixed(0)} bytes of heap per idle ${what}\n`)
     for (const [key, size] of growth.slice(0, 40)) process.stdout.write(`${size.toFixed(0).padStart(7)}  ${key}\n`)
     await held.close()
     return

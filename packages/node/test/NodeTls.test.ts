@@ -393,9 +393,17 @@ describe("NodeTls client and server", () => {
         const client = yield* NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca })
         assert.strictEqual(Buffer.from(Option.getOrThrow(yield* client.reader.read)).toString(), "working")
         const start = Date.now()
+        const ending = yield* Effect.forkChild(client.reader.read)
         yield* Deferred.succeed(release, undefined)
+        // While it waits for the unfinished connection, the server accepts no new one.
+        let refusedWhileDraining = false
+        for (let attempt = 0; attempt < 50 && !refusedWhileDraining; attempt++) {
+          const tried = yield* Effect.exit(Effect.scoped(NodeTls.connect({ host: "127.0.0.1", port, ca: issued.ca })))
+          refusedWhileDraining = Exit.isFailure(tried) && ending.pollUnsafe() === undefined
+        }
+        assert.isTrue(refusedWhileDraining, "a connect during the shutdown wait was refused")
         // The handler never ends: after the deadline the server closes it with close_notify.
-        const end = yield* client.reader.read
+        const end = yield* Fiber.join(ending)
         assert.isTrue(Option.isNone(end))
         yield* Fiber.join(server)
         assert.isAtLeast(Date.now() - start, 250)

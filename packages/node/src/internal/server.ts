@@ -9,7 +9,6 @@ import * as Transport from "@effect-tls/core/Transport"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type * as LogLevel from "effect/LogLevel"
 import type * as Scope from "effect/Scope"
@@ -21,8 +20,9 @@ import { errorCode } from "./errors.ts"
 import { upgrade } from "./handover.ts"
 import { decodeServer, pathOf, type ServerValues } from "./options.ts"
 import * as Runtime from "./runtime.ts"
+import { ServerConnections } from "./serverConnections.ts"
 import { recordHandlerFailure } from "./serverMetrics.ts"
-import { connectionSpan } from "./spans.ts"
+import { connectionSpan, span, tracing } from "./spans.ts"
 import { ignoreError, NetTransport } from "./transports/net.ts"
 
 export const acceptorOf = (context: ServerContext): Acceptor => ({
@@ -61,12 +61,38 @@ export const serve = <E, R>(
     const duplex = path === "duplex"
     const logLevel = options.handlerFailureLogLevel
 
-    const set = yield* FiberSet.make<void, never>()
-    const run = yield* FiberSet.runtime(set)<R>()
+    const connections = new ServerConnections<R>(Effect.runForkWith(yield* Effect.context<R>()))
     const report = yield* FiberSet.makeRuntime<never, void, never>()
     const stopped = Deferred.makeUnsafe<void, TlsTransportError>()
 
-    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> => {
+    // Asked once: every connection runs in this context (see `connections`).
+    const traced = yield* tracing
+
+    // One fiber per connection, with as few layers as the contract allows: an
+    // idle connection keeps each layer's frame (and its closure) on its
+    // fiber's stack for as long as it lives, and every layer is operations per
+    // handshake. What the layers do, outermost first: the socket is destroyed
+    // whatever happened (the connection's scope closed it already, unless it
+    // never took it) and the fiber leaves the server's set; the connection's
+    // scope (`Effect.scoped`) closes after the handler, or after the failed
+    // accept was reported; the accept, then the handler or the report of the
+    // failed accept. The fiber ends with success or an interruption only: both
+    // are reported, and the rest is swallowed where it arises (see
+    // `handshakeFailed`). `Effect.scoped` keeps the effect it was given for as
+    // long as the scope is open (its exit frame's closure holds it): given a
+    // `suspend`, it keeps that alone, and what the `suspend` builds (the
+    // accept, the engine options, the continuations) is garbage once the
+    // handshake is over.
+    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> =>
+      Effect.onExit(Effect.scoped(Effect.suspend(() => served(socket))), () =>
+        Effect.withFiber((fiber) => {
+          socket.destroy()
+          connections.leave(fiber)
+          return Effect.void
+        })
+      )
+
+    const served = (socket: net.Socket): Effect.Effect<void, never, R | Scope.Scope> => {
       // Read at accept time: Node forgets the address once the socket closes.
       const peer: Peer = {
         address: socket.remoteAddress ?? "",
@@ -87,24 +113,21 @@ export const serve = <E, R>(
               transport: Transport.native,
               options: options.connection
             }
-      ).pipe(
+      )
+      return Effect.matchCauseEffect(
         // Accepting and the handshake only: a span open for the connection's
         // whole life would keep it (and its frames) reachable all along.
-        connectionSpan("NodeTlsServer.connection", { "client.address": peer.address, "client.port": peer.port })
-      )
-      const served = Effect.flatMap(
-        Effect.exit(accept),
-        (accepted): Effect.Effect<void, unknown, R> =>
-          Exit.isSuccess(accepted)
-            ? Effect.catchCause(handler(accepted.value, peer), (cause) =>
-                Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : handlerFailed(socket, peer, cause, logLevel)
-              )
-            : handshakeFailed(peer, accepted.cause, options.onHandshakeFailure)
-      )
-      return Effect.scoped(served).pipe(
-        // Whatever happened: the connection's scope closed it already, unless it never took it.
-        Effect.ensuring(Effect.sync(() => socket.destroy())),
-        Effect.ignoreCause
+        traced
+          ? span(accept, "NodeTlsServer.connection", { "client.address": peer.address, "client.port": peer.port })
+          : accept,
+        {
+          onFailure: (cause) => handshakeFailed(peer, cause, options.onHandshakeFailure),
+          onSuccess: (connection) =>
+            Effect.catchCause(handler(connection, peer), (cause) =>
+              // An interruption (the server's shutdown) ends the fiber as one.
+              Cause.hasInterruptsOnly(cause) ? Effect.interrupt : handlerFailed(socket, peer, cause, logLevel)
+            )
+        }
       )
     }
 
@@ -113,7 +136,7 @@ export const serve = <E, R>(
     server.on("connection", (socket) => {
       // Until the TLSSocket (or the transport) takes it over, this keeps the socket's errors from throwing.
       socket.on("error", ignoreError)
-      run(serveSocket(socket))
+      if (!connections.run(serveSocket(socket))) socket.destroy()
     })
 
     yield* Effect.callback<void, TlsError>((resume) => {
@@ -133,17 +156,20 @@ export const serve = <E, R>(
       report(Effect.logWarning("NodeTlsServer: the listener failed; open connections go on", failure))
     })
 
-    // Added after the fiber sets, so it runs first: stop accepting, give the
-    // connections until the deadline, then interrupt them (each closes with
-    // close_notify), and wait for the listener to be gone.
+    // Added after the fiber set, so it runs first: give the connections until
+    // the deadline, then interrupt them (each closes with close_notify), and
+    // wait for the listener to be gone.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        const closed = Effect.callback<void>((resume) => {
-          server.close(() => resume(Effect.void))
-        })
-        const drained = yield* FiberSet.awaitEmpty(set).pipe(Effect.timeoutOption(shutdownTimeout))
-        if (drained._tag === "None") yield* FiberSet.clear(set)
-        yield* closed
+        // Stop accepting now; Node calls back once the open connections are gone too.
+        const closed = Deferred.makeUnsafe<void>()
+        server.close(() => Deferred.doneUnsafe(closed, Effect.void))
+        const drained = yield* connections.awaitEmpty.pipe(Effect.timeoutOption(shutdownTimeout))
+        if (drained._tag === "None") yield* connections.interruptAll
+        yield* Deferred.await(closed)
+        // Whatever was accepted meanwhile is interrupted, and nothing runs from now on.
+        connections.close()
+        yield* connections.interruptAll
         Deferred.doneUnsafe(stopped, Effect.void)
       })
     )
@@ -152,7 +178,7 @@ export const serve = <E, R>(
     const result: Server = {
       ...acceptorOf(context),
       address: { host: bound.address, port: bound.port, family: bound.family },
-      connections: FiberSet.size(set),
+      connections: connections.size,
       join: Deferred.await(stopped)
     }
     return result
@@ -186,19 +212,20 @@ const handlerFailed = (
 /**
  * A connection that failed before its handler ran (the handshake failed or
  * timed out, the client left): logged at debug level, and reported to
- * `onHandshakeFailure`. An interruption (the server's shutdown) is neither.
+ * `onHandshakeFailure`, whose own failure goes no further. An interruption
+ * (the server's shutdown) is neither, and stays an interruption.
  */
 const handshakeFailed = (
   peer: Peer,
   cause: Cause.Cause<TlsError>,
   onHandshakeFailure: ServerValues["onHandshakeFailure"]
-): Effect.Effect<void, TlsError> => {
-  if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+): Effect.Effect<void> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
   const logged = Effect.logDebug("TLS connection failed before its handler ran", cause).pipe(
     Effect.annotateLogs({ "client.address": peer.address, "client.port": peer.port })
   )
   const error = Cause.findErrorOption(cause)
   return onHandshakeFailure === undefined || error._tag === "None"
     ? logged
-    : Effect.andThen(logged, onHandshakeFailure(error.value, peer))
+    : Effect.andThen(logged, Effect.ignoreCause(onHandshakeFailure(error.value, peer)))
 }

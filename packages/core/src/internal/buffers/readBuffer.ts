@@ -154,19 +154,30 @@ export class ReadBuffer extends Handoff {
     }
   }
 
-  private readonly commitChunk = Effect.sync((): Option.Option<Uint8Array> => {
-    const chunk = this.chunks.shift()
-    if (chunk === undefined) return retry()
-    this.took()
-    return Option.some(chunk)
-  })
+  // The commits are made on first use, as the operations are: a connection
+  // reads one way or the other, and an idle one not at all.
+  private commitChunkOperation: Effect.Effect<Option.Option<Uint8Array>> | undefined = undefined
+  private commitPullOperation: Pull | undefined = undefined
 
-  private readonly commitPull: Pull = Effect.sync((): readonly [Uint8Array] => {
-    const chunk = this.chunks.shift()
-    if (chunk === undefined) return retry()
-    this.took()
-    return [chunk]
-  })
+  private get commitChunk(): Effect.Effect<Option.Option<Uint8Array>> {
+    this.commitChunkOperation ??= Effect.sync((): Option.Option<Uint8Array> => {
+      const chunk = this.chunks.shift()
+      if (chunk === undefined) return retry()
+      this.took()
+      return Option.some(chunk)
+    })
+    return this.commitChunkOperation
+  }
+
+  private get commitPull(): Pull {
+    this.commitPullOperation ??= Effect.sync((): readonly [Uint8Array] => {
+      const chunk = this.chunks.shift()
+      if (chunk === undefined) return retry()
+      this.took()
+      return [chunk]
+    })
+    return this.commitPullOperation
+  }
 
   private readOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
   private pullOperation: Pull | undefined = undefined
@@ -345,16 +356,17 @@ class SlotOffer {
     this.again = again
   }
 
-  private readonly take = Effect.sync((): Option.Option<Uint8Array> => {
+  /** The reader's commit. Made by `offer`, its one use: a read that waits (an idle connection's) does not hold it. */
+  private take(): Option.Option<Uint8Array> {
     if (this.state !== "offered") return retry()
     this.state = "taken"
     return Option.some(this.chunk as Uint8Array)
-  })
+  }
 
   offer(chunk: Uint8Array): boolean {
     this.chunk = chunk
     this.state = "offered"
-    this.resume(this.take)
+    this.resume(Effect.sync(() => this.take()))
     // `take` ran inside `resume` if the reader could run at once.
     if (this.wasTaken()) return true
     this.state = "withdrawn"

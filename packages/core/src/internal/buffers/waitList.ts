@@ -81,11 +81,16 @@ export class WaitList {
   wakeSoon(): void {
     if (this.scheduled || this.waiting.length === 0) return
     this.scheduled = true
+    this.wakeScheduled ??= () => {
+      this.scheduled = false
+      this.wakeAll()
+    }
     queueMicrotask(this.wakeScheduled)
   }
 
-  private readonly wakeScheduled = (): void => {
-    this.scheduled = false
-    this.wakeAll()
-  }
+  /**
+   * The microtask of `wakeSoon`, made on its first use: a connection has
+   * several lists, and most never defer a wake-up (an idle one, none).
+   */
+  private wakeScheduled: (() => void) | undefined = undefined
 }

@@ -155,9 +155,12 @@ export class Driver {
 
   /**
    * A deadline's expiry: every `awaitProgress` and `awaitSending` looks
-   * again, so that a wait bounded by it ends.
+   * again, so that a wait bounded by it ends. A method, not a function held
+   * by every driver: a deadline is given a function of its own while it runs.
    */
-  readonly expire = (): void => this.announce()
+  expire(): void {
+    this.announce()
+  }
 
   /** A flush waits for `target` accepted bytes: the IO fiber watches for them from its next step. */
   wantFlush(target: number): void {
@@ -201,7 +204,7 @@ export class Driver {
       let deadline: Deadline.Deadline | undefined
       const waitFrom = (from: number): Effect.Effect<A, TlsError> =>
         Effect.flatMap(
-          Deadline.start(Duration.millis(from + bound - this.clock.currentTimeMillisUnsafe()), this.expire),
+          Deadline.start(Duration.millis(from + bound - this.clock.currentTimeMillisUnsafe()), () => this.expire()),
           (started) => {
             deadline = started
             return go

@@ -133,7 +133,7 @@ const awaitHandshake = (
         deadline?.cancel()
         connecting = lifecycle._tag === "Connecting"
         return Effect.flatMap(
-          Deadline.start(connecting ? connectTimeout : handshakeTimeout, driver.expire),
+          Deadline.start(connecting ? connectTimeout : handshakeTimeout, () => driver.expire()),
           (started) => {
             deadline = started
             return wait
@@ -165,7 +165,7 @@ const close = (driver: Driver, fiber: Fiber.Fiber<void>, closeTimeout: Duration.
     let forced: string | undefined
     if (driver.lifecycle._tag === "Established") {
       driver.writeBuffer.requestEnd()
-      const deadline = yield* Deadline.start(closeTimeout, driver.expire)
+      const deadline = yield* Deadline.start(closeTimeout, () => driver.expire())
       const delivered = () => driver.send._tag === "Done" || driver.lifecycle._tag === "Closed"
       yield* driver.awaitProgress(() => (delivered() || deadline.expired ? Effect.void : undefined))
       deadline.cancel()

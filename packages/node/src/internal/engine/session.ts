@@ -78,6 +78,7 @@ class NodeTlsSession implements TlsSession {
     this.socket = socket
     this.peerChainDer = peerChainDer
     this.decoded = undefined
+    this.exporter = undefined
   }
 
   get peerCertificates(): ReadonlyArray<PeerCertificate> {
@@ -93,11 +94,18 @@ class NodeTlsSession implements TlsSession {
   }
 
   /**
-   * An own property, not a prototype method: `TlsSession` declares it as a
-   * function value, so `const { exportKeyingMaterial } = session` must work.
+   * A function value, not a method: `TlsSession` declares it as one, so
+   * `const { exportKeyingMaterial } = session` must work. Made on first use
+   * (most connections never export keying material), then the same function.
+   * Written and read by this getter, whoever calls it first.
    */
-  readonly exportKeyingMaterial = (options: ExportKeyingMaterialOptions): Effect.Effect<Uint8Array, TlsError> =>
-    exportFrom(this.socket, options)
+  private exporter: TlsSession["exportKeyingMaterial"] | undefined
+
+  get exportKeyingMaterial(): TlsSession["exportKeyingMaterial"] {
+    const socket = this.socket
+    this.exporter ??= (options) => exportFrom(socket, options)
+    return this.exporter
+  }
 }
 
 const exportFrom = (
