@@ -138,6 +138,8 @@ const configCodecs = {
   list: StringList
 }
 
+const configFields = Options.fieldSets(configCodecs)
+
 /**
  * A certificate chain (leaf first) and its key.
  *
@@ -154,7 +156,7 @@ export const Credential = Options.credential(configCodecs)
  * @since 0.1.0
  * @category schemas
  */
-export const ClientConfig = Schema.Struct(Options.clientFields(configCodecs)).check(Options.versionsCheck)
+export const ClientConfig = Schema.Struct(configFields.client).check(Options.versionsCheck)
 
 /**
  * The decoded client configuration.
@@ -174,7 +176,7 @@ export type ClientConfig = typeof ClientConfig.Type
  * @category schemas
  */
 export const ServerConfig = Schema.Struct({
-  ...Options.serverConnectionFields(configCodecs),
+  ...configFields.serverConnection,
   ...Options.listenerFields
 }).check(Options.versionsCheck)
 

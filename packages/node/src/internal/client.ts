@@ -5,6 +5,7 @@
  * configuration (`sharedClient`).
  */
 
+import type * as TlsConnection from "@effect-tls/core/TlsConnection"
 import type { TlsError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import * as Effect from "effect/Effect"
@@ -21,7 +22,11 @@ import * as Net from "./transports/net.ts"
 /** The connections of `context`, with `options`' per-connection settings. */
 export const clientOf = (
   context: ClientContext,
-  options: PerConnectionValues & { readonly servername?: string | undefined }
+  options: PerConnectionValues & {
+    /** As given: `TlsConnection.make` decodes it, once per object. */
+    readonly connection?: TlsConnection.ConnectionOptions | undefined
+    readonly servername?: string | undefined
+  }
 ): Client => {
   const connectTimeout = options.connectTimeout
   const path = pathOf(options)
@@ -78,7 +83,7 @@ export const sharedClient = (options: TlsOptions.ClientOptions): Effect.Effect<C
       // A path this runtime refuses fails before anything is built or shared.
       Runtime.check(pathOf(perConnection)),
       Effect.map(sharedClientContext(options), (context) =>
-        clientOf(context, { ...perConnection, servername: options.servername })
+        clientOf(context, { ...perConnection, connection: options.connection, servername: options.servername })
       )
     )
   )

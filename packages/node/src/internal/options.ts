@@ -208,8 +208,12 @@ const commonFields = <List extends AnyCodecs["list"]>(codecs: { readonly list: L
   connection: TlsConfig.ConnectionConfig.pipe(withDefault<typeof TlsConfig.ConnectionConfig>({}))
 })
 
-/** The client's fields, but those that only code can give (none today). */
-export const clientFields = <
+/**
+ * The fields of the client's and of the server's connections that
+ * configuration can carry too, read with `codecs`; each set has the common
+ * fields.
+ */
+export const fieldSets = <
   Pem extends AnyCodecs["pem"],
   CaBundle extends AnyCodecs["caBundle"],
   SecretPem extends AnyCodecs["secretPem"],
@@ -217,90 +221,85 @@ export const clientFields = <
   List extends AnyCodecs["list"]
 >(
   codecs: Codecs<Pem, CaBundle, SecretPem, Secret, List>
-) => ({
-  ...commonFields(codecs),
-  /**
-   * Trust anchors, as PEM text with at least one certificate each (a file
-   * path, or text that does not parse, is refused with `TlsConfigError`
-   * `InvalidCredentials`). Default: the system store (Node's bundled and
-   * system CAs). With `ca` given, only these are trusted unless `systemCa` is true.
-   */
-  ca: Schema.optional(codecs.caBundle),
-  /** With `ca`: trust the system store too. */
-  systemCa: Schema.optional(Flag),
-  /** The SNI name and the name the certificate must match. Default: the host, unless it is an IP address. */
-  servername: Schema.optional(Text),
-  /** The client certificate for mutual TLS. */
-  credential: Schema.optional(credential(codecs)),
-  /** Extra check after verification: the leaf's SPKI SHA-256, base64 (as in HPKP and `curl --pinnedpubkey`). */
-  pinnedSpkiSha256: Schema.optional(Schema.check<List>(pinsCheck)(codecs.list)),
-  /** Skips certificate and hostname verification. Never in production. */
-  insecureSkipVerify: Schema.optional(Flag),
-  /** Skips the hostname check only (the chain is still verified). */
-  insecureSkipHostnameCheck: Schema.optional(Flag),
-  /** Request a stapled OCSP response (delivered as an `OcspResponse` event). */
-  requestOcsp: Schema.optional(Flag),
-  /** Bound on the TCP connect (DNS included). Default 10 seconds. */
-  connectTimeout: TlsConfig.Timeout.pipe(withDefault<typeof TlsConfig.Timeout>(defaultConnectTimeout)),
-  /**
-   * Resume sessions with tickets from earlier connections of the same client
-   * (for `NodeTls.connect`: of earlier calls with equal options). Default true.
-   */
-  sessionCache: Flag.pipe(withDefault<typeof Flag>(true)),
-  /**
-   * The path `connect` runs TLS on over its TCP socket (see `TlsOptions.Path`).
-   * Default `Runtime.defaultPath()`: `native`, or `duplex` on a runtime that
-   * refuses the native path (Deno, which refuses both). An upgrade over a transport always runs
-   * the duplex path.
-   */
-  path: Schema.optional(Path)
-})
-
-/** The server's connection fields that configuration can carry too. */
-export const serverConnectionFields = <
-  Pem extends AnyCodecs["pem"],
-  CaBundle extends AnyCodecs["caBundle"],
-  SecretPem extends AnyCodecs["secretPem"],
-  Secret extends AnyCodecs["secret"],
-  List extends AnyCodecs["list"]
->(
-  codecs: Codecs<Pem, CaBundle, SecretPem, Secret, List>
-) => ({
-  ...commonFields(codecs),
-  /** One or more certificates (for example ECDSA and RSA); OpenSSL picks one per client. */
-  credentials: Schema.Array(credential(codecs)).check(
-    Schema.makeFilter((all: ReadonlyArray<unknown>) => all.length > 0 || "at least one certificate and key")
-  ),
-  /** Whether and how the server asks for a client certificate, and what it trusts. */
-  clientAuth: Schema.optional(
-    Schema.Struct({
-      /** `request`: ask, accept none; `require`: a verified certificate or no connection. */
-      mode: Schema.Literals(["request", "require"]).annotate({ expected: '"request" or "require"' }),
-      /** Trust anchors for client certificates, PEM. */
-      ca: codecs.caBundle
-    })
-  ),
-  /** Session tickets (resumption). Default true. */
-  tickets: Flag.pipe(withDefault<typeof Flag>(true)),
-  /**
-   * TLS 1.2 sessions kept by session ID, for clients that resume without a
-   * ticket (curl 7.88, `openssl s_client -no_ticket`, older Java). One cache
-   * per configuration (shared by its server and upgrades), least recently
-   * used out first; an entry lives as long as a ticket would (2 hours) and
-   * until the next `reload`. An entry is the session's encoding (about 130
-   * bytes, more with a client certificate) under its 32-byte ID. `0` keeps none. Default
-   * 1024. Not made when `minVersion` is TLS 1.3.
-   */
-  sessionCacheSize: integer(0, Number.MAX_SAFE_INTEGER, "a whole number of sessions, 0 or more").pipe(
-    withDefault(serverDefaults.sessionCacheSize)
-  ),
-  /**
-   * An established connection with no traffic for this long fails with
-   * `TlsTransportError` `Timeout`. Default 5 minutes. (The handshake is bounded
-   * by the connection's `handshakeTimeout` instead.)
-   */
-  idleTimeout: TlsConfig.Timeout.pipe(withDefault<typeof TlsConfig.Timeout>(serverDefaults.idleTimeout))
-})
+) => {
+  const common = commonFields(codecs)
+  return {
+    client: {
+      ...common,
+      /**
+       * Trust anchors, as PEM text with at least one certificate each (a file
+       * path, or text that does not parse, is refused with `TlsConfigError`
+       * `InvalidCredentials`). Default: the system store (Node's bundled and
+       * system CAs). With `ca` given, only these are trusted unless `systemCa` is true.
+       */
+      ca: Schema.optional(codecs.caBundle),
+      /** With `ca`: trust the system store too. */
+      systemCa: Schema.optional(Flag),
+      /** The SNI name and the name the certificate must match. Default: the host, unless it is an IP address. */
+      servername: Schema.optional(Text),
+      /** The client certificate for mutual TLS. */
+      credential: Schema.optional(credential(codecs)),
+      /** Extra check after verification: the leaf's SPKI SHA-256, base64 (as in HPKP and `curl --pinnedpubkey`). */
+      pinnedSpkiSha256: Schema.optional(Schema.check<List>(pinsCheck)(codecs.list)),
+      /** Skips certificate and hostname verification. Never in production. */
+      insecureSkipVerify: Schema.optional(Flag),
+      /** Skips the hostname check only (the chain is still verified). */
+      insecureSkipHostnameCheck: Schema.optional(Flag),
+      /** Request a stapled OCSP response (delivered as an `OcspResponse` event). */
+      requestOcsp: Schema.optional(Flag),
+      /** Bound on the TCP connect (DNS included). Default 10 seconds. */
+      connectTimeout: TlsConfig.Timeout.pipe(withDefault<typeof TlsConfig.Timeout>(defaultConnectTimeout)),
+      /**
+       * Resume sessions with tickets from earlier connections of the same client
+       * (for `NodeTls.connect`: of earlier calls with equal options). Default true.
+       */
+      sessionCache: Flag.pipe(withDefault<typeof Flag>(true)),
+      /**
+       * The path `connect` runs TLS on over its TCP socket (see `TlsOptions.Path`).
+       * Default `Runtime.defaultPath()`: `native`, or `duplex` on a runtime that
+       * refuses the native path (Deno, which refuses both). An upgrade over a transport always runs
+       * the duplex path.
+       */
+      path: Schema.optional(Path)
+    },
+    serverConnection: {
+      ...common,
+      /** One or more certificates (for example ECDSA and RSA); OpenSSL picks one per client. */
+      credentials: Schema.Array(credential(codecs)).check(
+        Schema.makeFilter((all: ReadonlyArray<unknown>) => all.length > 0 || "at least one certificate and key")
+      ),
+      /** Whether and how the server asks for a client certificate, and what it trusts. */
+      clientAuth: Schema.optional(
+        Schema.Struct({
+          /** `request`: ask, accept none; `require`: a verified certificate or no connection. */
+          mode: Schema.Literals(["request", "require"]).annotate({ expected: '"request" or "require"' }),
+          /** Trust anchors for client certificates, PEM. */
+          ca: codecs.caBundle
+        })
+      ),
+      /** Session tickets (resumption). Default true. */
+      tickets: Flag.pipe(withDefault<typeof Flag>(true)),
+      /**
+       * TLS 1.2 sessions kept by session ID, for clients that resume without a
+       * ticket (curl 7.88, `openssl s_client -no_ticket`, older Java). One cache
+       * per configuration (shared by its server and upgrades), least recently
+       * used out first; an entry lives as long as a ticket would (2 hours) and
+       * until the next `reload`. An entry is the session's encoding (about 130
+       * bytes, more with a client certificate) under its 32-byte ID. `0` keeps none. Default
+       * 1024. Not made when `minVersion` is TLS 1.3.
+       */
+      sessionCacheSize: integer(0, Number.MAX_SAFE_INTEGER, "a whole number of sessions, 0 or more").pipe(
+        withDefault(serverDefaults.sessionCacheSize)
+      ),
+      /**
+       * An established connection with no traffic for this long fails with
+       * `TlsTransportError` `Timeout`. Default 5 minutes. (The handshake is bounded
+       * by the connection's `handshakeTimeout` instead.)
+       */
+      idleTimeout: TlsConfig.Timeout.pipe(withDefault<typeof TlsConfig.Timeout>(serverDefaults.idleTimeout))
+    }
+  }
+}
 
 /** What only code can give a server's connections: functions, and certificates per name. */
 const serverCodeFields = {
@@ -374,19 +373,20 @@ type CredentialInput = typeof Credential.Encoded
 /** The keylog options. */
 export const Keylog = keylog
 
-const clientCodeFields = clientFields(codeCodecs)
+const codeFields = fieldSets(codeCodecs)
+const clientCodeFields = codeFields.client
 /** The client's options. */
 export const ClientOptions = Schema.Struct(clientCodeFields).check(versionsCheck)
 
 /** The options of a server's connections (an acceptor, an upgrade). */
 export const ServerConnectionOptions = Schema.Struct({
-  ...serverConnectionFields(codeCodecs),
+  ...codeFields.serverConnection,
   ...serverCodeFields
 }).check(versionsCheck)
 
 /** The server's options: those of its connections and those of its listener. */
 export const ServerOptions = Schema.Struct({
-  ...serverConnectionFields(codeCodecs),
+  ...codeFields.serverConnection,
   ...serverCodeFields,
   ...listenerFields,
   ...listenerCodeFields
@@ -402,10 +402,11 @@ export type ServerValues = typeof ServerOptions.Type
 /**
  * What a client's connections read per call rather than from its shared
  * context (`NodeTls.connect` shares a context between calls with equal
- * options, and decodes only these on each).
+ * options, and decodes only these on each). Not `connection`: each
+ * connection's `TlsConnection.make` decodes that object itself (once per
+ * object), so decoding it here too would be a second decode per call.
  */
 export const PerConnectionOptions = Schema.Struct({
-  connection: clientCodeFields.connection,
   connectTimeout: clientCodeFields.connectTimeout,
   path: clientCodeFields.path
 })
