@@ -80,16 +80,6 @@ export abstract class Handoff {
     return operation
   }
 
-  /**
-   * `commit` at once, and `operation` only if the commit retries: when the
-   * commit usually holds (a write with room), the operation costs the commit
-   * and one failure frame, without a step before it. The commit must check
-   * its own condition, as every commit does.
-   */
-  protected commitFirst<A, E>(commit: Effect.Effect<A, E>, operation: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
-    return Effect.catchCause(commit, (cause) => (isRetry(cause) ? operation() : Effect.failCause(cause)))
-  }
-
   /** In a commit: the buffer changed; waiters look again (in a microtask). */
   protected changed(): void {
     this.version++

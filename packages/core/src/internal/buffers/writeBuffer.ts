@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { ConnectionClosed, type TlsError, TlsStateError, WriteAfterEnd } from "../../TlsError.ts"
 import { COALESCE_BELOW_BYTES } from "../constants.ts"
@@ -18,6 +19,11 @@ import { Handoff, retry, WAIT } from "./handoff.ts"
  *   is accepted, and the IO fiber sends close_notify once the buffer is
  *   empty: every accepted write goes out before it. After `fail` or `close`,
  *   nothing is accepted and waiting writers fail.
+ * - Only the commit that makes the buffer non-empty wakes the IO fiber: the
+ *   IO fiber leaves bytes here only while the engine takes no more, and the
+ *   engine wakes it when it does. A commit wakes no writer either: accepting
+ *   only takes room, and room comes from `take`, after which the IO fiber
+ *   wakes the writers (`wakeWriters`).
  *
  * Shared fields: `chunks` (pushed by writers in commits, taken by the IO
  * fiber), `acceptedBytes` (written by commits, read by `flush`), the refusal
@@ -118,16 +124,38 @@ export class WriteBuffer extends Handoff {
     return undefined
   }
 
-  /** Accepts `chunks` whole (all of them, or none if it fails or is interrupted), waiting while full. */
-  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TlsError> {
-    return this.accepting(() => {
-      for (let i = 0; i < chunks.length; i++) this.accept(chunks[i] as Uint8Array)
-    })
+  /**
+   * Accepts `chunks` whole (all of them, or none if it fails or is
+   * interrupted), waiting while full. One chunk is passed as itself, without
+   * an array: the common case, once per message.
+   */
+  write(chunks: Uint8Array | ReadonlyArray<Uint8Array>): Effect.Effect<void, TlsError> {
+    return Effect.catchCause(
+      Effect.sync(() => this.commit(chunks)),
+      this.notAcceptedHandler()
+    )
   }
 
-  /** `write` of one chunk, without the array (the common case, once per message). */
-  writeOne(chunk: Uint8Array): Effect.Effect<void, TlsError> {
-    return this.accepting(() => this.accept(chunk))
+  /**
+   * A write's commit, its only operation when there is room: accepts every
+   * chunk, or throws them back to the write's catch frame (`retryWrite`).
+   * Only the write that makes the buffer non-empty wakes the IO fiber: while
+   * it holds bytes, the IO fiber either has a step to come or waits for the
+   * engine to take more, and the engine wakes it then.
+   */
+  private commit(chunks: Uint8Array | ReadonlyArray<Uint8Array>): void {
+    if (this.chunks.bytes >= this.limit || this.refused) throw new NotAccepted(chunks)
+    this.acceptAll(chunks)
+  }
+
+  private acceptAll(chunks: Uint8Array | ReadonlyArray<Uint8Array>): void {
+    const wasEmpty = this.chunks.isEmpty
+    if (chunks instanceof Uint8Array) {
+      this.accept(chunks)
+    } else {
+      for (let i = 0; i < chunks.length; i++) this.accept(chunks[i] as Uint8Array)
+    }
+    if (wasEmpty && !this.chunks.isEmpty) this.onData()
   }
 
   private accept(chunk: Uint8Array): void {
@@ -135,22 +163,45 @@ export class WriteBuffer extends Handoff {
     this.acceptedBytes += chunk.length
   }
 
-  /** A write whose commit runs `accept` once there is room and nothing refuses it. */
-  private accepting(accept: () => void): Effect.Effect<void, TlsError> {
-    const commit = Effect.sync((): void => {
-      if (this.chunks.bytes >= this.limit || this.refusal() !== undefined) retry()
-      accept()
-      this.changed()
-      this.onData()
-    })
-    // Usually there is room: the commit runs first, and the operation (which
-    // fails a refused write or waits for room) is built and run only when it retries.
-    return this.commitFirst(commit, () =>
-      this.operation(() => {
-        const refused = this.refusal()
-        if (refused !== undefined) return Effect.fail(refused)
-        return this.chunks.bytes >= this.limit ? WAIT : commit
+  private get refused(): boolean {
+    return this.failure !== undefined || this.closed || this.endRequestedFlag
+  }
+
+  /** The handler of every write's catch frame: one per buffer, made by the first write. */
+  private notAccepted: ((cause: Cause.Cause<TlsError>) => Effect.Effect<void, TlsError>) | undefined = undefined
+
+  private notAcceptedHandler(): (cause: Cause.Cause<TlsError>) => Effect.Effect<void, TlsError> {
+    this.notAccepted ??= (cause) => this.retryWrite(cause)
+    return this.notAccepted
+  }
+
+  /**
+   * A commit threw its chunks back: the write fails if the buffer refuses
+   * writes, or waits for a change (the IO fiber took bytes, or the buffer
+   * came to refuse writes) and commits again. Anything else thrown is not ours.
+   */
+  private retryWrite(cause: Cause.Cause<TlsError>): Effect.Effect<void, TlsError> {
+    const [reason] = cause.reasons
+    if (cause.reasons.length !== 1 || reason === undefined || !Cause.isDieReason(reason)) return Effect.failCause(cause)
+    const thrown = reason.defect
+    if (!(thrown instanceof NotAccepted)) return Effect.failCause(cause)
+    return this.operation(() => {
+      const refused = this.refusal()
+      if (refused !== undefined) return Effect.fail(refused)
+      if (this.chunks.bytes >= this.limit) return WAIT
+      return Effect.sync(() => {
+        // Another writer may have filled the room since the step looked, or the buffer came to refuse writes.
+        if (this.chunks.bytes >= this.limit || this.refused) retry()
+        this.acceptAll(thrown.chunks)
       })
-    )
+    })
+  }
+}
+
+/** Thrown by a commit that cannot accept its chunks now, to the write's catch frame. */
+class NotAccepted {
+  readonly chunks: Uint8Array | ReadonlyArray<Uint8Array>
+  constructor(chunks: Uint8Array | ReadonlyArray<Uint8Array>) {
+    this.chunks = chunks
   }
 }

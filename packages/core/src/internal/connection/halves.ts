@@ -63,7 +63,7 @@ class Writer implements TlsConnection.WriteHalf {
   constructor(driver: Driver) {
     this.driver = driver
     const buffer = driver.writeBuffer
-    this.write = (chunk) => buffer.writeOne(toBytes(chunk))
+    this.write = (chunk) => buffer.write(toBytes(chunk))
     this.writeAll = (chunks) => buffer.write(Array.from(chunks, toBytes))
   }
 
