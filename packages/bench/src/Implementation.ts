@@ -49,12 +49,12 @@ export interface Client {
  */
 export interface EffectImplementation {
   readonly _tag: "Effect"
-  readonly id: Exclude<ImplementationId, "raw">
+  readonly id: Exclude<ImplementationId, RawImplementation["id"]>
   readonly label: string
   /** Whether clients can resume sessions (the resumed-handshake case is skipped otherwise). */
   readonly resumption: boolean
-  /** Measured in the handshake cases only (it differs from another implementation only in how it connects). */
-  readonly handshakesOnly?: boolean | undefined
+  /** The cases it is measured in, when not all (it differs from another implementation only there). */
+  readonly measuredIn?: ReadonlyArray<CaseName> | undefined
   /** Listens on 127.0.0.1 (port chosen by the system) and runs `handler` for every connection. */
   readonly serve: (
     credentials: Credentials,
@@ -74,9 +74,17 @@ export interface EffectImplementation {
  */
 export interface RawImplementation {
   readonly _tag: "Raw"
-  readonly id: "raw"
+  readonly id: "raw" | "jsduplex"
   readonly label: string
   readonly resumption: true
+  /**
+   * Each TLSSocket sits on a JavaScript duplex that moves the ciphertext to
+   * and from the TCP socket (Node's `JSStreamSocket`), as effect-tls's duplex
+   * path does: the least that path can cost.
+   */
+  readonly overJsDuplex: boolean
+  /** The cases it is measured in, when not all. */
+  readonly measuredIn?: ReadonlyArray<CaseName> | undefined
 }
 
 /**
@@ -93,6 +101,8 @@ export type Implementation = RawImplementation | EffectImplementation
  * - `native`: effect-tls over a native TLSSocket.
  * - `duplex`: effect-tls on the duplex path over a TCP transport.
  * - `simple`: the native path through `NodeTls.connect`, in the handshake cases.
+ * - `jsduplex`: raw `node:tls` with each TLSSocket over a JavaScript duplex
+ *   (the duplex path's floor), in the bulk and ping-pong cases.
  * - `floor`: the thinnest Effect program over the same TLSSockets that keeps
  *   the design (an IO fiber per connection, bounded buffers, interrupt-safe
  *   halves, timeouts as timers): how far effect-tls is from what Effect allows.
@@ -100,4 +110,27 @@ export type Implementation = RawImplementation | EffectImplementation
  * @since 0.1.0
  * @category models
  */
-export type ImplementationId = "raw" | "effect" | "native" | "duplex" | "simple" | "floor"
+export type ImplementationId = "raw" | "effect" | "native" | "duplex" | "simple" | "floor" | "jsduplex"
+
+/**
+ * The cases of a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const caseNames = ["bulk", "pingpong", "small", "handshakes", "memory", "flood"] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CaseName = (typeof caseNames)[number]
+
+/**
+ * Whether `implementation` is measured in the case `name`.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const measuredIn = (implementation: Implementation, name: CaseName): boolean =>
+  implementation.measuredIn === undefined || implementation.measuredIn.includes(name)

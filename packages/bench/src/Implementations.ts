@@ -14,7 +14,30 @@ import * as Floor from "./implementations/floor.ts"
  * @since 0.1.0
  * @category implementations
  */
-export const raw: RawImplementation = { _tag: "Raw", id: "raw", label: "node:tls", resumption: true }
+export const raw: RawImplementation = {
+  _tag: "Raw",
+  id: "raw",
+  label: "node:tls",
+  resumption: true,
+  overJsDuplex: false
+}
+
+/**
+ * Raw `node:tls` with every TLSSocket over a JavaScript duplex that moves its
+ * ciphertext to and from the TCP socket: what the duplex path costs with
+ * nothing of effect-tls around it (`duplex/jsduplex`).
+ *
+ * @since 0.1.0
+ * @category implementations
+ */
+export const jsDuplex: RawImplementation = {
+  _tag: "Raw",
+  id: "jsduplex",
+  label: "node:tls over a JS duplex",
+  resumption: true,
+  overJsDuplex: true,
+  measuredIn: ["bulk", "pingpong"]
+}
 
 /**
  * Every implementation, in table order.
@@ -28,7 +51,8 @@ export const all: ReadonlyArray<Implementation> = [
   EffectTls.native,
   EffectTls.duplex,
   EffectTls.simple,
-  Floor.implementation
+  Floor.implementation,
+  jsDuplex
 ]
 
 /**

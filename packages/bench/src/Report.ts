@@ -80,6 +80,9 @@ export const ratioPairs: ReadonlyArray<readonly [ImplementationId, Implementatio
   // How far effect-tls is from the thinnest Effect program that keeps its design.
   ["native", "floor"],
   ["duplex", "native"],
+  // How far the duplex path is from a TLSSocket over a JS duplex with nothing around it.
+  ["duplex", "jsduplex"],
+  ["jsduplex", "raw"],
   ["simple", "raw"],
   ["effect", "raw"],
   ["native", "effect"]

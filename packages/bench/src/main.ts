@@ -23,7 +23,7 @@ import * as NodeRuntime from "@effect-tls/node/Runtime"
 import * as Runtimes from "@effect-tls/runtimes/Runtimes"
 import * as Effect from "effect/Effect"
 import * as Credentials from "./Credentials.ts"
-import type { Implementation, ImplementationId } from "./Implementation.ts"
+import { type CaseName, caseNames, type Implementation, type ImplementationId, measuredIn } from "./Implementation.ts"
 import * as Implementations from "./Implementations.ts"
 import * as Drivers from "./internal/drivers.ts"
 import { Peer } from "./internal/peer.ts"
@@ -72,8 +72,7 @@ const quick: Sizes = {
   floodSeconds: 1
 }
 
-const allCases = ["bulk", "pingpong", "small", "handshakes", "memory", "flood"] as const
-type CaseName = (typeof allCases)[number]
+const allCases = caseNames
 
 /** The cases `--runtime` runs: the others measure memory and handshakes through Node-only flags and figures. */
 const runtimeCases: ReadonlyArray<CaseName> = ["bulk", "pingpong"]
@@ -166,8 +165,8 @@ const main = async () => {
     specs: ReadonlyArray<Report.MetricSpec>,
     options: {
       readonly skip?: (implementation: Implementation) => boolean
-      /** A handshake case: the implementations measured only there take part. */
-      readonly handshakes?: boolean
+      /** The case: implementations measured in other cases only sit it out. */
+      readonly name: CaseName
       readonly sample: (implementation: Implementation) => Promise<Record<string, number>>
       readonly notes?: () => ReadonlyArray<string>
     }
@@ -180,7 +179,7 @@ const main = async () => {
           round === 0 ? `warm-up ${implementation.id}` : `run ${round}/${sizes.runs} ${implementation.id}`
         )
         if (options.skip?.(implementation) === true) continue
-        if (handshakesOnly(implementation) && options.handshakes !== true) continue
+        if (!measuredIn(implementation, options.name)) continue
         const values = await options.sample(implementation)
         if (round === 0) continue
         for (const spec of specs) {
@@ -219,6 +218,7 @@ const main = async () => {
    * cases) or its `away` process, for the duration of `body`.
    */
   const withServers = async <A>(
+    name: CaseName,
     behaviour: Behaviour,
     where: "home" | "away",
     body: (port: (implementation: Implementation) => number) => Promise<A>
@@ -226,7 +226,7 @@ const main = async () => {
     const servers = new Map<ImplementationId, { port: number; close: () => Promise<void> }>()
     try {
       for (const implementation of implementations) {
-        if (handshakesOnly(implementation) && behaviour._tag !== "Idle") continue
+        if (!measuredIn(implementation, name)) continue
         const peer = (await processesOf(implementation))[where]
         const { port, handle } = await peer.request<{ port: number; handle: number }>({
           op: "serve",
@@ -245,9 +245,6 @@ const main = async () => {
       for (const server of servers.values()) await server.close()
     }
   }
-
-  const handshakesOnly = (implementation: Implementation) =>
-    implementation._tag === "Effect" && implementation.handshakesOnly === true
 
   /** Runs `task` as a client in the implementation's `home` process. */
   const run = async (implementation: Implementation, port: number, task: Task): Promise<Sample> =>
@@ -270,7 +267,7 @@ const main = async () => {
             direction === "download" ? { _tag: "Source", bytes, chunkSize } : { _tag: "Sink", bytes }
           const task: Task =
             direction === "download" ? { _tag: "Download", bytes } : { _tag: "Upload", bytes, chunkSize }
-          await withServers(behaviour, processCount === 1 ? "home" : "away", (port) =>
+          await withServers("bulk", behaviour, processCount === 1 ? "home" : "away", (port) =>
             compare(
               label,
               [
@@ -297,6 +294,7 @@ const main = async () => {
                 }
               ],
               {
+                name: "bulk",
                 sample: async (implementation) => {
                   const remote = processCount === 2 ? (await processesOf(implementation)).away : undefined
                   const peerCpu0 = remote === undefined ? 0 : await remote.request<number>({ op: "cpu" })
@@ -320,7 +318,7 @@ const main = async () => {
 
     if (has("pingpong")) {
       const task: Task = { _tag: "PingPong", count: sizes.pingPongCount, size: 64 }
-      await withServers({ _tag: "Echo" }, "home", (port) =>
+      await withServers("pingpong", { _tag: "Echo" }, "home", (port) =>
         compare(
           "ping-pong 64 B",
           [
@@ -338,6 +336,7 @@ const main = async () => {
             }
           ],
           {
+            name: "pingpong",
             sample: async (implementation) => {
               const sample = await run(implementation, port(implementation), task)
               return { pingpong: task.count / sample.seconds }
@@ -351,7 +350,7 @@ const main = async () => {
     if (has("small")) {
       const { smallWriteCount: count } = sizes
       const task: Task = { _tag: "SmallWrites", count, size: 100 }
-      await withServers({ _tag: "Sink", bytes: count * 100 }, "home", (port) =>
+      await withServers("small", { _tag: "Sink", bytes: count * 100 }, "home", (port) =>
         compare(
           "small writes 100 B",
           [
@@ -369,6 +368,7 @@ const main = async () => {
             }
           ],
           {
+            name: "small",
             sample: async (implementation) => {
               const sample = await run(implementation, port(implementation), task)
               return { small: count / sample.seconds }
@@ -386,7 +386,7 @@ const main = async () => {
           const id = `handshakes-${resume ? "resumed" : "full"}-${concurrency}`
           const task: Task = { _tag: "Handshakes", count: sizes.handshakeCount, concurrency, resume }
           const resumedCounts: Partial<Record<ImplementationId, Array<number>>> = {}
-          await withServers({ _tag: "Idle" }, "home", (port) =>
+          await withServers("handshakes", { _tag: "Idle" }, "home", (port) =>
             compare(
               label,
               [
@@ -405,7 +405,7 @@ const main = async () => {
               ],
               {
                 skip: (implementation) => resume && !implementation.resumption,
-                handshakes: true,
+                name: "handshakes",
                 sample: async (implementation) => {
                   const sample = await run(implementation, port(implementation), task)
                   const list = resumedCounts[implementation.id] ?? []
@@ -440,7 +440,7 @@ const main = async () => {
         serverHeap: {}
       }
       for (const implementation of implementations) {
-        if (handshakesOnly(implementation)) continue
+        if (!measuredIn(implementation, "memory")) continue
         progress.step("memory per idle connection", `${count} connections ${implementation.id}`)
         const server = await startPeer(true)
         const client = await startPeer(true)
@@ -517,7 +517,7 @@ const main = async () => {
       })
       try {
         for (const implementation of implementations) {
-          if (handshakesOnly(implementation)) continue
+          if (!measuredIn(implementation, "flood")) continue
           progress.step("flood", `${sizes.floodSeconds}s ${implementation.id}`)
           const client = await startPeer(true)
           try {

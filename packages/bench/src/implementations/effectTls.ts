@@ -76,7 +76,7 @@ const make = (id: "native" | "duplex" | "simple", label: string, path: TlsOption
  */
 export const simple: EffectImplementation = {
   ...make("simple", "effect-tls NodeTls.connect", "native"),
-  handshakesOnly: true,
+  measuredIn: ["handshakes"],
   client: (credentials, { resume }) =>
     Effect.succeed({
       connect: (port) =>

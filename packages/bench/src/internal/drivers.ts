@@ -14,7 +14,7 @@ export const serve = (
   behaviour: Behaviour
 ): Promise<ServerHandle> =>
   implementation._tag === "Raw"
-    ? RawWorkloads.serve(credentials, behaviour)
+    ? RawWorkloads.serve(credentials, behaviour, implementation.overJsDuplex)
     : EffectWorkloads.serve(implementation, credentials, behaviour)
 
 /** @internal */
@@ -25,7 +25,7 @@ export const run = (
   task: Task
 ): Promise<Sample> =>
   implementation._tag === "Raw"
-    ? RawWorkloads.run(credentials, port, task)
+    ? RawWorkloads.run(credentials, port, task, implementation.overJsDuplex)
     : EffectWorkloads.run(implementation, credentials, port, task)
 
 /** @internal */
@@ -36,5 +36,5 @@ export const hold = (
   count: number
 ): Promise<HeldConnections> =>
   implementation._tag === "Raw"
-    ? RawWorkloads.hold(credentials, port, count)
+    ? RawWorkloads.hold(credentials, port, count, implementation.overJsDuplex)
     : EffectWorkloads.hold(implementation, credentials, port, count)

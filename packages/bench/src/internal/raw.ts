@@ -3,7 +3,8 @@
  * shared `SecureContext` per client, sessions resumed with the `session`
  * option and the `'session'` event, as a careful Node program would do.
  */
-import type * as net from "node:net"
+import * as net from "node:net"
+import { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import * as Credentials from "../Credentials.ts"
 import {
@@ -77,21 +78,81 @@ const handle = (behaviour: Behaviour, socket: tls.TLSSocket, counter: { written:
   }
 }
 
+/**
+ * A JavaScript duplex over `tcp` that moves bytes both ways with backpressure,
+ * as a careful program would write it: a TLSSocket on it runs on Node's
+ * `JSStreamSocket`, as the TLSSockets of effect-tls's duplex path do.
+ */
+const jsDuplexOver = (tcp: net.Socket): Duplex => {
+  const whenDrained = (callback: () => void, ok: boolean) => (ok ? callback() : tcp.once("drain", callback))
+  const duplex = new Duplex({
+    read() {
+      tcp.resume()
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      whenDrained(() => callback(), tcp.write(chunk))
+    },
+    writev(chunks, callback) {
+      tcp.cork()
+      let ok = true
+      for (const { chunk } of chunks) ok = tcp.write(chunk)
+      tcp.uncork()
+      whenDrained(() => callback(), ok)
+    },
+    final(callback) {
+      tcp.end()
+      callback()
+    },
+    destroy(error, callback) {
+      tcp.destroy()
+      callback(error)
+    }
+  })
+  tcp.on("data", (data: Buffer) => {
+    if (!duplex.push(data)) tcp.pause()
+  })
+  tcp.on("end", () => duplex.push(null))
+  tcp.on("error", (error) => duplex.destroy(error))
+  tcp.on("close", () => duplex.destroy())
+  return duplex
+}
+
+/** A TLS server whose TLSSockets sit on JavaScript duplexes over the accepted TCP sockets. */
+const jsDuplexServer = (
+  credentials: Credentials.Credentials,
+  onSecure: (socket: tls.TLSSocket) => void
+): net.Server => {
+  // One context for every connection: its ticket keys resume sessions across them.
+  const secureContext = tls.createSecureContext(Credentials.serverOptions(credentials))
+  return net.createServer((tcp) => {
+    const socket = new tls.TLSSocket(jsDuplexOver(tcp), { isServer: true, secureContext })
+    // A server TLSSocket outside a tls.Server reports its errors as '_tlsError'.
+    socket.on("_tlsError", () => socket.destroy())
+    socket.on("error", () => {})
+    socket.once("secure", () => onSecure(socket))
+  })
+}
+
 /** @internal */
-export const serve = (credentials: Credentials.Credentials, behaviour: Behaviour): Promise<ServerHandle> =>
+export const serve = (
+  credentials: Credentials.Credentials,
+  behaviour: Behaviour,
+  overJsDuplex: boolean
+): Promise<ServerHandle> =>
   new Promise((resolve, reject) => {
     const sockets = new Set<net.Socket>()
     const counter = { written: 0 }
-    const server = tls.createServer(Credentials.serverOptions(credentials), (socket) => {
-      handle(behaviour, socket, counter)
-    })
+    const onSecure = (socket: tls.TLSSocket) => handle(behaviour, socket, counter)
+    const server: net.Server = overJsDuplex
+      ? jsDuplexServer(credentials, onSecure)
+      : tls.createServer(Credentials.serverOptions(credentials), onSecure)
     server.on("connection", (socket: net.Socket) => {
       sockets.add(socket)
       socket.on("close", () => sockets.delete(socket))
       // Resets from clients that close while the server writes are expected.
       socket.on("error", () => {})
     })
-    server.on("tlsClientError", () => {})
+    if (server instanceof tls.Server) server.on("tlsClientError", () => {})
     server.once("error", reject)
     server.listen(0, Credentials.host, () => {
       const address = server.address() as net.AddressInfo
@@ -113,17 +174,22 @@ class RawClient {
   session: Buffer | undefined = undefined
   readonly resume: boolean
   readonly options: tls.ConnectionOptions
+  readonly overJsDuplex: boolean
 
-  constructor(credentials: Credentials.Credentials, port: number, resume: boolean) {
+  constructor(credentials: Credentials.Credentials, port: number, resume: boolean, overJsDuplex: boolean) {
     this.context = tls.createSecureContext({ ca: credentials.ca })
     this.resume = resume
     this.options = Credentials.clientOptions(credentials, port)
+    this.overJsDuplex = overJsDuplex
   }
 
   connect(): Promise<tls.TLSSocket> {
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
         ...this.options,
+        ...(this.overJsDuplex
+          ? { socket: jsDuplexOver(net.connect({ host: this.options.host ?? "", port: this.options.port ?? 0 })) }
+          : {}),
         secureContext: this.context,
         ...(this.resume && this.session !== undefined ? { session: this.session } : {})
       })
@@ -189,8 +255,13 @@ const until = (socket: tls.TLSSocket, n: number): Promise<void> =>
   })
 
 /** @internal */
-export const run = async (credentials: Credentials.Credentials, port: number, task: Task): Promise<Sample> => {
-  const client = new RawClient(credentials, port, task._tag === "Handshakes" && task.resume)
+export const run = async (
+  credentials: Credentials.Credentials,
+  port: number,
+  task: Task,
+  overJsDuplex: boolean
+): Promise<Sample> => {
+  const client = new RawClient(credentials, port, task._tag === "Handshakes" && task.resume, overJsDuplex)
   if (task._tag === "Handshakes") return handshakes(client, task.count, task.concurrency)
   const socket = await client.connect()
   try {
@@ -256,9 +327,10 @@ export const run = async (credentials: Credentials.Credentials, port: number, ta
 export const hold = async (
   credentials: Credentials.Credentials,
   port: number,
-  count: number
+  count: number,
+  overJsDuplex: boolean
 ): Promise<HeldConnections> => {
-  const client = new RawClient(credentials, port, false)
+  const client = new RawClient(credentials, port, false, overJsDuplex)
   const sockets: Array<tls.TLSSocket> = []
   let next = 0
   await Promise.all(
