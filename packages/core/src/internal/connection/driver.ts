@@ -122,7 +122,7 @@ export class Driver {
     this.readBuffer = new ReadBuffer(sizes.readBufferBytes, this.signal.wake)
     this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
     this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
-    this.hub = new EventHub(sizes.eventBufferSize)
+    this.hub = new EventHub(sizes.eventBufferSize, engine.replayTickets !== false)
     this.stallTimeout = sizes.stallTimeout
   }
 
