@@ -112,6 +112,15 @@ export interface Engine {
 
   /** Takes the control events produced since the last call. */
   readonly takeEvents: () => ReadonlyArray<TlsEvent>
+  /**
+   * Whether the connection's event history keeps the latest `SessionTicket`
+   * for followers that start after it arrived (absent: it does). An engine
+   * whose client hands its tickets to a session cache of its own sets false:
+   * resumption takes them from there, and an idle connection then holds no
+   * serialized session of its own; followers present when a ticket arrives
+   * still receive it.
+   */
+  readonly replayTickets?: boolean
   /** Releases the engine's resources. Idempotent. */
   readonly destroy: () => void
 }

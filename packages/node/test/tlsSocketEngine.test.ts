@@ -326,10 +326,24 @@ describe(`Node internals the engine relies on (nodeInternals.ts, checked on Node
       const [clientWire, serverWire] = wires()
       const serverSocket = new tls.TLSSocket(serverWire, { key: issued.key, cert: issued.chain, isServer: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => serverSocket.destroy()))
-      const failed = new Promise<unknown>((resolve) => NodeInternals.listenTlsError(serverSocket, resolve))
+      const failed = new Promise<unknown>((resolve) => NodeInternals.listenTlsError(serverSocket, "server", resolve))
       clientWire.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
       const error = yield* Effect.promise(() => failed).pipe(Effect.timeout("5 seconds"))
       assert.instanceOf(error, Error)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a server TLSSocket passes its other errors on as '_tlsError' (the engine listens to that name only)", () =>
+    Effect.gen(function* () {
+      const issued = yield* CertificateAuthority.issueServer()
+      const [, serverWire] = wires()
+      const serverSocket = new tls.TLSSocket(serverWire, { key: issued.key, cert: issued.chain, isServer: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => serverSocket.destroy()))
+      const failed = new Promise<unknown>((resolve) => NodeInternals.listenTlsError(serverSocket, "server", resolve))
+      const cause = new Error("the transport broke")
+      serverSocket.destroy(cause)
+      const error = yield* Effect.promise(() => failed).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(error, cause)
     }).pipe(Effect.scoped)
   )
 

@@ -22,12 +22,43 @@ import * as Redacted from "effect/Redacted"
 import * as Credentials from "../Credentials.ts"
 import type { Conn, EffectImplementation } from "../Implementation.ts"
 
-const toConn = (connection: TlsConnection.TlsConnection): Conn => ({
-  read: Effect.map(connection.reader.read, (chunk) => (Option.isSome(chunk) ? [chunk.value] : undefined)),
-  write: connection.writer.write,
-  end: connection.writer.end,
-  resumed: connection.session.resumed
-})
+const toChunks = (chunk: Option.Option<Uint8Array>): ReadonlyArray<Uint8Array> | undefined =>
+  Option.isSome(chunk) ? [chunk.value] : undefined
+
+/**
+ * A connection as the workloads see it. Each operation is made on first use,
+ * as the library and the floor make theirs: built here up front, an idle
+ * connection's heap (the memory case) would count the adapter's effects as
+ * the library's.
+ */
+class TlsConn implements Conn {
+  private readonly connection: TlsConnection.TlsConnection
+  /** Written and read by the `read` getter, whoever asks first. */
+  private readEffect: Conn["read"] | undefined = undefined
+
+  constructor(connection: TlsConnection.TlsConnection) {
+    this.connection = connection
+  }
+
+  get read(): Conn["read"] {
+    this.readEffect ??= Effect.map(this.connection.reader.read, toChunks)
+    return this.readEffect
+  }
+
+  get write(): Conn["write"] {
+    return this.connection.writer.write
+  }
+
+  get end(): Conn["end"] {
+    return this.connection.writer.end
+  }
+
+  get resumed(): boolean {
+    return this.connection.session.resumed
+  }
+}
+
+const toConn = (connection: TlsConnection.TlsConnection): Conn => new TlsConn(connection)
 
 const common = {
   minVersion: "TLSv1.3",

@@ -15,7 +15,12 @@ interface Follower {
  * follower whose queue is full misses events, counted and reported to it.
  * A short history is replayed to new followers, so that events from the
  * handshake (before anyone could follow) are seen; of the session tickets,
- * it keeps the latest.
+ * it keeps the latest, or none (`replayTickets` false: see
+ * `Engine.replayTickets`).
+ *
+ * Written and read by the IO fiber (`publish`, `end`, and the close once it
+ * stopped) and by followers subscribing and leaving (`stream`): all of it
+ * runs in Effect operations, one at a time.
  */
 export class EventHub {
   // Both made on first use: most connections publish a few events and have no follower.
@@ -25,24 +30,16 @@ export class EventHub {
   droppedTotal = 0
 
   private readonly capacity: number
+  private readonly replayTickets: boolean
 
-  constructor(capacity: number) {
+  constructor(capacity: number, replayTickets = true) {
     this.capacity = capacity
+    this.replayTickets = replayTickets
   }
 
   publish(event: TlsEvent): void {
     if (this.ended) return
-    this.history ??= []
-    const history = this.history
-    // Only the latest ticket is worth replaying (it is the one a client
-    // resumes with), and each is a serialized session of several hundred
-    // bytes that an idle connection would otherwise keep for its lifetime.
-    if (event._tag === "SessionTicket") {
-      const older = history.findIndex((kept) => kept._tag === "SessionTicket")
-      if (older >= 0) history.splice(older, 1)
-    }
-    history.push(event)
-    if (history.length > this.capacity) history.shift()
+    this.remember(event)
     if (this.followers === undefined) return
     for (const follower of this.followers) {
       if (!Queue.offerUnsafe(follower.queue, event)) {
@@ -50,6 +47,27 @@ export class EventHub {
         this.droppedTotal++
       }
     }
+  }
+
+  private remember(event: TlsEvent): void {
+    const isTicket = event._tag === "SessionTicket"
+    if (isTicket && !this.replayTickets) return
+    const history = this.history
+    if (history === undefined) {
+      // Exactly one slot: most connections publish one event (HandshakeDone)
+      // and no more, and an empty array grows by 17 slots at its first push.
+      this.history = [event]
+      return
+    }
+    // Only the latest ticket is worth replaying (it is the one a client
+    // resumes with), and each is a serialized session of several hundred
+    // bytes that an idle connection would otherwise keep for its lifetime.
+    if (isTicket) {
+      const older = history.findIndex((kept) => kept._tag === "SessionTicket")
+      if (older >= 0) history.splice(older, 1)
+    }
+    history.push(event)
+    if (history.length > this.capacity) history.shift()
   }
 
   end(): void {

@@ -29,7 +29,12 @@ interface Waiter {
  *   microtask.
  */
 export class WaitList {
-  private waiting: Array<Waiter> = []
+  /**
+   * The waiters, `undefined` while there are none (a connection has several
+   * lists, and an idle one waits on one or two of them at most): made by
+   * `wait`, dropped by `wakeAll`.
+   */
+  private waiting: Array<Waiter> | undefined = undefined
   private scheduled = false
   /** Told whenever a fiber starts waiting (with its demand), so that the producer can make room for it. */
   private readonly onWait: ((demand: number) => void) | undefined
@@ -39,14 +44,16 @@ export class WaitList {
   }
 
   get isEmpty(): boolean {
-    return this.waiting.length === 0
+    return this.waiting === undefined || this.waiting.length === 0
   }
 
   /** The largest demand of the waiting fibers. */
   demand(): number {
+    const waiting = this.waiting
+    if (waiting === undefined) return 0
     let most = 0
-    for (let i = 0; i < this.waiting.length; i++) {
-      const demand = (this.waiting[i] as Waiter).demand
+    for (let i = 0; i < waiting.length; i++) {
+      const demand = (waiting[i] as Waiter).demand
       if (demand > most) most = demand
     }
     return most
@@ -60,26 +67,29 @@ export class WaitList {
         return
       }
       const waiter: Waiter = { wake: () => resume(Effect.void), demand }
-      this.waiting.push(waiter)
+      if (this.waiting === undefined) this.waiting = [waiter]
+      else this.waiting.push(waiter)
       this.onWait?.(demand)
       return Effect.sync(() => {
-        const index = this.waiting.indexOf(waiter)
-        if (index >= 0) this.waiting.splice(index, 1)
+        const waiting = this.waiting
+        if (waiting === undefined) return
+        const index = waiting.indexOf(waiter)
+        if (index >= 0) waiting.splice(index, 1)
       })
     })
   }
 
   wakeAll(): void {
-    if (this.waiting.length === 0) return
-    // Swapped out first: a woken fiber runs synchronously and may wait again.
     const waiting = this.waiting
-    this.waiting = []
+    if (waiting === undefined || waiting.length === 0) return
+    // Swapped out first: a woken fiber runs synchronously and may wait again.
+    this.waiting = undefined
     for (let i = 0; i < waiting.length; i++) (waiting[i] as Waiter).wake()
   }
 
   /** `wakeAll` in a microtask (coalesced), for callers that must not run other fibers now. */
   wakeSoon(): void {
-    if (this.scheduled || this.waiting.length === 0) return
+    if (this.scheduled || this.isEmpty) return
     this.scheduled = true
     this.wakeScheduled ??= () => {
       this.scheduled = false

@@ -122,7 +122,7 @@ export class Driver {
     this.readBuffer = new ReadBuffer(sizes.readBufferBytes, this.signal.wake)
     this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
     this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
-    this.hub = new EventHub(sizes.eventBufferSize)
+    this.hub = new EventHub(sizes.eventBufferSize, engine.replayTickets !== false)
     this.stallTimeout = sizes.stallTimeout
   }
 
@@ -245,52 +245,62 @@ export class Driver {
 
   // --- the IO fiber ---------------------------------------------------------------
 
-  /** The IO fiber: step until both directions are done or the connection failed. */
-  readonly run: Effect.Effect<void> = Effect.suspend(() => {
-    this.engine.setWaker(this.signal.wake)
-    this.transport.setWaker(this.signal.wake)
-    if (
-      !this.guard(() => {
-        this.engine.start()
-        return true
-      })
-    ) {
-      return Effect.void
-    }
-    // Built once: a wake-up costs one turn of this loop, with nothing allocated
-    // here but the continuation.
-    const step = () => this.step()
-    const again = () => loop
-    // Assigned once `loop` exists: the sleeper resumes with `loop` itself.
-    let sleep: Effect.Effect<void> = Effect.void
-    const yieldThenStep = Effect.flatMap(Effect.yieldNow, again)
-    const loop: Effect.Effect<void> = Effect.suspend(() => {
-      // A wake-up raised during a step (a reader resumed inline that wrote at
-      // once, a Node callback) is taken here: the next step runs without a
-      // suspension. Bounded, so that a step that keeps waking itself still
-      // goes through the scheduler.
-      for (let steps = 0; ; steps++) {
-        if (!this.guard(step)) return Effect.void
-        if (this.yieldNow) {
-          this.yieldNow = false
-          return yieldThenStep
+  /**
+   * The IO fiber: step until both directions are done or the connection
+   * failed. A method, made once by the fork that runs it: a field would keep
+   * the effect (and its closure) for the connection's whole life.
+   */
+  run(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.engine.setWaker(this.signal.wake)
+      this.transport.setWaker(this.signal.wake)
+      if (!this.guard(startEngine)) return Effect.void
+      // Built once: a wake-up costs one turn of this loop, with nothing
+      // allocated here but the continuation.
+      // Assigned once `loop` exists: the sleeper resumes with `loop` itself.
+      let sleep: Effect.Effect<void> = Effect.void
+      // Made on the first yield (most connections never step for that long).
+      let yieldThenStep: Effect.Effect<void> | undefined
+      const loop: Effect.Effect<void> = Effect.suspend(() => {
+        // A wake-up raised during a step (a reader resumed inline that wrote at
+        // once, a Node callback) is taken here: the next step runs without a
+        // suspension. Bounded, so that a step that keeps waking itself still
+        // goes through the scheduler.
+        for (let steps = 0; ; steps++) {
+          if (!this.guard(stepDriver)) return Effect.void
+          if (this.yieldNow) {
+            this.yieldNow = false
+            yieldThenStep ??= Effect.flatMap(Effect.yieldNow, () => loop)
+            return yieldThenStep
+          }
+          if (steps >= STEPS_PER_WAKE || !this.signal.takePending()) return sleep
         }
-        if (steps >= STEPS_PER_WAKE || !this.signal.takePending()) return sleep
-      }
+      })
+      sleep = this.signal.awaitThen(loop)
+      return loop
     })
-    sleep = this.signal.awaitThen(loop)
-    return loop
-  })
+  }
 
-  /** Runs `f`, turning a thrown exception into a fatal error. False when the connection is over. */
-  private guard(f: () => boolean): boolean {
+  /**
+   * Runs `f` on this driver, turning a thrown exception into a fatal error.
+   * False when the connection is over. `f` is one of the module's functions
+   * (`startEngine`, `stepDriver`), not a closure: the loop holds none per
+   * connection for it.
+   */
+  private guard(f: (driver: Driver) => boolean): boolean {
     if (this.lifecycleState._tag === "Closed") return false
     try {
-      return f()
+      return f(this)
     } catch (cause) {
       this.fail(new TlsProtocolError({ reason: new Other({ detail: "the engine or transport threw", cause }) }))
       return false
     }
+  }
+
+  /** The engine's start: the IO fiber's, once, by `run` (through `guard`). */
+  startEngine(): boolean {
+    this.engine.start()
+    return true
   }
 
   // Inbound invariant: plaintext moves to the read buffer only while it has
@@ -381,9 +391,9 @@ export class Driver {
    * round limit, for fairness with the application fibers: then `yieldNow`
    * is set and the loop yields before the next step), then settles the
    * directions' phases and wakes whoever waits. Returns false when the
-   * connection is over.
+   * connection is over. The IO fiber's only (through `guard`).
    */
-  private step(): boolean {
+  step(): boolean {
     const { engine } = this
     for (let rounds = 0; ; rounds++) {
       const movedIn = this.moveInbound()
@@ -520,3 +530,9 @@ export class Driver {
     this.settle(outcome)
   }
 }
+
+/** `Driver.startEngine` for `guard`, shared by every driver. */
+const startEngine = (driver: Driver): boolean => driver.startEngine()
+
+/** `Driver.step` for `guard`, shared by every driver. */
+const stepDriver = (driver: Driver): boolean => driver.step()

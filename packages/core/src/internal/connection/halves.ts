@@ -26,24 +26,41 @@ export const isTlsConnection = (u: unknown): u is TlsConnection.TlsConnection =>
 const encoder = new TextEncoder()
 const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
 
-// The values handed to the application are class instances: the functions are
-// own properties (so that `const { write } = connection.writer` works), and
-// the getters sit on the prototype. V8 keeps an object literal with a getter
-// as a dictionary, which costs memory on every connection.
+// The values handed to the application are class instances, their getters on
+// the prototype: V8 keeps an object literal with a getter as a dictionary,
+// which costs memory on every connection. The function values (`write`,
+// `readExactly`, ...) are getters too, each making its function on first use
+// and returning that one from then on (so that `const { write } =
+// connection.writer` works, and gives the same function every time): most
+// connections use one or two of them, and each is a closure a connection
+// would otherwise keep for its whole life. Each such field is written and
+// read by its getter only, by whichever fiber asks first.
+
+type ReadExactly = TlsConnection.ReadHalf["readExactly"]
+type ReadUntil = TlsConnection.ReadHalf["readUntil"]
+type Write = TlsConnection.WriteHalf["write"]
+type WriteAll = TlsConnection.WriteHalf["writeAll"]
 
 class Reader implements TlsConnection.ReadHalf {
   private readonly buffer: ReadBuffer
-  readonly readExactly: (n: number) => Effect.Effect<Uint8Array, TlsError>
-  readonly readUntil: (
-    delimiter: Uint8Array | string,
-    options?: { readonly maxBytes?: number | undefined }
-  ) => Effect.Effect<Uint8Array, TlsError>
+  private readExactlyFunction: ReadExactly | undefined = undefined
+  private readUntilFunction: ReadUntil | undefined = undefined
 
   constructor(buffer: ReadBuffer) {
     this.buffer = buffer
-    this.readExactly = (n) => buffer.readExactly(n)
-    this.readUntil = (delimiter, options) =>
+  }
+
+  get readExactly(): ReadExactly {
+    const buffer = this.buffer
+    this.readExactlyFunction ??= (n) => buffer.readExactly(n)
+    return this.readExactlyFunction
+  }
+
+  get readUntil(): ReadUntil {
+    const buffer = this.buffer
+    this.readUntilFunction ??= (delimiter, options) =>
       buffer.readUntil(toBytes(delimiter), options?.maxBytes ?? DEFAULT_FRAME_BYTES)
+    return this.readUntilFunction
   }
 
   get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
@@ -57,14 +74,23 @@ class Reader implements TlsConnection.ReadHalf {
 
 class Writer implements TlsConnection.WriteHalf {
   private readonly driver: Driver
-  readonly write: (chunk: Uint8Array | string) => Effect.Effect<void, TlsError>
-  readonly writeAll: (chunks: Iterable<Uint8Array | string>) => Effect.Effect<void, TlsError>
+  private writeFunction: Write | undefined = undefined
+  private writeAllFunction: WriteAll | undefined = undefined
 
   constructor(driver: Driver) {
     this.driver = driver
-    const buffer = driver.writeBuffer
-    this.write = (chunk) => buffer.write(toBytes(chunk))
-    this.writeAll = (chunks) => buffer.write(Array.from(chunks, toBytes))
+  }
+
+  get write(): Write {
+    const buffer = this.driver.writeBuffer
+    this.writeFunction ??= (chunk) => buffer.write(toBytes(chunk))
+    return this.writeFunction
+  }
+
+  get writeAll(): WriteAll {
+    const buffer = this.driver.writeBuffer
+    this.writeAllFunction ??= (chunks) => buffer.write(Array.from(chunks, toBytes))
+    return this.writeAllFunction
   }
 
   /**

@@ -66,7 +66,7 @@ const makeOwned = Effect.fnUntraced(function* (
   // rather than on the scheduler's next turn: the engine starts (and a client
   // sends its hello) without waiting for an event-loop turn.
   const fiber = yield* Effect.uninterruptible(
-    Effect.tap(Effect.forkDetach(driver.run, { startImmediately: true }), (fiber) =>
+    Effect.tap(Effect.forkDetach(driver.run(), { startImmediately: true }), (fiber) =>
       Effect.map(
         Scope.addFinalizerExit(scope, () => close(driver, fiber, closeTimeout)),
         () => {

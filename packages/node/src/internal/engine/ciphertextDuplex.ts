@@ -108,6 +108,8 @@ export class CiphertextDuplex extends Duplex implements Mode {
   onConnect(): void {}
 
   adopt(socket: tls.TLSSocket): void {
+    // Only this mode tells close_notify from the transport's EOF, and only at OpenSSL's EOF.
+    NodeInternals.trackEof(socket)
     NodeInternals.trackShutdown(socket)
   }
 

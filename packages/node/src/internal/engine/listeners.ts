@@ -19,16 +19,17 @@ export interface ListenOptions {
 
 /**
  * Makes `owner` the socket's engine and attaches the listeners, the hooks on
- * Node internals included. Called once, before Node can emit anything.
+ * Node internals included (the mode adds its own in `adopt`). Called once,
+ * before Node can emit anything. Only what an engine needs: every event name
+ * is a property of the socket's listener table for the socket's whole life.
  */
 export const listen = (socket: tls.TLSSocket, owner: SocketOwner, options: ListenOptions): void => {
   own(socket, owner)
-  NodeInternals.trackEof(socket)
   socket.on("data", onData)
   socket.on("end", onEnd)
   socket.on("drain", onWake)
   socket.on("finish", onFinish)
-  NodeInternals.listenTlsError(socket, onSocketError)
+  NodeInternals.listenTlsError(socket, options.role, onSocketError)
   socket.on("close", onClose)
   if (options.dials) socket.once("connect", onConnect)
   if (options.role === "client") {

@@ -91,19 +91,21 @@ export type DialOptions = net.TcpNetConnectOpts & { readonly allowHalfOpen: bool
 export class NativeMode implements Mode {
   readonly native = true
   private readonly tcp: net.Socket | undefined
-  private readonly dial: DialTarget | undefined
-  /** Written by `onConnect` (Node's 'connect'); read by `connectingTo` (the IO fiber, and messages). */
-  private connected: boolean
+  /**
+   * What a TLSSocket that dials connects to, until it is connected: written
+   * by the constructor and cleared by `onConnect` (Node's 'connect'; nothing
+   * reads it after); read by `dialOptions` (`start`) and `connectingTo` (the
+   * IO fiber, and messages).
+   */
+  private dial: DialTarget | undefined
 
   constructor(under: net.Socket | DialTarget) {
     if (under instanceof net.Socket) {
       this.tcp = under
       this.dial = undefined
-      this.connected = true
     } else {
       this.tcp = undefined
       this.dial = under
-      this.connected = false
     }
   }
 
@@ -129,12 +131,12 @@ export class NativeMode implements Mode {
 
   connectingTo(): string | undefined {
     const dial = this.dial
-    if (this.connected || dial === undefined) return undefined
+    if (dial === undefined) return undefined
     return dial.host.includes(":") ? `[${dial.host}]:${dial.port}` : `${dial.host}:${dial.port}`
   }
 
   onConnect(): void {
-    this.connected = true
+    this.dial = undefined
   }
 
   adopt(): void {

@@ -91,20 +91,30 @@ function trackedFinal(this: tls.TLSSocket, callback: (error?: Error | null) => v
 // -----------------------------------------------------------------------------
 
 /**
- * Listens for a TLSSocket's errors, under both of the names Node uses. A
- * TLSSocket made for a server with `new tls.TLSSocket` never "releases
- * control" (`TLSSocket.prototype._releaseControl` in wrap.js is called by
- * `tls.connect` and by a tls.Server only), so its TLS errors come only as
- * '_tlsError' (`TLSSocket.prototype._tlsError`); a client's come as both. The
- * listener may be called twice for one error.
+ * Listens for a TLSSocket's errors under the one name that carries all of
+ * them for its role. A TLSSocket made for a server with `new tls.TLSSocket`
+ * never "releases control" (`TLSSocket.prototype._releaseControl` in wrap.js
+ * is called by `tls.connect` and by a tls.Server only), so its TLS errors
+ * come only as '_tlsError' (`TLSSocket.prototype._tlsError`), and its other
+ * errors ('error': the TCP socket's, `destroy(error)`) are passed on as
+ * '_tlsError' too, by the `_tlsError` listener its constructor attaches to
+ * 'error' (which also keeps an 'error' without our listener from throwing).
+ * A client's control is released in `tls.connect`, before any IO: every
+ * error comes as 'error' (a TLS one as '_tlsError' first, then 'error').
+ * One listener name each, instead of both: each name is an entry of the
+ * socket's listener table for the connection's whole life.
  *
  * If Node renames '_tlsError': a server's TLS failure reaches the engine only
  * as 'close', and is reported as a reset connection instead of its reason
- * (test/errors.test.ts, server side).
+ * (test/errors.test.ts, server side). If Node stops passing a server's
+ * 'error' on: a server's TCP error is reported at 'close' as a reset.
  */
-export const listenTlsError = (socket: tls.TLSSocket, listener: (this: tls.TLSSocket, error: Error) => void): void => {
-  socket.on("error", listener)
-  socket.on("_tlsError", listener)
+export const listenTlsError = (
+  socket: tls.TLSSocket,
+  role: "client" | "server",
+  listener: (this: tls.TLSSocket, error: Error) => void
+): void => {
+  socket.on(role === "client" ? "error" : "_tlsError", listener)
 }
 
 /**

@@ -24,6 +24,26 @@ const decode = (der: Buffer): PeerCertificate => {
   }
 }
 
+/** How many distinct names `shared` keeps: far more than there are protocols, suites and groups. */
+const SHARED_NAMES = 64
+
+/** The names `shared` hands out, each kept once: written and read by `shared` only. */
+const sharedNames = new Map<string, string>()
+
+/**
+ * One copy of a name a session reports (protocol, cipher suite, group):
+ * Node makes a new string per call, which every connection would keep for
+ * its lifetime, although a process sees only a handful of different ones.
+ * Past SHARED_NAMES different names (which no real peer set reaches), the
+ * rest are kept per connection.
+ */
+const shared = (name: string): string => {
+  const kept = sharedNames.get(name)
+  if (kept !== undefined) return kept
+  if (sharedNames.size < SHARED_NAMES) sharedNames.set(name, name)
+  return name
+}
+
 /**
  * The session of one connection, made by the engine when the handshake
  * completes and read by application fibers from then on. A class, not an
@@ -67,9 +87,10 @@ class NodeTlsSession implements TlsSession {
     // Typed `EphemeralKeyInfo | object | null`: empty on a server, `name` only for ECDH.
     const keyInfo = socket.getEphemeralKeyInfo()
     const alpn = socket.alpnProtocol
-    this.protocol = socket.getProtocol() ?? "unknown"
-    this.cipher = cipher.standardName ?? cipher.name
-    this.group = keyInfo !== null && "name" in keyInfo && typeof keyInfo.name === "string" ? keyInfo.name : undefined
+    this.protocol = shared(socket.getProtocol() ?? "unknown")
+    this.cipher = shared(cipher.standardName ?? cipher.name)
+    this.group =
+      keyInfo !== null && "name" in keyInfo && typeof keyInfo.name === "string" ? shared(keyInfo.name) : undefined
     this.alpn = typeof alpn === "string" ? alpn : undefined
     this.servername = servername
     this.peerVerified = peerVerified

@@ -54,9 +54,15 @@ const serverSocket = (under: Duplex | undefined): Duplex => {
 const NO_EVENTS: ReadonlyArray<TlsEvent> = []
 
 /** One per connection; the module note says who calls what. */
-export class SocketEngine implements Engine, SocketOwner {
+export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
   readonly role: "client" | "server"
   readonly native: boolean
+  /**
+   * The history replays no tickets: a client with a session cache hands each
+   * to it (`extras.onSession`), where resumption takes it from; one without
+   * resumes nothing, and a ticket is then news to the followers present only.
+   */
+  readonly replayTickets = false
   private readonly mode: Mode
   private readonly tlsOptions: EngineTlsOptions
   private readonly extras: EngineExtras
@@ -111,6 +117,11 @@ export class SocketEngine implements Engine, SocketOwner {
    * connections have few, and most steps none.
    */
   private events: Array<TlsEvent> | undefined = undefined
+
+  /** See `IdleTimer.Watched`: set by `onData` (Node) and `sendPlaintext` (the IO fiber), cleared by the idle wheel. */
+  idleMoved = false
+  /** See `IdleTimer.Watched`: the idle wheel's only. */
+  idleLooks = 0
 
   constructor(role: "client" | "server", mode: Mode, tlsOptions: EngineTlsOptions, extras: EngineExtras) {
     this.role = role
@@ -218,16 +229,24 @@ export class SocketEngine implements Engine, SocketOwner {
   }
 
   sendPlaintext(chunk: Uint8Array): void {
+    this.idleMoved = true
+    this.afterWrite ??= () => this.onWritten()
     this.socket?.write(chunk, this.afterWrite)
   }
 
   /**
-   * A write's callback (Node calls it without a `this`, hence the one closure
-   * per engine). The IO fiber is woken only if it asked (an
+   * A write's callback: Node calls it without a `this`, hence one closure per
+   * engine, made by the first write (an idle connection may never write).
+   * Written and read by `sendPlaintext` (the IO fiber).
+   */
+  private afterWrite: (() => void) | undefined = undefined
+
+  /**
+   * A write completed. The IO fiber is woken only if it asked (an
    * `outboundPending()` that answered true: a flush or close_notify waits);
    * waking it after every write would cost a step per write.
    */
-  private readonly afterWrite = (): void => {
+  private onWritten(): void {
     if (this.drainWanted && (this.socket === undefined || !NodeInternals.hasPendingOutput(this.socket))) {
       this.drainWanted = false
       this.waker()
@@ -270,6 +289,7 @@ export class SocketEngine implements Engine, SocketOwner {
   destroy(): void {
     if (this.phase === "Destroyed") return
     this.phase = "Destroyed"
+    IdleTimer.stop(this, this.extras.idleTimeout)
     this.socket?.destroy()
     this.mode.destroy()
   }
@@ -295,6 +315,7 @@ export class SocketEngine implements Engine, SocketOwner {
 
   onData(chunk: Buffer): void {
     this.plaintextReceived = true
+    this.idleMoved = true
     const wasPaused = this.inboxBytes > INBOX_LIMIT
     this.inbox.push(chunk)
     this.inboxBytes += chunk.length
@@ -375,8 +396,13 @@ export class SocketEngine implements Engine, SocketOwner {
       peerChain: this.bookkeeping.peerChain(socket)
     })
     this.phase = "Established"
-    IdleTimer.start(socket, this.extras.idleTimeout)
+    IdleTimer.start(this, this.extras.idleTimeout)
     this.waker()
+  }
+
+  /** The idle wheel found no plaintext traffic for `timeout` ms (see `IdleTimer`). */
+  onIdle(timeout: number): void {
+    this.onError(IdleTimer.idleError(timeout))
   }
 
   onError(error: unknown): void {
@@ -390,6 +416,7 @@ export class SocketEngine implements Engine, SocketOwner {
     const mapped = this.awaitsCertificateVerdict() ? clientCertificateVerdict(classified) : classified
     this.error = mapped
     this.phase = "Failed"
+    IdleTimer.stop(this, this.extras.idleTimeout)
     const reason = mapped.reason
     if ("alert" in reason && reason.alert !== undefined && reason.code !== undefined && /_ALERT_/.test(reason.code)) {
       this.event(TlsEvent.AlertReceived({ level: "fatal", description: reason.alert }))
