@@ -292,9 +292,11 @@ export const fieldSets = <
         withDefault(serverDefaults.sessionCacheSize)
       ),
       /**
-       * An established connection with no traffic for this long fails with
-       * `TlsTransportError` `Timeout`. Default 5 minutes. (The handshake is bounded
-       * by the connection's `handshakeTimeout` instead.)
+       * An established connection with no plaintext traffic either way for this
+       * long fails with `TlsTransportError` `Timeout`, at most a quarter of it
+       * later (one shared timer per value looks at every connection four times
+       * per timeout). Default 5 minutes. (The handshake is bounded by the
+       * connection's `handshakeTimeout` instead.)
        */
       idleTimeout: TlsConfig.Timeout.pipe(withDefault<typeof TlsConfig.Timeout>(serverDefaults.idleTimeout))
     }
