@@ -5,7 +5,10 @@
  * program would use it. Every Effect-based implementation (Effect's own
  * `NodeSocket`, effect-tls's native path and duplex path) is adapted to one
  * small Effect-level interface, {@link Conn}, so that each workload is written
- * once for all of them; the adapters add one `Effect.map` per read at most.
+ * once for all of them. A read's result is turned into chunks by a plain
+ * function (`chunks`), so an adapter adds no Effect operation to a read of
+ * its own, except where the implementation reports the end as a failure
+ * (`NodeSocket`).
  *
  * @since 0.1.0
  */
@@ -19,9 +22,11 @@ import type { Credentials } from "./Credentials.ts"
  * @since 0.1.0
  * @category models
  */
-export interface Conn {
-  /** The next plaintext chunks, or `undefined` at the end of the stream. */
-  readonly read: Effect.Effect<ReadonlyArray<Uint8Array> | undefined, unknown>
+export interface Conn<Read = unknown> {
+  /** The next read, in the implementation's own terms: `chunks` says what it holds. */
+  readonly read: Effect.Effect<Read, unknown>
+  /** The plaintext chunks of a read, or `undefined` at the end of the stream. A method: any `Conn<Read>` is a `Conn`. */
+  chunks(read: Read): ReadonlyArray<Uint8Array> | undefined
   /** Writes one chunk, suspending while the implementation applies backpressure. */
   readonly write: (chunk: Uint8Array) => Effect.Effect<void, unknown>
   /** Ends the write side (close_notify, FIN); the read side stays open. */

@@ -20,7 +20,7 @@ import * as Floor from "../src/implementations/floor.ts"
 
 const echo = (conn: Conn) =>
   Effect.gen(function* () {
-    for (let chunks = yield* conn.read; chunks !== undefined; chunks = yield* conn.read) {
+    for (let chunks = conn.chunks(yield* conn.read); chunks !== undefined; chunks = conn.chunks(yield* conn.read)) {
       for (const chunk of chunks) yield* conn.write(chunk)
     }
     yield* conn.end

@@ -25,12 +25,11 @@ const toConn = (socket: Socket.Socket): Effect.Effect<Conn, Socket.SocketError, 
     const reader = yield* socket.reader
     const writerScope = yield* Scope.fork(scope)
     const writer = yield* Scope.provide(socket.writer, writerScope)
-    const conn: Conn = {
+    const conn: Conn<ReadonlyArray<Uint8Array | string> | undefined> = {
+      // Its end is a failure, which the workload cannot take as a value: the one operation the adapter adds.
+      read: Effect.catchIf(reader.pull, isEnd, () => Effect.undefined),
       // No encoding is set on the socket, so every chunk is a Buffer.
-      read: reader.pull.pipe(
-        Effect.map((chunks) => chunks as ReadonlyArray<Uint8Array>),
-        Effect.catchIf(isEnd, () => Effect.succeed(undefined))
-      ),
+      chunks: (read) => read as ReadonlyArray<Uint8Array> | undefined,
       write: (chunk) => writer.write(chunk),
       end: Scope.close(writerScope, Exit.void),
       resumed: undefined

@@ -22,27 +22,25 @@ import * as Redacted from "effect/Redacted"
 import * as Credentials from "../Credentials.ts"
 import type { Conn, EffectImplementation } from "../Implementation.ts"
 
-const toChunks = (chunk: Option.Option<Uint8Array>): ReadonlyArray<Uint8Array> | undefined =>
-  Option.isSome(chunk) ? [chunk.value] : undefined
-
 /**
  * A connection as the workloads see it. Each operation is made on first use,
  * as the library and the floor make theirs: built here up front, an idle
  * connection's heap (the memory case) would count the adapter's effects as
  * the library's.
  */
-class TlsConn implements Conn {
+class TlsConn implements Conn<Option.Option<Uint8Array>> {
   private readonly connection: TlsConnection.TlsConnection
-  /** Written and read by the `read` getter, whoever asks first. */
-  private readEffect: Conn["read"] | undefined = undefined
 
   constructor(connection: TlsConnection.TlsConnection) {
     this.connection = connection
   }
 
-  get read(): Conn["read"] {
-    this.readEffect ??= Effect.map(this.connection.reader.read, toChunks)
-    return this.readEffect
+  get read(): Effect.Effect<Option.Option<Uint8Array>, unknown> {
+    return this.connection.reader.read
+  }
+
+  chunks(read: Option.Option<Uint8Array>): ReadonlyArray<Uint8Array> | undefined {
+    return Option.isSome(read) ? [read.value] : undefined
   }
 
   get write(): Conn["write"] {

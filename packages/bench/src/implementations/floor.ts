@@ -118,7 +118,7 @@ interface Tickets {
  * - Waiter slots (`readWaiter`, `writeWaiter`, `lifeWaiter`): set by the
  *   waiting fiber's registration, cleared and called by the IO fiber.
  */
-class FloorConnection implements Conn {
+class FloorConnection implements Conn<ReadonlyArray<Uint8Array> | undefined> {
   readonly socket: tls.TLSSocket
   private readonly tickets: Tickets | undefined
   private fiber: Fiber.Fiber<void> | undefined = undefined
@@ -593,6 +593,11 @@ class FloorConnection implements Conn {
           )
     )
     return go
+  }
+
+  /** A read's result is its chunks already. */
+  chunks(read: ReadonlyArray<Uint8Array> | undefined): ReadonlyArray<Uint8Array> | undefined {
+    return read
   }
 
   /** The handshake's end: this connection, or why it failed. */

@@ -26,7 +26,7 @@ const readAtLeast = (conn: Conn, n: number): Effect.Effect<number, unknown> =>
   Effect.gen(function* () {
     let total = 0
     while (total < n) {
-      const chunks = yield* conn.read
+      const chunks = conn.chunks(yield* conn.read)
       if (chunks === undefined)
         return yield* Effect.fail(new UnexpectedEnd(`stream ended after ${total} of ${n} bytes`))
       for (const chunk of chunks) total += chunk.length
@@ -36,7 +36,7 @@ const readAtLeast = (conn: Conn, n: number): Effect.Effect<number, unknown> =>
 
 const readToEnd = (conn: Conn): Effect.Effect<void, unknown> =>
   Effect.gen(function* () {
-    while ((yield* conn.read) !== undefined) {
+    while (conn.chunks(yield* conn.read) !== undefined) {
       // discard
     }
   })
@@ -57,7 +57,7 @@ const handle = (behaviour: Behaviour, conn: Conn, counter: { written: number }):
   switch (behaviour._tag) {
     case "Source":
       return Effect.gen(function* () {
-        if ((yield* conn.read) === undefined) return
+        if (conn.chunks(yield* conn.read) === undefined) return
         yield* writeBytes(conn, behaviour.bytes, behaviour.chunkSize)
         yield* conn.end
         yield* readToEnd(conn)
@@ -71,7 +71,7 @@ const handle = (behaviour: Behaviour, conn: Conn, counter: { written: number }):
       })
     case "Echo":
       return Effect.gen(function* () {
-        for (let chunks = yield* conn.read; chunks !== undefined; chunks = yield* conn.read) {
+        for (let chunks = conn.chunks(yield* conn.read); chunks !== undefined; chunks = conn.chunks(yield* conn.read)) {
           for (const chunk of chunks) yield* conn.write(chunk)
         }
         yield* conn.end
