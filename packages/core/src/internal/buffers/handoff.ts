@@ -46,18 +46,35 @@ const isRetry = (cause: Cause.Cause<unknown>): boolean => {
  *
  * A commit must not run other fibers (one could interrupt this one between
  * the commit and the delivery of its result): it wakes others with
- * `waiters.wakeSoon`.
+ * `changed` (a microtask).
  *
- * Shared field: `version` (changed by the IO fiber and by commits, read by
- * waiting fibers).
+ * Shared fields: `version` (changed by the IO fiber and by commits, read by
+ * waiting fibers); the wait list, made by the first fiber that waits in it
+ * (most connections never do: a read waits in its own slot, a write with
+ * room not at all) and woken by whoever changes what its fibers wait for.
  */
 export abstract class Handoff {
-  protected readonly waiters: WaitList
+  private waitList: WaitList | undefined = undefined
   /** Changes whenever something a waiting fiber may be waiting for changes. */
   protected version = 0
 
-  constructor(onWait?: (demand: number) => void) {
-    this.waiters = new WaitList(onWait)
+  /** Told whenever a fiber starts waiting, with its demand (see `WaitList`). Nothing by default. */
+  protected onWait(_demand: number): void {}
+
+  /** The wait list, made now if nobody waited yet: only a fiber about to wait asks for it. */
+  protected get waiters(): WaitList {
+    this.waitList ??= new WaitList((demand) => this.onWait(demand))
+    return this.waitList
+  }
+
+  /** Wakes every waiting fiber (inline: see `WaitList.wakeAll`). */
+  protected wakeWaiters(): void {
+    this.waitList?.wakeAll()
+  }
+
+  /** The largest demand of the waiting fibers. */
+  protected waitersDemand(): number {
+    return this.waitList === undefined ? 0 : this.waitList.demand()
   }
 
   /**
@@ -83,6 +100,6 @@ export abstract class Handoff {
   /** In a commit: the buffer changed; waiters look again (in a microtask). */
   protected changed(): void {
     this.version++
-    this.waiters.wakeSoon()
+    this.waitList?.wakeSoon()
   }
 }

@@ -60,7 +60,7 @@ export class ReadBuffer extends Handoff {
   private readonly onSpace: () => void
 
   constructor(limit: number, onSpace: () => void) {
-    super((demand) => this.readerWaits(demand))
+    super()
     this.limit = limit
     this.onSpace = onSpace
   }
@@ -71,7 +71,7 @@ export class ReadBuffer extends Handoff {
    * and this reader waits for more than is there, so nobody would), or if the
    * reader needs more than the limit.
    */
-  private readerWaits(demand: number): void {
+  protected override onWait(demand: number): void {
     if (this.starved || demand > this.limit) {
       this.starved = false
       this.onSpace()
@@ -83,7 +83,7 @@ export class ReadBuffer extends Handoff {
   }
 
   capacity(): number {
-    const demand = this.waiters.demand()
+    const demand = this.waitersDemand()
     return Math.max(demand, this.limit)
   }
 
@@ -112,7 +112,7 @@ export class ReadBuffer extends Handoff {
     if (!this.pushed) return
     this.pushed = false
     this.handOff()
-    if (!this.chunks.isEmpty) this.waiters.wakeAll()
+    if (!this.chunks.isEmpty) this.wakeWaiters()
   }
 
   /**
@@ -126,7 +126,7 @@ export class ReadBuffer extends Handoff {
     const handoff = this.slot
     this.slot = undefined
     handoff?.retry()
-    this.waiters.wakeAll()
+    this.wakeWaiters()
   }
 
   // --- the readers' side ------------------------------------------------------
@@ -210,7 +210,7 @@ export class ReadBuffer extends Handoff {
       }
       const handoff = new SlotOffer(resume, this.read)
       this.slot = handoff
-      this.readerWaits(0)
+      this.onWait(0)
       return Effect.sync(() => {
         if (this.slot === handoff) this.slot = undefined
       })

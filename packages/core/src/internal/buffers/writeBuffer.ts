@@ -84,21 +84,21 @@ export class WriteBuffer extends Handoff {
    * chunk taken and move one chunk per wake-up.
    */
   wakeWriters(): void {
-    if (this.chunks.bytes < this.limit) this.waiters.wakeAll()
+    if (this.chunks.bytes < this.limit) this.wakeWaiters()
   }
 
   fail(error: TlsError): void {
     if (this.failure !== undefined) return
     this.failure = error
     this.version++
-    this.waiters.wakeAll()
+    this.wakeWaiters()
   }
 
   requestEnd(): void {
     if (this.endRequestedFlag) return
     this.endRequestedFlag = true
     this.version++
-    this.waiters.wakeAll()
+    this.wakeWaiters()
     this.onData()
   }
 
@@ -110,7 +110,7 @@ export class WriteBuffer extends Handoff {
     if (this.closed) return
     this.closed = true
     this.version++
-    this.waiters.wakeAll()
+    this.wakeWaiters()
   }
 
   // --- the writers' side ------------------------------------------------------

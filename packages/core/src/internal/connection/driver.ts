@@ -41,6 +41,24 @@ export interface DriverSizes {
 }
 
 /**
+ * The outbox of every connection over a native engine, which never produces
+ * ciphertext for the driver to move: it stays empty, and a chunk pushed into
+ * it (an engine breaking that contract) throws, which `guard` turns into the
+ * connection's fatal error.
+ */
+class NoOutbox extends ChunkList {
+  override push(chunk: Uint8Array): void {
+    if (chunk.length > 0) throw new Error("a native engine produced ciphertext for the driver")
+  }
+
+  override unshift(chunk: Uint8Array): void {
+    this.push(chunk)
+  }
+}
+
+const noOutbox: ChunkList = new NoOutbox()
+
+/**
  * Field ownership, as Go's `crypto/tls.Conn` documents it:
  * - IO fiber only: `receive`, `send` (read by `end` and the close through
  *   `awaitProgress`), `outbox`, `yieldNow`, `plaintextDrained`.
@@ -87,7 +105,9 @@ export class Driver {
   // transport pauses while this holds `readPauseBytes` = W + 3R + C (C: the
   // control buffer): a writer blocked by a peer that does not read never stops
   // reads, and control output produced meanwhile waits in at most C bytes.
-  private readonly outbox = new ChunkList()
+  // A native engine has none (it writes its own ciphertext): every native
+  // connection shares one outbox that stays empty (see `noOutbox`).
+  private readonly outbox: ChunkList
   private readonly readPauseBytes: number
 
   /** A step stopped at the round limit with work left: the loop yields, then steps again. */
@@ -121,6 +141,7 @@ export class Driver {
     this.announcedLifecycle = this.lifecycleState
     this.readBuffer = new ReadBuffer(sizes.readBufferBytes, this.signal.wake)
     this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
+    this.outbox = engine.native ? noOutbox : new ChunkList()
     this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
     this.hub = new EventHub(sizes.eventBufferSize, engine.replayTickets !== false)
     this.stallTimeout = sizes.stallTimeout

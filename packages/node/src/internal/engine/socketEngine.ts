@@ -98,8 +98,12 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
   // more arrives. The limit is above one record because Node hands each
   // record over in a callback of its own: pausing at one record would pause
   // and resume the socket for every record.
-  /** Pushed to by `onData` (Node); taken from by `takePlaintext` (the IO fiber), at most a record at a time. */
-  private readonly inbox = new Fifo<Uint8Array>()
+  /**
+   * Pushed to by `onData` (Node); taken from by `takePlaintext` (the IO
+   * fiber), at most a record at a time. Made by the first 'data': a
+   * connection that never receives application data has none.
+   */
+  private inbox: Fifo<Uint8Array> | undefined = undefined
   /** The bytes in `inbox`: written by `onData` and `takePlaintext`. */
   private inboxBytes = 0
   /** Whether `onData` was ever called: the peer sent application data. */
@@ -197,18 +201,19 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
   }
 
   takePlaintext(): Uint8Array | undefined {
-    const head = this.inbox.peek()
-    if (head === undefined) return undefined
+    const inbox = this.inbox
+    const head = inbox?.peek()
+    if (inbox === undefined || head === undefined) return undefined
     // Node emits at most a record per 'data'; Bun emits what it read at once
     // (hundreds of KiB). Handed on a record at a time, a chunk never takes the
     // read buffer more than one record over its limit (contract point 5).
     let chunk: Uint8Array
     if (head.length > recordPlaintextBytes) {
       chunk = head.subarray(0, recordPlaintextBytes)
-      this.inbox.replaceHead(head.subarray(recordPlaintextBytes))
+      inbox.replaceHead(head.subarray(recordPlaintextBytes))
     } else {
       chunk = head
-      this.inbox.shift()
+      inbox.shift()
     }
     const wasPaused = this.inboxBytes > INBOX_LIMIT
     this.inboxBytes -= chunk.length
@@ -219,7 +224,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
   inbound(): InboundState {
     const phase = this.inboundPhase
     // The end is reported once every plaintext chunk was taken.
-    return phase._tag === "Ended" && this.inbox.isEmpty ? phase.end : "Open"
+    return phase._tag === "Ended" && (this.inbox === undefined || this.inbox.isEmpty) ? phase.end : "Open"
   }
 
   // --- outbound (the IO fiber) -----------------------------------------------
@@ -317,6 +322,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
     this.plaintextReceived = true
     this.idleMoved = true
     const wasPaused = this.inboxBytes > INBOX_LIMIT
+    this.inbox ??= new Fifo()
     this.inbox.push(chunk)
     this.inboxBytes += chunk.length
     if (!wasPaused && this.inboxBytes > INBOX_LIMIT) this.socket?.pause()
