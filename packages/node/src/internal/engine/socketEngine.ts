@@ -53,6 +53,30 @@ const serverSocket = (under: Duplex | undefined): Duplex => {
 
 const NO_EVENTS: ReadonlyArray<TlsEvent> = []
 
+/** Where the shared `checkServerIdentity` finds its engine: in the client's connect options. */
+const ENGINE: unique symbol = Symbol("effect-tls/SocketEngine")
+
+interface ConnectOptionsOfEngine extends tls.ConnectionOptions {
+  readonly [ENGINE]: SocketEngine
+}
+
+/**
+ * Every client's `checkServerIdentity`: Node calls it as a method of the
+ * connection's options (`options.checkServerIdentity(host, cert)` in
+ * wrap.js), which carry their engine, so a connection costs no closure for
+ * it. If Node ever calls it otherwise, the engine is not found and the
+ * handshake fails: a hostname check is never skipped.
+ */
+function checkServerIdentityOfEngine(
+  this: Partial<ConnectOptionsOfEngine> | undefined,
+  hostname: string,
+  certificate: tls.PeerCertificate
+): Error | undefined {
+  const engine = this?.[ENGINE]
+  if (engine === undefined) return new Error("effect-tls: the hostname check was called without its connection")
+  return engine.checkServerIdentity(hostname, certificate)
+}
+
 /** One per connection; the module note says who calls what. */
 export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
   readonly role: "client" | "server"
@@ -146,16 +170,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
     const under = this.mode.under()
     const socket =
       this.role === "client"
-        ? tls.connect({
-            ...this.tlsOptions,
-            ...(under === undefined ? this.mode.dialOptions() : { socket: under }),
-            // Node builds the verified chain for this check (full handshakes):
-            // kept for the session, instead of building it a second time.
-            checkServerIdentity: (hostname, certificate) => {
-              this.bookkeeping.noteVerifiedChain(certificate)
-              return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
-            }
-          })
+        ? tls.connect(this.connectOptions(under))
         : new tls.TLSSocket(serverSocket(under), { ...this.tlsOptions, isServer: true })
     this.socket = socket
     this.phase = "Handshaking"
@@ -166,6 +181,26 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
     })
     this.mode.adopt(socket)
     if (this.role === "server") socket.disableRenegotiation()
+  }
+
+  /** The client's `tls.connect` options: ours, where to connect, and the hostname check that finds this engine. */
+  private connectOptions(under: Duplex | undefined): ConnectOptionsOfEngine {
+    const options: ConnectOptionsOfEngine = {
+      ...this.tlsOptions,
+      ...(under === undefined ? this.mode.dialOptions() : { socket: under }),
+      [ENGINE]: this,
+      checkServerIdentity: checkServerIdentityOfEngine
+    }
+    return options
+  }
+
+  /**
+   * The client's hostname check. Node builds the verified chain for it (full
+   * handshakes): kept for the session, instead of building it a second time.
+   */
+  checkServerIdentity(hostname: string, certificate: tls.PeerCertificate): Error | undefined {
+    this.bookkeeping.noteVerifiedChain(certificate)
+    return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
   }
 
   handshakeDone(): boolean {
