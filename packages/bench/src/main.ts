@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [--quick] [--runs=N] [--only=bulk,pingpong,small,handshakes,memory,flood]
- * [--impl=raw,effect,native,duplex,floor] [--runtime=bun|deno|node-22] [--out=file.json]`
+ * [--impl=raw,effect,native,duplex,simple,floor,jsduplex] [--runtime=bun|deno|node-22] [--out=file.json]`
  *
  * `--runtime` runs the worker processes, where every measured connection
  * lives, on that runtime (from the root's devDependencies), for the bulk and

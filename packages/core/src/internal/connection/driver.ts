@@ -42,21 +42,11 @@ export interface DriverSizes {
 
 /**
  * The outbox of every connection over a native engine, which never produces
- * ciphertext for the driver to move: it stays empty, and a chunk pushed into
- * it (an engine breaking that contract) throws, which `guard` turns into the
- * connection's fatal error.
+ * ciphertext for the driver to move: it stays empty (the driver fails a
+ * native engine that hands it ciphertext before anything is pushed). A plain
+ * ChunkList, so that the buffers' code sees one class.
  */
-class NoOutbox extends ChunkList {
-  override push(chunk: Uint8Array): void {
-    if (chunk.length > 0) throw new Error("a native engine produced ciphertext for the driver")
-  }
-
-  override unshift(chunk: Uint8Array): void {
-    this.push(chunk)
-  }
-}
-
-const noOutbox: ChunkList = new NoOutbox()
+const noOutbox = new ChunkList()
 
 /**
  * Field ownership, as Go's `crypto/tls.Conn` documents it:
@@ -391,6 +381,8 @@ export class Driver {
     }
     const afterFin = this.sendState._tag === "Finishing" || this.sendState._tag === "Done"
     for (let chunk = engine.takeCiphertext(); chunk !== undefined; chunk = engine.takeCiphertext()) {
+      // Thrown, so that `guard` fails the connection: a native engine's outbox is shared (`noOutbox`).
+      if (engine.native) throw new Error("a native engine produced ciphertext for the driver")
       if (!afterFin) outbox.push(chunk)
     }
     while (!outbox.isEmpty && transport.writable()) {
