@@ -19,10 +19,13 @@ export const retry = (): never => {
   throw RETRY
 }
 
-const isRetry = (cause: Cause.Cause<unknown>): boolean => {
+/** What a commit threw (`retry`'s marker, or a buffer's own), if `cause` is exactly that throw; else `undefined`. */
+export const thrownByCommit = (cause: Cause.Cause<unknown>): unknown => {
   const [reason] = cause.reasons
-  return cause.reasons.length === 1 && reason !== undefined && Cause.isDieReason(reason) && reason.defect === RETRY
+  return cause.reasons.length === 1 && reason !== undefined && Cause.isDieReason(reason) ? reason.defect : undefined
 }
+
+const isRetry = (cause: Cause.Cause<unknown>): boolean => thrownByCommit(cause) === RETRY
 
 /**
  * The exchange of bytes between application fibers and a buffer, made so that

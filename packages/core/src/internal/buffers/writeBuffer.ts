@@ -1,9 +1,9 @@
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { ConnectionClosed, type TlsError, TlsStateError, WriteAfterEnd } from "../../TlsError.ts"
 import { COALESCE_BELOW_BYTES } from "../constants.ts"
 import { ChunkList } from "./chunkList.ts"
-import { Handoff, retry, WAIT } from "./handoff.ts"
+import { Handoff, retry, thrownByCommit, WAIT } from "./handoff.ts"
 
 /**
  * The outbound buffer between the writers and the IO fiber (consumer).
@@ -163,6 +163,7 @@ export class WriteBuffer extends Handoff {
     this.acceptedBytes += chunk.length
   }
 
+  /** Whether `refusal()` would refuse, without building its error (the commit's test, once per write). */
   private get refused(): boolean {
     return this.failure !== undefined || this.closed || this.endRequestedFlag
   }
@@ -181,9 +182,7 @@ export class WriteBuffer extends Handoff {
    * came to refuse writes) and commits again. Anything else thrown is not ours.
    */
   private retryWrite(cause: Cause.Cause<TlsError>): Effect.Effect<void, TlsError> {
-    const [reason] = cause.reasons
-    if (cause.reasons.length !== 1 || reason === undefined || !Cause.isDieReason(reason)) return Effect.failCause(cause)
-    const thrown = reason.defect
+    const thrown = thrownByCommit(cause)
     if (!(thrown instanceof NotAccepted)) return Effect.failCause(cause)
     return this.operation(() => {
       const refused = this.refusal()
