@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
@@ -198,6 +198,45 @@ export const make: (options: {
   readonly options?: ConnectionOptions | undefined
   readonly connectTimeout?: Duration.Input | undefined
 }) => Effect.Effect<TlsConnection, TlsError, Scope.Scope> = Lifecycle.make
+
+/**
+ * `make` without a scope, for code that ends its connections from its own
+ * exit handler (a server's fiber per connection, a pool). `register` is
+ * called once, synchronously, in the step that starts the connection's IO
+ * fiber, before the handshake and before anything can interrupt: from then
+ * on the caller owns the connection and must run the `close` it was given on
+ * every exit, as a scope would (if the handshake failed, it finds nothing
+ * left to do). If `register` was not called, nothing was started: this
+ * effect failed or was interrupted before, and released the transport.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeUnscoped: (
+  options: {
+    readonly engine: Engine
+    readonly transport: Transport
+    readonly options?: ConnectionOptions | undefined
+    readonly connectTimeout?: Duration.Input | undefined
+  },
+  register: (close: Effect.Effect<void>) => void
+) => Effect.Effect<TlsConnection, TlsError> = Lifecycle.makeUnscoped
+
+/**
+ * Closes the connection now, as its scope's close would: the pending
+ * writes, close_notify and the FIN within the close timeout, then by force.
+ * Uninterruptible (bounded by the close timeout). The first close does the
+ * work; a later one, such as the scope's finalizer of a connection closed
+ * early, waits until the connection has ended. Every operation on the
+ * connection fails with `ConnectionClosed` after it.
+ *
+ * @since 0.1.0
+ * @category destructors
+ */
+export const close = (connection: TlsConnection): Effect.Effect<void> =>
+  connection instanceof Halves.Connection
+    ? Lifecycle.close(connection.driver)
+    : Effect.die(new TypeError("TlsConnection.close: the connection was not made by TlsConnection.make"))
 
 /**
  * @since 0.1.0

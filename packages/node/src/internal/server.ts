@@ -71,28 +71,48 @@ export const serve = <E, R>(
     // One fiber per connection, with as few layers as the contract allows: an
     // idle connection keeps each layer's frame (and its closure) on its
     // fiber's stack for as long as it lives, and every layer is operations per
-    // handshake. What the layers do, outermost first: the socket is destroyed
-    // whatever happened (the connection's scope closed it already, unless it
-    // never took it) and the fiber leaves the server's set; the connection's
-    // scope (`Effect.scoped`) closes after the handler, or after the failed
-    // accept was reported; the accept, then the handler or the report of the
-    // failed accept. The fiber ends with success or an interruption only: both
-    // are reported, and the rest is swallowed where it arises (see
-    // `handshakeFailed`). `Effect.scoped` keeps the effect it was given for as
-    // long as the scope is open (its exit frame's closure holds it): given a
-    // `suspend`, it keeps that alone, and what the `suspend` builds (the
-    // accept, the engine options, the continuations) is garbage once the
-    // handshake is over.
-    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> =>
-      Effect.onExit(Effect.scoped(Effect.suspend(() => served(socket))), () =>
-        Effect.withFiber((fiber) => {
-          socket.destroy()
-          connections.leave(fiber)
-          return Effect.void
-        })
+    // handshake. What the layers do, outermost first: the connection is closed
+    // (gracefully, as a scope would: it is made unscoped, since a scope's
+    // finalizer costs more per connection than this exit, which the fiber has
+    // anyway), the socket is destroyed whatever happened (the close did it
+    // already, unless the connection never took it) and the fiber leaves the
+    // server's set; the handler's scope (`Effect.scoped`) closes after the
+    // handler, before the connection does; the accept, then the handler or the
+    // report of the failed accept. The fiber ends with success or an
+    // interruption only: both are reported, and the rest is swallowed where it
+    // arises (see `handshakeFailed`). `Effect.scoped` keeps the effect it was
+    // given for as long as the scope is open (its exit frame's closure holds
+    // it): given a `suspend`, it keeps that alone, and what the `suspend`
+    // builds (the accept, the engine options, the continuations) is garbage
+    // once the handshake is over.
+    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> => {
+      // Written once, by the accept as it starts the connection; run by the exit.
+      let close: Effect.Effect<void> | undefined
+      // The function that takes the close is made by the `suspend`, not here:
+      // kept in this closure's context, it would live as long as the fiber.
+      return Effect.onExit(
+        Effect.scoped(
+          Effect.suspend(() =>
+            served(socket, (closeConnection) => {
+              close = closeConnection
+            })
+          )
+        ),
+        () =>
+          Effect.withFiber((fiber) => {
+            const left = Effect.sync(() => {
+              socket.destroy()
+              connections.leave(fiber)
+            })
+            return close === undefined ? left : Effect.andThen(close, left)
+          })
       )
+    }
 
-    const served = (socket: net.Socket): Effect.Effect<void, never, R | Scope.Scope> => {
+    const served = (
+      socket: net.Socket,
+      own: (close: Effect.Effect<void>) => void
+    ): Effect.Effect<void, never, R | Scope.Scope> => {
       // Read at accept time: Node forgets the address once the socket closes.
       const peer: Peer = {
         address: socket.remoteAddress ?? "",
@@ -101,7 +121,7 @@ export const serve = <E, R>(
       }
       // The contexts current at accept time serve the whole handshake, even across a reload.
       const { tls, extras } = context.engineOptions()
-      const accept = TlsConnection.make(
+      const accept = TlsConnection.makeUnscoped(
         duplex
           ? {
               engine: makeDuplexEngine("server", tls, extras),
@@ -112,7 +132,8 @@ export const serve = <E, R>(
               engine: makeNativeEngine("server", socket, tls, extras),
               transport: Transport.native,
               options: options.connection
-            }
+            },
+        own
       )
       return Effect.matchCauseEffect(
         // Accepting and the handshake only: a span open for the connection's

@@ -6,6 +6,7 @@
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { CloseOutcome } from "../../CloseOutcome.ts"
 import type { Engine } from "../../Engine.ts"
 import {
@@ -78,8 +79,12 @@ export class Driver {
   private receive: Phase.Receive = Phase.reading
   private sendState: Phase.Send = Phase.sending
 
-  /** Application fibers waiting for the lifecycle, the send direction or the flush state to change. */
-  private readonly progress = new WaitList()
+  /**
+   * Application fibers waiting for the lifecycle, the send direction or the
+   * flush state to change: made by a wait, dropped by `announce` once nobody
+   * waits (see there).
+   */
+  private progressWaiters: WaitList | undefined = undefined
   private progressVersion = 0
   private announcedLifecycle: Phase.Lifecycle
   private announcedSend: Phase.Send = this.sendState
@@ -122,6 +127,10 @@ export class Driver {
   private sendProgressSeen = 0
   /** When the send direction was last seen to move (or a send started waiting), in the clock's milliseconds. */
   private sendMovedAt = 0
+  /** The IO fiber running `run`: written once by the connection's make, in the step that forks it; read by its close. */
+  ioFiber: Fiber.Fiber<void> | undefined = undefined
+  /** Set by the first close (see `Lifecycle.close`); a later one waits for it. */
+  closing = false
 
   constructor(engine: Engine, transport: Transport, sizes: DriverSizes, clock: Clock.Clock) {
     this.engine = engine
@@ -145,6 +154,11 @@ export class Driver {
 
   get send(): Phase.Send {
     return this.sendState
+  }
+
+  /** The bound on the graceful part of the close: the stall bound, by definition (see `closeTimeout`). */
+  get closeTimeout(): Duration.Duration {
+    return this.stallTimeout
   }
 
   get flushedBytes(): number {
@@ -180,6 +194,11 @@ export class Driver {
     this.signal.wake()
   }
 
+  private progress(): WaitList {
+    this.progressWaiters ??= new WaitList()
+    return this.progressWaiters
+  }
+
   /** Waits until `check` returns an effect; it is re-evaluated after every step of the IO fiber. */
   awaitProgress<A, E>(check: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> {
     const go: Effect.Effect<A, E> = Effect.suspend(() => {
@@ -187,7 +206,7 @@ export class Driver {
       if (result !== undefined) return result
       const seen = this.progressVersion
       return Effect.flatMap(
-        this.progress.wait(() => this.progressVersion !== seen, 0),
+        this.progress().wait(() => this.progressVersion !== seen, 0),
         () => go
       )
     })
@@ -240,7 +259,7 @@ export class Driver {
         }
         const seen = this.progressVersion
         return Effect.flatMap(
-          this.progress.wait(() => this.progressVersion !== seen, 0),
+          this.progress().wait(() => this.progressVersion !== seen, 0),
           () => go
         )
       })
@@ -492,7 +511,14 @@ export class Driver {
     this.announcedSend = this.sendState
     this.announcedFlushed = this.flushedBytesCount
     this.progressVersion++
-    this.progress.wakeAll()
+    const waiters = this.progressWaiters
+    if (waiters === undefined) return
+    waiters.wakeAll()
+    // Dropped once nobody waits (every connection waits for its handshake,
+    // and an idle one then for nothing). A fiber that made its wait on the
+    // dropped list registers only if the version is still the one it saw, and
+    // it has just changed: it does not sleep there.
+    if (waiters.isEmpty && this.progressWaiters === waiters) this.progressWaiters = undefined
   }
 
   private release(): void {

@@ -144,7 +144,8 @@ export class Connection implements TlsConnection.TlsConnection {
   readonly reader: TlsConnection.ReadHalf
   readonly writer: TlsConnection.WriteHalf
   readonly session: TlsSession
-  private readonly driver: Driver
+  /** Read by `TlsConnection.close`. */
+  readonly driver: Driver
 
   constructor(driver: Driver, session: TlsSession) {
     this.driver = driver

@@ -17,7 +17,7 @@ import * as Metrics from "../metrics.ts"
 import * as Tracing from "../tracing.ts"
 import * as Deadline from "./deadline.ts"
 import { Driver } from "./driver.ts"
-import { Connection } from "./halves.ts"
+import { awaitClosed, Connection } from "./halves.ts"
 import * as Options from "./options.ts"
 
 interface Params {
@@ -29,16 +29,44 @@ interface Params {
 
 /** @internal */
 export const make = (params: Params): Effect.Effect<TlsConnection.TlsConnection, TlsError, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => open(params, (driver) => Scope.addFinalizerExit(scope, closerOf(driver))))
+
+/** @internal */
+export const makeUnscoped = (
+  params: Params,
+  register: (close: Effect.Effect<void>) => void
+): Effect.Effect<TlsConnection.TlsConnection, TlsError> =>
+  open(params, (driver) =>
+    Effect.sync(() => {
+      register(Effect.suspend(() => close(driver)))
+    })
+  )
+
+/**
+ * The scope's finalizer of one connection. Made here, not where the driver is
+ * made, so that it keeps the driver alone (a closure keeps its maker's whole
+ * context, for as long as the scope is open).
+ */
+const closerOf = (driver: Driver) => () => close(driver)
+
+/**
+ * Makes the connection and hands its close over to `attach`, which runs in
+ * the step that forks the IO fiber (see `openOwned`).
+ */
+const open = (
+  params: Params,
+  attach: (driver: Driver) => Effect.Effect<void>
+): Effect.Effect<TlsConnection.TlsConnection, TlsError> =>
   Effect.suspend(() => {
     // The engine and the transport are handed over by the call: until the
-    // scope's finalizer owns them (`owned`), no IO fiber runs, and if this
-    // effect fails or is interrupted once it has started, they are destroyed
-    // here. After that, the handshake's failure path and `close` release them
-    // once the IO fiber has stopped. (An effect interrupted before it starts
-    // runs nothing: a caller handing them over in an uninterruptible region
+    // close owns them (`owned`), no IO fiber runs, and if this effect fails
+    // or is interrupted once it has started, they are destroyed here. After
+    // that, the handshake's failure path and `close` release them once the
+    // IO fiber has stopped. (An effect interrupted before it starts runs
+    // nothing: a caller handing them over in an uninterruptible region
     // covers that moment itself, as NodeTlsClient does.)
     const owned = { done: false }
-    return Effect.onExit(makeOwned(params, owned), (exit) =>
+    return Effect.onExit(openOwned(params, owned, attach), (exit) =>
       exit._tag === "Success" || owned.done
         ? Effect.void
         : Effect.sync(() => {
@@ -48,32 +76,30 @@ export const make = (params: Params): Effect.Effect<TlsConnection.TlsConnection,
     )
   })
 
-const makeOwned = Effect.fnUntraced(function* (
+const openOwned = Effect.fnUntraced(function* (
   params: Params,
-  owned: { done: boolean }
-): Effect.fn.Return<TlsConnection.TlsConnection, TlsError, Scope.Scope> {
+  owned: { done: boolean },
+  attach: (driver: Driver) => Effect.Effect<void>
+): Effect.fn.Return<TlsConnection.TlsConnection, TlsError> {
   const options = yield* Options.resolve(params.options ?? {})
   const connectTimeout = yield* Options.resolveConnectTimeout(params.connectTimeout)
   const clock = yield* Effect.clockWith(Effect.succeed)
   const driver = new Driver(params.engine, params.transport, options, clock)
-  const { handshakeTimeout, closeTimeout } = options
+  const { handshakeTimeout } = options
 
-  const scope = yield* Effect.scope
-  // One finalizer owns the IO fiber: `close` always interrupts it, so it is
+  // The close owns the IO fiber: it always interrupts it, so the fiber is
   // forked detached (a scope-bound fork would add a second finalizer per
-  // connection), and the fork and the finalizer happen in one uninterruptible
-  // step, so the fiber is never left without its finalizer. It starts at once
+  // connection), and the fork and `attach` happen in one uninterruptible
+  // step, so the fiber is never left without its close. It starts at once
   // rather than on the scheduler's next turn: the engine starts (and a client
   // sends its hello) without waiting for an event-loop turn.
   const fiber = yield* Effect.uninterruptible(
-    Effect.tap(Effect.forkDetach(driver.run(), { startImmediately: true }), (fiber) =>
-      Effect.map(
-        Scope.addFinalizerExit(scope, () => close(driver, fiber, closeTimeout)),
-        () => {
-          owned.done = true
-        }
-      )
-    )
+    Effect.tap(Effect.forkDetach(driver.run(), { startImmediately: true }), (fiber) => {
+      driver.ioFiber = fiber
+      return Effect.map(attach(driver), () => {
+        owned.done = true
+      })
+    })
   )
 
   const started = clock.currentTimeMillisUnsafe()
@@ -94,8 +120,8 @@ const makeOwned = Effect.fnUntraced(function* (
             })
           )
     }),
-    // A failed handshake leaves the driver `Failed`, and the scope's finalizer
-    // counts that error in `recordClose`, once.
+    // A failed handshake leaves the driver `Failed`, and the close counts
+    // that error in `recordClose`, once.
     Tracing.withSpan("TlsConnection.handshake", { "tls.role": params.engine.role })
   )
 
@@ -159,9 +185,25 @@ const awaitHandshake = (
     )
   })
 
-/** The scope's finalizer: graceful close within `closeTimeout`, then by force. */
-const close = (driver: Driver, fiber: Fiber.Fiber<void>, closeTimeout: Duration.Duration): Effect.Effect<void> =>
+/**
+ * The close of a connection (its scope's finalizer, or `TlsConnection.close`):
+ * graceful within the close timeout, then by force. The first close does the
+ * work; a later one waits until it is done.
+ */
+export const close = (driver: Driver): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const fiber = driver.ioFiber
+    if (driver.closing || fiber === undefined) return Effect.asVoid(awaitClosed(driver))
+    driver.closing = true
+    // Uninterruptible, as a scope's finalizer is: an interrupted close would
+    // leave the connection half closed, with nobody to finish. Bounded by the
+    // close timeout.
+    return Effect.uninterruptible(closeOnce(driver, fiber))
+  })
+
+const closeOnce = (driver: Driver, fiber: Fiber.Fiber<void>): Effect.Effect<void> =>
   Effect.gen(function* () {
+    const closeTimeout = driver.closeTimeout
     let forced: string | undefined
     if (driver.lifecycle._tag === "Established") {
       driver.writeBuffer.requestEnd()

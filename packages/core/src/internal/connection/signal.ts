@@ -1,6 +1,30 @@
 import * as Effect from "effect/Effect"
 
 /**
+ * The signals woken since the last `resumeDue`, in the order they were
+ * woken: one microtask resumes them all, so that a connection needs no
+ * function of its own for it.
+ */
+let due: Array<Signal> = []
+
+const resumeDue = (): void => {
+  // Swapped out first: a sleeper resumed here runs inline and may wake
+  // signals again, which then go to the next microtask.
+  const batch = due
+  due = []
+  for (let i = 0; i < batch.length; i++) {
+    try {
+      ;(batch[i] as Signal).resumeNow()
+    } catch (error) {
+      // Thrown where a microtask of its own would have thrown it, and the others still resume.
+      queueMicrotask(() => {
+        throw error
+      })
+    }
+  }
+}
+
+/**
  * A wake-up for one sleeping fiber, safe to call from any callback.
  *
  * Invariant: a `wake` that finds nobody waiting is remembered (one bit), so a
@@ -12,6 +36,7 @@ export class Signal {
   private resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private next: Effect.Effect<void> = Effect.void
 
+  /** In `due`: set by `wake`, cleared by `resumeNow`. */
   private scheduled = false
 
   /**
@@ -26,10 +51,11 @@ export class Signal {
     }
     if (this.scheduled) return
     this.scheduled = true
-    queueMicrotask(this.resumeNow)
+    if (due.push(this) === 1) queueMicrotask(resumeDue)
   }
 
-  private readonly resumeNow = (): void => {
+  /** `resumeDue`'s only. */
+  resumeNow(): void {
     this.scheduled = false
     const resume = this.resume
     if (resume !== undefined) {

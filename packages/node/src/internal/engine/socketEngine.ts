@@ -33,7 +33,7 @@ import type { EngineExtras, EngineTlsOptions } from "./options.ts"
 import type { SocketOwner } from "./owner.ts"
 import { InboundPhase, isLive, type OutboundPhase, type Phase } from "./phases.ts"
 import * as Session from "./session.ts"
-import { SessionBookkeeping } from "./sessionBookkeeping.ts"
+import * as SessionBookkeeping from "./sessionBookkeeping.ts"
 import * as Verification from "./verification.ts"
 
 /**
@@ -78,7 +78,7 @@ function checkServerIdentityOfEngine(
 }
 
 /** One per connection; the module note says who calls what. */
-export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
+export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, SessionBookkeeping.SessionHolder {
   readonly role: "client" | "server"
   readonly native: boolean
   /**
@@ -88,9 +88,11 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
    */
   readonly replayTickets = false
   private readonly mode: Mode
-  private readonly tlsOptions: EngineTlsOptions
-  private readonly extras: EngineExtras
-  private readonly bookkeeping: SessionBookkeeping
+  /** Read by the engine and by `SessionBookkeeping`, whose holder it is. */
+  readonly tlsOptions: EngineTlsOptions
+  readonly extras: EngineExtras
+  /** See `SessionBookkeeping.SessionHolder`: written and read by its functions (Node's callbacks). */
+  verifiedChain: ReadonlyArray<Buffer> | undefined = undefined
 
   /** Written once by `setWaker` (the IO fiber, before `start`); called by Node's callbacks. */
   private waker: () => void = noop
@@ -157,7 +159,6 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
     this.mode = mode
     this.tlsOptions = tlsOptions
     this.extras = extras
-    this.bookkeeping = new SessionBookkeeping(role, tlsOptions, extras)
   }
 
   setWaker(wake: () => void): void {
@@ -199,7 +200,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
    * handshakes): kept for the session, instead of building it a second time.
    */
   checkServerIdentity(hostname: string, certificate: tls.PeerCertificate): Error | undefined {
-    this.bookkeeping.noteVerifiedChain(certificate)
+    SessionBookkeeping.noteVerifiedChain(this, certificate)
     return (this.tlsOptions.checkServerIdentity ?? tls.checkServerIdentity)(hostname, certificate)
   }
 
@@ -405,7 +406,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
   }
 
   onTicket(socket: tls.TLSSocket, session: Buffer): void {
-    this.event(TlsEvent.SessionTicket({ ticket: this.bookkeeping.ticket(socket, session) }))
+    this.event(TlsEvent.SessionTicket({ ticket: SessionBookkeeping.ticket(this, socket, session) }))
     this.waker()
   }
 
@@ -434,7 +435,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched {
     this.sessionInfo = Session.fromSocket(socket, this.role, {
       servername: this.role === "client" ? this.extras.servername : undefined,
       peerVerified,
-      peerChain: this.bookkeeping.peerChain(socket)
+      peerChain: SessionBookkeeping.peerChain(this, socket)
     })
     this.phase = "Established"
     IdleTimer.start(this, this.extras.idleTimeout)
