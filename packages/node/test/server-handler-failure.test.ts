@@ -157,6 +157,56 @@ describe("a server handler that fails", () => {
     }
   }
 
+  it.live(
+    "each handler has a scope of its own, closed as the handler ends: before the close after a success, after the reset after a failure",
+    () =>
+      scoped(
+        Effect.gen(function* () {
+          const issued = yield* CertificateAuthority.issueServer()
+          const finalized = yield* Queue.unbounded<{
+            readonly exit: Exit.Exit<unknown, unknown>
+            readonly wrote: Exit.Exit<void, TlsError>
+          }>()
+          // Each handler waits for its client to say how it should end.
+          const { port } = yield* observed(
+            { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
+            (connection) =>
+              Effect.gen(function* () {
+                yield* Effect.addFinalizer((exit) =>
+                  Effect.flatMap(Effect.exit(connection.writer.write("finalized\n")), (wrote) =>
+                    Queue.offer(finalized, { exit, wrote })
+                  )
+                )
+                const said = yield* connection.reader.read
+                const ending =
+                  Option.isSome(said) && new TextDecoder().decode(said.value) === "fails" ? "fails" : "succeeds"
+                yield* handlerThat(ending)(connection)
+              })
+          )
+          const first = yield* clientOn("native", port, issued.ca)
+          const second = yield* clientOn("native", port, issued.ca)
+
+          yield* first.writer.write("succeeds")
+          const succeeded = yield* readToEnd(first)
+          assert.strictEqual(succeeded.text, `${GREETING}finalized\n`, "the finalizer wrote before the close")
+          assert.isUndefined(succeeded.error, "a clean end")
+          const afterSuccess = yield* Queue.take(finalized)
+          assert.isTrue(Exit.isSuccess(afterSuccess.exit), "the finalizer saw the handler's success")
+          assert.isTrue(Exit.isSuccess(afterSuccess.wrote))
+          // The second connection is open still: its scope is not the first one's.
+          assert.strictEqual(yield* Queue.size(finalized), 0)
+
+          yield* second.writer.write("fails")
+          const failed = yield* readToEnd(second)
+          assert.strictEqual(failed.error?.reason._tag, "ConnectionReset")
+          assert.notInclude(failed.text, "finalized", "the reset came before the finalizer")
+          const afterFailure = yield* Queue.take(finalized)
+          assert.isTrue(Exit.isFailure(afterFailure.exit), "the finalizer saw the handler's failure")
+          assert.include(String(Exit.findErrorOption(afterFailure.exit)), "the protocol broke")
+        })
+      )
+  )
+
   it.live("the log level is an option: Error logs at error level, None logs nothing; both still reset and count", () =>
     scoped(
       Effect.gen(function* () {

@@ -7,11 +7,12 @@ import * as TlsConnection from "@effect-tls/core/TlsConnection"
 import { Other, type TlsError, TlsTransportError } from "@effect-tls/core/TlsError"
 import * as Transport from "@effect-tls/core/Transport"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as LogLevel from "effect/LogLevel"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { Acceptor, Peer, Server } from "../NodeTlsServer.ts"
 import type * as TlsOptions from "../TlsOptions.ts"
 import { type ServerContext, serverContext } from "./context.ts"
@@ -68,51 +69,48 @@ export const serve = <E, R>(
     // Asked once: every connection runs in this context (see `connections`).
     const traced = yield* tracing
 
-    // One fiber per connection, with as few layers as the contract allows: an
-    // idle connection keeps each layer's frame (and its closure) on its
-    // fiber's stack for as long as it lives, and every layer is operations per
-    // handshake. What the layers do, outermost first: the connection is closed
-    // (gracefully, as a scope would: it is made unscoped, since a scope's
-    // finalizer costs more per connection than this exit, which the fiber has
-    // anyway), the socket is destroyed whatever happened (the close did it
-    // already, unless the connection never took it) and the fiber leaves the
-    // server's set; the handler's scope (`Effect.scoped`) closes after the
-    // handler, before the connection does; the accept, then the handler or the
-    // report of the failed accept. The fiber ends with success or an
-    // interruption only: both are reported, and the rest is swallowed where it
-    // arises (see `handshakeFailed`). `Effect.scoped` keeps the effect it was
-    // given for as long as the scope is open (its exit frame's closure holds
-    // it): given a `suspend`, it keeps that alone, and what the `suspend`
-    // builds (the accept, the engine options, the continuations) is garbage
-    // once the handshake is over.
-    const serveSocket = (socket: net.Socket): Effect.Effect<void, never, R> => {
-      // Written once, by the accept as it starts the connection; run by the exit.
+    // One fiber per connection, with as few frames as the contract allows:
+    // an idle connection keeps each frame (and what it wraps, and its
+    // closure) on its fiber's stack for as long as it lives. One frame, the
+    // exit below, does what `Effect.scoped`, a `catchCause` around the handler
+    // and a scope's finalizer for the connection would each do with a frame of
+    // its own, in their order: a failed handler resets the connection (see
+    // `handlerFailed`), the handler's scope closes, the connection is closed
+    // (gracefully, as a scope would: it is made unscoped, see
+    // `TlsConnection.makeUnscoped`), the socket is destroyed whatever happened
+    // (the close did it already, unless the connection never took it) and the
+    // fiber leaves the server's set. A failed accept is reported where it
+    // arises (see `handshakeFailed`); the fiber ends with the handler's exit.
+    const serveSocket = (socket: net.Socket): Effect.Effect<void, unknown, R> => {
+      // Each written once, as the connection starts, by the fiber; read by its exit.
+      let scope: Scope.Closeable | undefined
       let close: Effect.Effect<void> | undefined
-      // The function that takes the close is made by the `suspend`, not here:
-      // kept in this closure's context, it would live as long as the fiber.
       return Effect.onExit(
-        Effect.scoped(
-          Effect.suspend(() =>
-            served(socket, (closeConnection) => {
-              close = closeConnection
-            })
-          )
-        ),
-        () =>
-          Effect.withFiber((fiber) => {
-            const left = Effect.sync(() => {
+        Effect.withFiber((fiber) => {
+          // The handler's own scope. The context is not put back: the fiber
+          // ends with this effect.
+          scope = Scope.makeUnsafe()
+          fiber.setContext(Context.add(fiber.context, Scope.Scope, scope))
+          return served(socket, (closeConnection) => {
+            close = closeConnection
+          })
+        }),
+        (exit) =>
+          Effect.withFiber((fiber) =>
+            Effect.gen(function* () {
+              if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)) {
+                yield* handlerFailed(socket, exit.cause, logLevel)
+              }
+              if (scope !== undefined) yield* Scope.close(scope, exit)
+              if (close !== undefined) yield* close
               socket.destroy()
               connections.leave(fiber)
             })
-            return close === undefined ? left : Effect.andThen(close, left)
-          })
+          )
       )
     }
 
-    const served = (
-      socket: net.Socket,
-      own: (close: Effect.Effect<void>) => void
-    ): Effect.Effect<void, never, R | Scope.Scope> => {
+    const served = (socket: net.Socket, own: (close: Effect.Effect<void>) => void): Effect.Effect<void, E, R> => {
       // Read at accept time: Node forgets the address once the socket closes.
       const peer: Peer = {
         address: socket.remoteAddress ?? "",
@@ -143,11 +141,7 @@ export const serve = <E, R>(
           : accept,
         {
           onFailure: (cause) => handshakeFailed(peer, cause, options.onHandshakeFailure),
-          onSuccess: (connection) =>
-            Effect.catchCause(handler(connection, peer), (cause) =>
-              // An interruption (the server's shutdown) ends the fiber as one.
-              Cause.hasInterruptsOnly(cause) ? Effect.interrupt : handlerFailed(socket, peer, cause, logLevel)
-            )
+          onSuccess: (connection) => handler(connection, peer)
         }
       )
     }
@@ -207,14 +201,14 @@ export const serve = <E, R>(
 
 /**
  * A handler failed (an error or a defect): the connection is reset at once,
- * before its scope closes it gracefully, so the client sees a TCP RST and no
- * close_notify (a crashed handler must not look like a clean end: Node can
- * send no alert of our choosing), and the failure is counted and logged at
- * `level` with the client's address.
+ * before the handler's scope and the connection close, so the client sees a
+ * TCP RST and no close_notify (a crashed handler must not look like a clean
+ * end: Node can send no alert of our choosing), and the failure is counted
+ * and logged at `level` with the client's address (Node keeps the address it
+ * read at accept time, see `served`, after the socket is gone).
  */
 const handlerFailed = (
   socket: net.Socket,
-  peer: Peer,
   cause: Cause.Cause<unknown>,
   level: LogLevel.Severity | "None"
 ): Effect.Effect<void> =>
@@ -225,7 +219,7 @@ const handlerFailed = (
     return Effect.andThen(
       counted,
       Effect.logWithLevel(level)("NodeTlsServer: the handler failed; its connection was reset", cause).pipe(
-        Effect.annotateLogs({ "client.address": peer.address, "client.port": peer.port })
+        Effect.annotateLogs({ "client.address": socket.remoteAddress ?? "", "client.port": socket.remotePort ?? 0 })
       )
     )
   })

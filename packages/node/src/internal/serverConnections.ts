@@ -23,9 +23,9 @@ export class ServerConnections<R> {
   private emptied: (() => void) | undefined = undefined
   /** Written once by `close`; read by `run`, which runs nothing after it. */
   private closed = false
-  private readonly fork: (effect: Effect.Effect<void, never, R>) => Fiber.Fiber<void>
+  private readonly fork: (effect: Effect.Effect<void, unknown, R>) => Fiber.Fiber<void, unknown>
 
-  constructor(fork: (effect: Effect.Effect<void, never, R>) => Fiber.Fiber<void>) {
+  constructor(fork: (effect: Effect.Effect<void, unknown, R>) => Fiber.Fiber<void, unknown>) {
     this.fork = fork
   }
 
@@ -35,7 +35,7 @@ export class ServerConnections<R> {
    * interrupted: a fork evaluates its fiber synchronously until it first
    * suspends). False, and nothing runs, once the set is closed.
    */
-  run(effect: Effect.Effect<void, never, R>): boolean {
+  run(effect: Effect.Effect<void, unknown, R>): boolean {
     if (this.closed) return false
     const fiber = this.fork(effect)
     // A fiber that ended within the fork left before it was added.

@@ -38,16 +38,18 @@ export const makeUnscoped = (
 ): Effect.Effect<TlsConnection.TlsConnection, TlsError> =>
   open(params, (driver) =>
     Effect.sync(() => {
-      register(Effect.suspend(() => close(driver)))
+      register(closeEffectOf(driver))
     })
   )
 
 /**
- * The scope's finalizer of one connection. Made here, not where the driver is
- * made, so that it keeps the driver alone (a closure keeps its maker's whole
- * context, for as long as the scope is open).
+ * The scope's finalizer of one connection, and the close `makeUnscoped` hands
+ * over. Made here, not where they are used, so that each keeps the driver
+ * alone: a closure keeps its maker's whole context (here `register`, and what
+ * that keeps) for as long as the connection is open.
  */
 const closerOf = (driver: Driver) => () => close(driver)
+const closeEffectOf = (driver: Driver): Effect.Effect<void> => Effect.suspend(closerOf(driver))
 
 /**
  * Makes the connection and hands its close over to `attach`, which runs in
