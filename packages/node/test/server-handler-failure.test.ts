@@ -32,11 +32,15 @@ const PATHS: ReadonlyArray<TlsOptions.Path> = ["native", "duplex"]
 /** What a handler writes before it ends, one way or the other. */
 const GREETING = "partial answer\n"
 
-type Ending = "succeeds" | "fails" | "dies"
+type Ending = "succeeds" | "fails" | "dies" | "throws"
 
-/** A handler that writes the greeting, then succeeds, fails or dies. */
-const handlerThat = (ending: Ending) => (connection: TlsConnection.TlsConnection) =>
-  Effect.andThen(
+/**
+ * A handler that writes the greeting, then succeeds, fails or dies; or one
+ * that throws instead of returning an effect.
+ */
+const handlerThat = (ending: Ending) => (connection: TlsConnection.TlsConnection) => {
+  if (ending === "throws") throw new Error("a bug before the handler's effect")
+  return Effect.andThen(
     connection.writer.write(GREETING),
     ending === "succeeds"
       ? Effect.void
@@ -44,6 +48,7 @@ const handlerThat = (ending: Ending) => (connection: TlsConnection.TlsConnection
         ? Effect.fail(new Error("the protocol broke"))
         : Effect.die(new Error("a bug in the handler"))
   )
+}
 
 interface LogEntry {
   readonly level: string
@@ -119,12 +124,12 @@ describe("a server handler that fails", () => {
   for (const serverPath of PATHS) {
     for (const clientPath of PATHS) {
       it.live(
-        `${serverPath} server, ${clientPath} client: a failed handler resets the connection, a defect too, a success ends with close_notify`,
+        `${serverPath} server, ${clientPath} client: a failed handler resets the connection, a defect or a throw too, a success ends with close_notify`,
         () =>
           scoped(
             Effect.gen(function* () {
               const issued = yield* CertificateAuthority.issueServer()
-              for (const ending of ["succeeds", "fails", "dies"] as const) {
+              for (const ending of ["succeeds", "fails", "dies", "throws"] as const) {
                 const { port, handlerFailures, handlerLogs } = yield* observed(
                   { credentials: [credential(issued)], path: serverPath, shutdownTimeout: "100 millis" },
                   handlerThat(ending)
