@@ -62,9 +62,9 @@ interface LogEntry {
  * log line at any level in `logs`, the handler failures of this server alone
  * in `handlerFailures`.
  */
-const observed = <E>(
+const observed = <E, R = never>(
   options: TlsOptions.ServerOptions,
-  handler: (connection: TlsConnection.TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E>
+  handler: (connection: TlsConnection.TlsConnection, peer: NodeTlsServer.Peer) => Effect.Effect<void, E, R>
 ) =>
   Effect.gen(function* () {
     const logs = yield* Queue.unbounded<LogEntry>()
