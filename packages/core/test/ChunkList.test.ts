@@ -1,0 +1,93 @@
+/**
+ * The byte FIFO under both buffers, against a model (one flat array of the
+ * bytes pushed and not yet taken): every way of taking (`shift`,
+ * `shiftCoalesced`, `take`, `unshift` of a part) returns the next bytes in
+ * order, `bytes` is always what is left, and coalesced pieces keep their
+ * bounds. Random operations from a printed seed, replayable with
+ * `CHUNK_LIST_SEED`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { ChunkList } from "../src/internal/buffers/chunkList.ts"
+
+/** A small deterministic generator (mulberry32): the same seed, the same run. */
+const random = (seed: number) => {
+  let state = seed >>> 0
+  return (below: number): number => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return (((t ^ (t >>> 14)) >>> 0) % below) | 0
+  }
+}
+
+const SMALL = 64
+const MAX = 256
+
+describe("ChunkList", () => {
+  it("hands out exactly the bytes pushed, in order, whatever takes them", () => {
+    const seeds =
+      process.env.CHUNK_LIST_SEED === undefined
+        ? Array.from({ length: 8 }, (_, i) => (Date.now() + i * 7919) >>> 0)
+        : [Number(process.env.CHUNK_LIST_SEED)]
+    for (const seed of seeds) {
+      const next = random(seed)
+      const list = new ChunkList()
+      const model: Array<number> = []
+      let written = 0
+      const expectTaken = (piece: Uint8Array, what: string) => {
+        const expected = model.splice(0, piece.length)
+        assert.deepStrictEqual(Array.from(piece), expected, `seed ${seed}: ${what} returned other bytes`)
+      }
+      // Bounded: 3,000 operations per seed, pushes included.
+      for (let op = 0; op < 3_000; op++) {
+        const kind = next(10)
+        if (kind < 5) {
+          const size = next(4) === 0 ? SMALL + next(400) : next(SMALL)
+          const chunk = Uint8Array.from({ length: size }, () => written++ & 0xff)
+          list.push(chunk)
+          model.push(...chunk)
+        } else if (kind === 5) {
+          const chunk = list.shift()
+          if (chunk === undefined) assert.strictEqual(model.length, 0, `seed ${seed}: shift found nothing`)
+          else expectTaken(chunk, "shift")
+        } else if (kind <= 7) {
+          const cut = next(2) === 0
+          const piece = list.shiftCoalesced(SMALL, MAX, cut)
+          if (piece === undefined) {
+            assert.strictEqual(model.length, 0, `seed ${seed}: shiftCoalesced found nothing`)
+          } else {
+            if (cut) assert.isAtMost(piece.length, MAX, `seed ${seed}: a cut piece is at most max`)
+            expectTaken(piece, "shiftCoalesced")
+          }
+        } else if (kind === 8) {
+          const n = next(Math.min(model.length, 600) + 1)
+          expectTaken(list.take(n), "take")
+        } else if (model.length > 0) {
+          // A partial consumption: take a chunk, put its tail back (the model keeps the tail in front).
+          const chunk = list.shift() as Uint8Array
+          const keep = next(chunk.length)
+          expectTaken(chunk.subarray(0, keep), "shift before unshift")
+          list.unshift(chunk.subarray(keep))
+        }
+        assert.strictEqual(list.bytes, model.length, `seed ${seed}: bytes after operation ${op}`)
+        assert.strictEqual(list.isEmpty, model.length === 0)
+      }
+      expectTaken(list.take(model.length), "the final take")
+      assert.isTrue(list.isEmpty, `seed ${seed}: empty at the end`)
+    }
+  })
+
+  it("joins a run of small chunks into one piece of at most max bytes, and leaves a large chunk whole", () => {
+    const list = new ChunkList()
+    for (let i = 0; i < 10; i++) list.push(new Uint8Array(60).fill(i))
+    list.push(new Uint8Array(1000).fill(99))
+    const first = list.shiftCoalesced(SMALL, MAX, false) as Uint8Array
+    assert.strictEqual(first.length, 240, "four chunks of 60 fit in 256")
+    assert.deepStrictEqual([first[0], first[60], first[120], first[239]], [0, 1, 2, 3])
+    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, false) as Uint8Array).length, 240)
+    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, false) as Uint8Array).length, 120, "a large chunk ends the run")
+    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, false) as Uint8Array).length, 1000, "uncut: whole")
+    assert.isTrue(list.isEmpty)
+  })
+})
