@@ -30,6 +30,7 @@ describe("ChunkList", () => {
       process.env.CHUNK_LIST_SEED === undefined
         ? Array.from({ length: 8 }, (_, i) => (Date.now() + i * 7919) >>> 0)
         : [Number(process.env.CHUNK_LIST_SEED)]
+    console.log(`ChunkList seeds (replay one with CHUNK_LIST_SEED=<seed>): ${seeds.join(", ")}`)
     for (const seed of seeds) {
       const next = random(seed)
       const list = new ChunkList()
