@@ -14,17 +14,11 @@ import * as MemoryTransport from "../../test/src/MemoryTransport.ts"
 import * as ScriptedEngine from "../../test/src/ScriptedEngine.ts"
 import * as TlsConnection from "../src/TlsConnection.ts"
 import type { TlsError } from "../src/TlsError.ts"
+import { reasonOf } from "./utils/exits.ts"
 import { scriptedPair } from "./utils/scriptedPair.ts"
 
 /** Lets every fiber that can run, run (the memory pair wakes in microtasks, not timers). */
 const settle = Effect.repeat(Effect.yieldNow, { times: 50 })
-
-const reasonOf = (exit: Exit.Exit<unknown, TlsError>): string =>
-  Exit.isFailure(exit)
-    ? exit.cause.reasons
-        .map((reason) => (reason._tag === "Fail" ? `${reason.error._tag}/${reason.error.reason._tag}` : reason._tag))
-        .join(",")
-    : "success"
 
 describe("default bounds, on the TestClock and without options", () => {
   it.effect("the handshake fails Timeout after 10 seconds, not before", () =>

@@ -15,15 +15,8 @@ import * as Adversarial from "../../test/src/Adversarial.ts"
 import * as MemoryTransport from "../../test/src/MemoryTransport.ts"
 import * as ScriptedEngine from "../../test/src/ScriptedEngine.ts"
 import * as TlsConnection from "../src/TlsConnection.ts"
-import type { TlsError } from "../src/TlsError.ts"
+import { reasonOf } from "./utils/exits.ts"
 import { bytes, scriptedPair, text } from "./utils/scriptedPair.ts"
-
-const reasonOf = (exit: Exit.Exit<unknown, TlsError>): string =>
-  Exit.isFailure(exit)
-    ? exit.cause.reasons
-        .map((reason) => (reason._tag === "Fail" ? `${reason.error._tag}/${reason.error.reason._tag}` : reason._tag))
-        .join(",")
-    : "success"
 
 /** Reads to the clean end, at most `limit` chunks. */
 const readText = (connection: TlsConnection.TlsConnection, limit = 1000) =>

@@ -56,6 +56,14 @@ export * as Plaintext from "./Plaintext.ts"
  */
 export * as Runtime from "./Runtime.ts"
 /**
+ * `NodeTls.upgradeClient` and `NodeTls.upgradeServer` under the names of an
+ * earlier release (deprecated).
+ *
+ * @since 0.1.0
+ */
+export * as Starttls from "./Starttls.ts"
+
+/**
  * Options of the client and the server.
  *
  * @since 0.1.0
