@@ -23,6 +23,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as References from "effect/References"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { credential } from "./helpers.ts"
 import { clientOn, hasOpenssl, peerTest } from "./interop-support.ts"
@@ -210,6 +211,32 @@ describe("a server handler that fails", () => {
           assert.include(String(Exit.findErrorOption(afterFailure.exit)), "the protocol broke")
         })
       )
+  )
+
+  it.live("a finalizer of the handler that dies still closes the connection, which leaves the server's count", () =>
+    scoped(
+      Effect.gen(function* () {
+        const issued = yield* CertificateAuthority.issueServer()
+        const { server, port } = yield* observed(
+          { credentials: [credential(issued)], shutdownTimeout: "100 millis" },
+          (connection) =>
+            Effect.andThen(
+              Effect.addFinalizer(() => Effect.die(new Error("a bug in the finalizer"))),
+              connection.writer.write(GREETING)
+            )
+        )
+        const { text, error } = yield* readToEnd(yield* clientOn("native", port, issued.ca))
+        assert.strictEqual(text, GREETING)
+        assert.isUndefined(error, "the handler succeeded: a clean end")
+        // The fiber leaves the set as it ends, after the close the client just saw.
+        const left = yield* Effect.repeat(server.connections, {
+          until: (count) => count === 0,
+          schedule: Schedule.spaced("10 millis"),
+          times: 500
+        })
+        assert.strictEqual(left, 0)
+      })
+    )
   )
 
   it.live("the log level is an option: Error logs at error level, None logs nothing; both still reset and count", () =>

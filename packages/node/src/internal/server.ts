@@ -10,6 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
@@ -101,11 +102,19 @@ export const serve = <E, R>(
               if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)) {
                 yield* handlerFailed(socket, exit.cause, logLevel)
               }
-              if (scope !== undefined) yield* Scope.close(scope, exit)
+              // A finalizer of the handler that fails or dies closes the
+              // connection all the same, and its cause ends the fiber.
+              const finalized = scope === undefined ? Exit.void : yield* Effect.exit(Scope.close(scope, exit))
               if (close !== undefined) yield* close
-              socket.destroy()
-              connections.leave(fiber)
-            })
+              yield* finalized
+            }).pipe(
+              Effect.ensuring(
+                Effect.sync(() => {
+                  socket.destroy()
+                  connections.leave(fiber)
+                })
+              )
+            )
           )
       )
     }
