@@ -393,6 +393,54 @@ describe(`Node internals the engine relies on (nodeInternals.ts, checked on Node
     }).pipe(Effect.scoped)
   )
 
+  it.live.skipIf(!NodeInternals.emptyWriteTellsOutput)(
+    "an empty write on a native TLSSocket completes after the writes before it, once they left it",
+    () =>
+      Effect.gen(function* () {
+        const issued = yield* CertificateAuthority.issueServer()
+        const accepted: Array<tls.TLSSocket> = []
+        let onAccepted: (socket: tls.TLSSocket) => void = noop
+        const serverSide = new Promise<tls.TLSSocket>((resolve) => {
+          onAccepted = resolve
+        })
+        const server = tls.createServer({ key: issued.key, cert: issued.chain }, (socket) => {
+          // Not read until the empty write is made: the client's output stays pending.
+          socket.pause()
+          accepted.push(socket)
+          onAccepted(socket)
+        })
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            for (const socket of accepted) socket.destroy()
+            server.close()
+          })
+        )
+        yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve)))
+        const { port } = server.address() as net.AddressInfo
+        const client = tls.connect({ host: "127.0.0.1", port, ca: issued.ca, servername: "localhost" })
+        yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+        yield* Effect.promise(() => once(client, "secureConnect")).pipe(Effect.timeout("5 seconds"))
+        const order: Array<string> = []
+        const chunk = Buffer.alloc(1024 * 1024, 1)
+        // More than the kernel's buffers take, so the last writes stay in the TLSSocket.
+        for (let i = 0; i < 31; i++) client.write(chunk)
+        client.write(chunk, () => order.push("last write"))
+        assert.isAbove(client.writableLength, 0, "output is pending")
+        const left = new Promise<void>((resolve) =>
+          NodeInternals.afterPendingOutput(client, () => {
+            order.push(`empty write, ${client.writableLength} bytes pending`)
+            resolve()
+          })
+        )
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        assert.deepStrictEqual(order, [], "nothing completes while the peer does not read")
+        const serverSocket = yield* Effect.promise(() => serverSide).pipe(Effect.timeout("5 seconds"))
+        serverSocket.resume()
+        yield* Effect.promise(() => left).pipe(Effect.timeout("10 seconds"))
+        assert.deepStrictEqual(order, ["last write", "empty write, 0 bytes pending"])
+      }).pipe(Effect.scoped)
+  )
+
   it.live("JSStreamSocket destroys the TLSSocket when its duplex closes (hence autoDestroy: false)", () =>
     Effect.gen(function* () {
       const { serverSocket, serverWire } = yield* rawPair({})

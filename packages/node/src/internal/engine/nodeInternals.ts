@@ -257,6 +257,33 @@ export const hasPendingOutput = (socket: tls.TLSSocket): boolean => socket.writa
 const EMPTY_WRITE = Buffer.alloc(0)
 
 /**
+ * Whether {@link afterPendingOutput} tells when a native TLSSocket's pending
+ * output has left: on Node, where an empty write completes only after the
+ * writes before it (Writable completes writes one at a time, in order, and
+ * TLSWrap completes an empty write once the underlying stream took what it
+ * wrote: `TLSWrap::DoWrite`, src/crypto/crypto_tls.cc). Deno fails an empty
+ * write (see {@link endAfterPendingOutput}); on Bun the engine does not rely on it.
+ *
+ * Without it a native engine passes a callback with every write, which costs a
+ * tick per write (`onwrite` in lib/internal/streams/writable.js schedules
+ * `afterWriteTick` for a write completed synchronously that has one).
+ */
+export const emptyWriteTellsOutput: boolean = Runtime.current.name === "node"
+
+/**
+ * Calls `callback` once every write made to the TLSSocket before this call
+ * has left it (see {@link emptyWriteTellsOutput}), by writing nothing after
+ * them. The TLSSocket must still be writable (not ended).
+ *
+ * If Node changes it: a flush waiting on a peer that reads slowly completes
+ * late or, if the callback comes early, steps again and asks again
+ * (test/tlsSocketEngine.test.ts, "an empty write completes after the writes before it").
+ */
+export const afterPendingOutput = (socket: tls.TLSSocket, callback: () => void): void => {
+  socket.write(EMPTY_WRITE, callback)
+}
+
+/**
  * Ends the TLSSocket (close_notify, then, native, the TCP FIN) once its
  * pending TLS output is written. `end()` alone does not wait for it: Node
  * requests the TCP shutdown while TLSWrap may still be writing (a client's
@@ -278,7 +305,7 @@ export const endAfterPendingOutput = (socket: tls.TLSSocket): void => {
     socket.end()
     return
   }
-  socket.write(EMPTY_WRITE, () => {
+  afterPendingOutput(socket, () => {
     if (!socket.destroyed) socket.end()
   })
 }

@@ -136,9 +136,20 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, Ses
   private plaintextReceived = false
 
   /**
+   * How the IO fiber learns that the TLSSocket's pending output has left (a
+   * flush or close_notify waits for it). A native engine on Node asks when it
+   * needs to know, with one empty write behind the pending ones
+   * (`NodeInternals.afterPendingOutput`), so that its writes carry no
+   * callback: Node runs a tick for every synchronous write that has one, two
+   * per round trip of a request and its response. Otherwise (duplex mode,
+   * other runtimes) every write's callback looks.
+   */
+  private readonly callbackPerWrite: boolean
+  /**
    * Set by `outboundPending` (the IO fiber) when it answered true: a flush or
-   * close_notify waits for the TLSSocket's writes. Cleared by `afterWrite`
-   * (Node's write callback) when it wakes the IO fiber for them.
+   * close_notify waits for the TLSSocket's writes. Cleared, and the IO fiber
+   * woken, by the write callback that finds them done (`onWritten`) or by the
+   * empty write's (`onOutputLeft`); while it is set no other empty write is made.
    */
   private drainWanted = false
   /**
@@ -156,6 +167,7 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, Ses
   constructor(role: "client" | "server", mode: Mode, tlsOptions: EngineTlsOptions, extras: EngineExtras) {
     this.role = role
     this.native = mode.native
+    this.callbackPerWrite = !(mode.native && NodeInternals.emptyWriteTellsOutput)
     this.mode = mode
     this.tlsOptions = tlsOptions
     this.extras = extras
@@ -271,14 +283,21 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, Ses
 
   sendPlaintext(chunk: Uint8Array): void {
     this.idleMoved = true
+    const socket = this.socket
+    if (socket === undefined) return
+    if (!this.callbackPerWrite) {
+      socket.write(chunk)
+      return
+    }
     this.afterWrite ??= () => this.onWritten()
-    this.socket?.write(chunk, this.afterWrite)
+    socket.write(chunk, this.afterWrite)
   }
 
   /**
-   * A write's callback: Node calls it without a `this`, hence one closure per
-   * engine, made by the first write (an idle connection may never write).
-   * Written and read by `sendPlaintext` (the IO fiber).
+   * The write callback (`onWritten`, or `onOutputLeft` for the empty write):
+   * Node calls it without a `this`, hence one closure per engine, made by the
+   * first write that needs it (an idle connection may never write). Written
+   * and read by the IO fiber.
    */
   private afterWrite: (() => void) | undefined = undefined
 
@@ -292,6 +311,16 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, Ses
       this.drainWanted = false
       this.waker()
     }
+  }
+
+  /**
+   * The empty write completed: what was pending when it was made has left.
+   * The IO fiber looks again, and makes another if writes made since are
+   * still pending.
+   */
+  private onOutputLeft(): void {
+    this.drainWanted = false
+    this.waker()
   }
 
   sendEnd(): void {
@@ -309,7 +338,15 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, Ses
     const socket = this.socket
     if (socket === undefined) return false
     if (NodeInternals.hasPendingOutput(socket)) {
-      this.drainWanted = true
+      if (this.callbackPerWrite) {
+        this.drainWanted = true
+      } else if (!this.drainWanted && this.outboundPhase === "Open") {
+        // Once the end is requested nothing more may be written: 'finish'
+        // wakes the IO fiber when the output, close_notify last, has left.
+        this.drainWanted = true
+        this.afterWrite ??= () => this.onOutputLeft()
+        NodeInternals.afterPendingOutput(socket, this.afterWrite)
+      }
       return true
     }
     return this.mode.ciphertextPending(this.outboundPhase !== "Open")
