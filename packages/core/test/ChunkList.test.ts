@@ -71,6 +71,20 @@ describe("ChunkList", () => {
           expectTaken(chunk.subarray(0, keep), "shift before unshift")
           list.unshift(chunk.subarray(keep))
         }
+        if (op % 7 === 0 && model.length > 2) {
+          // A delimiter found across chunk boundaries where the model has it (a list reused after
+          // emptying must not see stale chunks past its end).
+          const at = next(model.length - 1)
+          const delimiter = Uint8Array.from(model.slice(at, at + 2))
+          let expected = -1
+          for (let i = 0; i + 1 < model.length; i++) {
+            if (model[i] === delimiter[0] && model[i + 1] === delimiter[1]) {
+              expected = i
+              break
+            }
+          }
+          assert.strictEqual(list.indexOf(delimiter, 0), expected, `seed ${seed}: indexOf after operation ${op}`)
+        }
         assert.strictEqual(list.bytes, model.length, `seed ${seed}: bytes after operation ${op}`)
         assert.strictEqual(list.isEmpty, model.length === 0)
       }

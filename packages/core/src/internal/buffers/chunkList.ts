@@ -1,12 +1,19 @@
 /**
  * A FIFO of byte chunks with a byte count, consumed from the front.
  *
- * Invariant: `bytes` is the sum of the lengths of the chunks from `head` on,
- * and no stored chunk is empty.
+ * Invariant: `bytes` is the sum of the lengths of the chunks in
+ * `chunks[head..tail)`, no stored chunk is empty, and every slot outside that
+ * range is `undefined` (a taken chunk is not kept alive, and a scan stops at
+ * the first `undefined`). An emptied list starts again at slot 0 of the same
+ * array: a list that drains after every chunk or two (the common case)
+ * allocates nothing once its array has its working size. An array grown past
+ * `KEPT_SLOTS` is dropped when the list empties, so that a burst does not
+ * leave an idle connection holding its slots.
  */
 export class ChunkList {
-  private chunks: Array<Uint8Array> = []
+  private chunks: Array<Uint8Array | undefined> = []
   private head = 0
+  private tail = 0
   bytes = 0
 
   get isEmpty(): boolean {
@@ -15,7 +22,7 @@ export class ChunkList {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
-    this.chunks.push(chunk)
+    this.chunks[this.tail++] = chunk
     this.bytes += chunk.length
   }
 
@@ -27,23 +34,32 @@ export class ChunkList {
       this.chunks[this.head] = chunk
     } else {
       this.chunks.unshift(chunk)
+      this.tail++
     }
     this.bytes += chunk.length
   }
 
   shift(): Uint8Array | undefined {
-    if (this.head >= this.chunks.length) return undefined
+    if (this.head >= this.tail) return undefined
     const chunk = this.chunks[this.head] as Uint8Array
+    this.chunks[this.head] = undefined
     this.head++
     this.bytes -= chunk.length
-    if (this.head === this.chunks.length) {
-      this.chunks = []
-      this.head = 0
-    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head)
+    if (this.head === this.tail) {
+      this.reset()
+    } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
+      this.chunks = this.chunks.slice(this.head, this.tail)
+      this.tail -= this.head
       this.head = 0
     }
     return chunk
+  }
+
+  /** Empty again: every slot is `undefined` (see the invariant). */
+  private reset(): void {
+    if (this.chunks.length > KEPT_SLOTS) this.chunks = []
+    this.head = 0
+    this.tail = 0
   }
 
   /**
@@ -82,15 +98,6 @@ export class ChunkList {
     return out
   }
 
-  /** Takes every chunk at once. */
-  shiftAll(): Array<Uint8Array> {
-    const all = this.head === 0 ? this.chunks : this.chunks.slice(this.head)
-    this.chunks = []
-    this.head = 0
-    this.bytes = 0
-    return all
-  }
-
   /** Takes exactly `n` bytes (`n <= bytes`), splitting a chunk if needed. */
   take(n: number): Uint8Array {
     if (n === 0) return EMPTY
@@ -126,7 +133,7 @@ export class ChunkList {
     const first = delimiter[0]
     if (first === undefined) return 0
     let base = 0
-    for (let c = this.head; c < this.chunks.length; c++) {
+    for (let c = this.head; c < this.tail; c++) {
       const chunk = this.chunks[c] as Uint8Array
       let i = from > base ? from - base : 0
       while (i < chunk.length) {
@@ -158,3 +165,6 @@ export class ChunkList {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** The most slots an emptied list keeps for its next chunks. */
+const KEPT_SLOTS = 16

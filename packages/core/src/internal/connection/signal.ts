@@ -3,18 +3,30 @@ import * as Effect from "effect/Effect"
 /**
  * The signals woken since the last `resumeDue`, in the order they were
  * woken: one microtask resumes them all, so that a connection needs no
- * function of its own for it.
+ * function of its own for it. Two arrays take turns (`due` fills while
+ * `resumeDue` empties the other), each refilled from slot 0, so that a
+ * wake-up allocates nothing.
+ *
+ * Invariant: the woken signals are `due[0..dueCount)`, and a microtask is
+ * queued exactly while `dueCount` > 0.
  */
-let due: Array<Signal> = []
+let due: Array<Signal | undefined> = []
+let dueCount = 0
+let resuming: Array<Signal | undefined> = []
 
 const resumeDue = (): void => {
   // Swapped out first: a sleeper resumed here runs inline and may wake
   // signals again, which then go to the next microtask.
   const batch = due
-  due = []
-  for (let i = 0; i < batch.length; i++) {
+  const count = dueCount
+  due = resuming
+  dueCount = 0
+  resuming = batch
+  for (let i = 0; i < count; i++) {
+    const signal = batch[i] as Signal
+    batch[i] = undefined
     try {
-      ;(batch[i] as Signal).resumeNow()
+      signal.resumeNow()
     } catch (error) {
       // Thrown where a microtask of its own would have thrown it, and the others still resume.
       queueMicrotask(() => {
@@ -51,7 +63,8 @@ export class Signal {
     }
     if (this.scheduled) return
     this.scheduled = true
-    if (due.push(this) === 1) queueMicrotask(resumeDue)
+    due[dueCount++] = this
+    if (dueCount === 1) queueMicrotask(resumeDue)
   }
 
   /** `resumeDue`'s only. */

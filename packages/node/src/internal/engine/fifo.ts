@@ -3,21 +3,27 @@
  */
 
 /**
- * `shift` moves a head index instead of copying the array, and the array is
- * emptied in place when its last item is taken, so a list that drains
- * regularly (the engine's inbox, the duplex's outbox) allocates nothing once
- * its array has grown to its working size.
+ * `shift` moves a head index instead of copying the array, and an emptied
+ * list starts again at slot 0 of the same array (without truncating it,
+ * which V8 does in its runtime), so a list that drains regularly (the
+ * engine's inbox, the duplex's outbox) allocates nothing once its array has
+ * grown to its working size.
+ *
+ * Invariant: the items are `items[head..tail)`, and every other slot is
+ * `undefined` (a taken item is not kept alive). An array grown past
+ * `KEPT_SLOTS` is dropped when the list empties.
  */
 export class Fifo<A> {
-  private readonly items: Array<A | undefined> = []
+  private items: Array<A | undefined> = []
   private head = 0
+  private tail = 0
 
   get isEmpty(): boolean {
-    return this.head === this.items.length
+    return this.head === this.tail
   }
 
   push(item: A): void {
-    this.items.push(item)
+    this.items[this.tail++] = item
   }
 
   /** The first item, left in place, or `undefined` when empty. */
@@ -32,16 +38,19 @@ export class Fifo<A> {
 
   /** Takes the first item, or `undefined` when empty. */
   shift(): A | undefined {
+    if (this.head === this.tail) return undefined
     const items = this.items
-    if (this.head === items.length) return undefined
     const item = items[this.head]
-    // Cleared, so that the list does not keep a taken item alive.
     items[this.head] = undefined
     this.head++
-    if (this.head === items.length) {
-      items.length = 0
+    if (this.head === this.tail) {
+      if (items.length > KEPT_SLOTS) this.items = []
       this.head = 0
+      this.tail = 0
     }
     return item
   }
 }
+
+/** The most slots an emptied list keeps for its next items. */
+const KEPT_SLOTS = 16
