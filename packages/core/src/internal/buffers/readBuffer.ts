@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { ConnectionClosed, EndOfStream, FrameTooLong, type TlsError, TlsStateError } from "../../TlsError.ts"
 import * as Arguments from "../arguments.ts"
@@ -123,9 +124,9 @@ export class ReadBuffer extends Handoff {
     if (this.ending !== undefined && !(ending._tag === "Closed" && this.ending._tag === "End")) return
     this.ending = ending
     this.version++
-    const handoff = this.slot
-    this.slot = undefined
-    handoff?.retry()
+    const resume = this.slotResume
+    this.clearSlot()
+    resume?.(this.read)
     this.wakeWaiters()
   }
 
@@ -181,57 +182,86 @@ export class ReadBuffer extends Handoff {
 
   private readOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
   private pullOperation: Pull | undefined = undefined
-  /** The one `read` waiting on an empty buffer that the IO fiber hands the next chunk to. */
-  private slot: SlotOffer | undefined = undefined
+
+  // The slot: the one `read` waiting on an empty buffer, which the IO fiber
+  // resumes with the read's commit itself (see `handOff`). Both fields are
+  // set together by the waiting read's registration and cleared together by
+  // the IO fiber's hand-off, by `finish`, or by the read's own cancellation.
+  /** How to resume the read in the slot. */
+  private slotResume: ((effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void) | undefined = undefined
+  /** The fiber of the read in the slot: its cancellation clears the slot only if the slot is still its own. */
+  private slotFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  private slotWaitOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
+  private slotCancelOperation: Effect.Effect<void> | undefined = undefined
 
   /**
    * One chunk, or `None` at a clean end. Built on first use: many connections
-   * never read this way. A read that finds the buffer empty waits in `slot`
+   * never read this way. A read that finds the buffer empty waits in the slot
    * (if another read holds it, in the general wait list), and the IO fiber
-   * hands it the next chunk directly (see `handOff`).
+   * resumes it with the commit that takes the next chunk (see `handOff`).
    */
   get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
     this.readOperation ??= this.operation(() => {
       if (this.ending?._tag === "Closed") return closedError()
       if (!this.chunks.isEmpty) return this.commitChunk
       if (this.ending !== undefined) return this.endOrFail(() => Effect.succeedNone)
-      return this.slot === undefined ? this.waitInSlot() : WAIT
+      return this.slotResume === undefined ? this.slotWait : WAIT
     })
     return this.readOperation
   }
 
-  /** Waits in the slot; resumed with the chunk itself, or with the read again (the stream ended). */
-  private waitInSlot(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
-    return Effect.callback<Option.Option<Uint8Array>, TlsError>((resume) => {
+  /**
+   * Waits in the slot; resumed with the commit (a chunk arrived) or with the
+   * read again (the stream ended). Built once, with its cancellation: a read
+   * that waits allocates nothing of its own.
+   */
+  private get slotWait(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
+    this.slotWaitOperation ??= Effect.callback<Option.Option<Uint8Array>, TlsError>((resume) => {
       // Checked again in the step that registers: nothing may arrive unseen in between.
-      if (!this.chunks.isEmpty || this.ending !== undefined || this.slot !== undefined) {
+      if (!this.chunks.isEmpty || this.ending !== undefined || this.slotResume !== undefined) {
         resume(this.read)
         return
       }
-      const handoff = new SlotOffer(resume, this.read)
-      this.slot = handoff
+      this.slotResume = resume
+      this.slotFiber = Fiber.getCurrent()
       this.onWait(0)
-      return Effect.sync(() => {
-        if (this.slot === handoff) this.slot = undefined
-      })
+      return this.slotCancel
     })
+    return this.slotWaitOperation
   }
 
   /**
-   * IO fiber: gives the next chunk to the read in the slot. The chunk goes
-   * with the resumption, which Effect runs inline: the reader's fiber takes
-   * it in the first operation it runs (a commit, as every take is), before
-   * anything else can run. If the reader cannot take it now (it was
-   * interrupted in the same moment, or its budget made it yield first) the
-   * chunk goes back to the head of the buffer and the reader reads it again.
+   * The cancellation of a read in the slot. It can run after the IO fiber
+   * resumed that read (the resumed fiber yielded before its commit, and was
+   * interrupted there), when the slot may already hold the next read of
+   * another fiber: hence the fiber's check. A fiber waits in the slot at most
+   * once at a time, and its cancellation runs before it can do anything else.
+   */
+  private get slotCancel(): Effect.Effect<void> {
+    this.slotCancelOperation ??= Effect.sync(() => {
+      if (this.slotFiber !== undefined && this.slotFiber === Fiber.getCurrent()) this.clearSlot()
+    })
+    return this.slotCancelOperation
+  }
+
+  private clearSlot(): void {
+    this.slotResume = undefined
+    this.slotFiber = undefined
+  }
+
+  /**
+   * IO fiber: resumes the read in the slot with the commit, which takes the
+   * next chunk. Effect runs the resumption inline, so the reader's fiber
+   * normally takes the chunk in the first operation it runs, before anything
+   * else can; if it cannot run now (interrupted in the same moment, or its
+   * budget made it yield first), the chunk stays in the buffer for whichever
+   * read commits first, and a commit that then finds nothing reads again.
    */
   private handOff(): void {
-    const handoff = this.slot
-    if (handoff === undefined || this.chunks.isEmpty) return
-    this.slot = undefined
-    const chunk = this.chunks.shift() as Uint8Array
-    if (handoff.offer(chunk)) this.took()
-    else this.chunks.unshift(chunk)
+    const resume = this.slotResume
+    if (resume === undefined || this.chunks.isEmpty) return
+    this.clearSlot()
+    resume(this.commitChunk)
   }
 
   /**
@@ -335,51 +365,3 @@ export class ReadBuffer extends Handoff {
 
 const closedError = (): Effect.Effect<never, TlsError> =>
   Effect.fail(new TlsStateError({ reason: new ConnectionClosed({ detail: "the connection was closed" }) }))
-
-/**
- * One read waiting in the slot. `offer` resumes its fiber with a commit of
- * the chunk and tells whether that commit ran (it runs inline, within
- * `offer`, unless the fiber cannot run now); a commit that runs later, after
- * the chunk was taken back, retries the read instead.
- */
-class SlotOffer {
-  private chunk: Uint8Array | undefined = undefined
-  private state: "waiting" | "offered" | "taken" | "withdrawn" = "waiting"
-  private readonly resume: (effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void
-  private readonly again: Effect.Effect<Option.Option<Uint8Array>, TlsError>
-
-  constructor(
-    resume: (effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void,
-    again: Effect.Effect<Option.Option<Uint8Array>, TlsError>
-  ) {
-    this.resume = resume
-    this.again = again
-  }
-
-  /** The reader's commit. Made by `offer`, its one use: a read that waits (an idle connection's) does not hold it. */
-  private take(): Option.Option<Uint8Array> {
-    if (this.state !== "offered") return retry()
-    this.state = "taken"
-    return Option.some(this.chunk as Uint8Array)
-  }
-
-  offer(chunk: Uint8Array): boolean {
-    this.chunk = chunk
-    this.state = "offered"
-    this.resume(Effect.sync(() => this.take()))
-    // `take` ran inside `resume` if the reader could run at once.
-    if (this.wasTaken()) return true
-    this.state = "withdrawn"
-    this.chunk = undefined
-    return false
-  }
-
-  private wasTaken(): boolean {
-    return this.state === "taken"
-  }
-
-  /** The stream ended while this read waited: it reads again and finds out. */
-  retry(): void {
-    this.resume(this.again)
-  }
-}
