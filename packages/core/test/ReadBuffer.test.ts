@@ -1,10 +1,11 @@
 /**
  * The read buffer's slot, in the one order of events that random schedules
- * reach rarely: the IO fiber resumes the read waiting in the slot, that
+ * reach rarely: the IO fiber resumes the reader waiting in the slot, that
  * reader's fiber yields before its commit (its scheduler says so), another
  * fiber reads the chunk and then waits in the slot itself, and only then is
  * the first reader interrupted. Its cancellation must leave the second
- * reader's slot alone, or the second read is never handed the next chunk.
+ * reader's slot alone, or the second reader is never handed the next chunk.
+ * Readers are `read`s and stream pulls, which share the slot.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -45,39 +46,58 @@ class HoldingScheduler implements Scheduler.Scheduler {
 
 const chunk = (byte: number): Uint8Array => new Uint8Array([byte])
 
+interface Way {
+  readonly name: string
+  readonly run: (buffer: ReadBuffer) => Effect.Effect<unknown, unknown>
+  /** What the operation returns for one chunk. */
+  readonly result: (chunk: Uint8Array) => unknown
+}
+
+const ways: ReadonlyArray<Way> = [
+  { name: "read", run: (buffer) => buffer.read, result: (bytes) => Option.some(bytes) },
+  { name: "stream pull", run: (buffer) => buffer.pull, result: (bytes) => [bytes] }
+]
+
 describe("ReadBuffer", () => {
-  it.live("a read interrupted after its hand-off, before its commit, leaves the next reader in the slot", () =>
-    Effect.gen(function* () {
-      const buffer = new ReadBuffer(1024, () => {})
-      const scheduler = new HoldingScheduler()
-      const first = yield* Effect.forkChild(Effect.provideService(buffer.read, Scheduler.Scheduler, scheduler), {
-        startImmediately: true
-      })
-      // `first` waits in the slot. The hand-off resumes it, and it yields before its commit.
-      scheduler.yieldNext = true
-      buffer.push(chunk(1))
-      buffer.wakeReaders()
-      assert.strictEqual(scheduler.heldTasks, 1, "the first reader yielded instead of committing")
-      assert.isUndefined(first.pollUnsafe())
-      assert.strictEqual(buffer.bytes, 1, "the chunk stayed in the buffer")
+  for (const firstWay of ways) {
+    for (const secondWay of ways) {
+      it.live(
+        `a ${firstWay.name} interrupted after its hand-off, before its commit, leaves a ${secondWay.name} in the slot`,
+        () =>
+          Effect.gen(function* () {
+            const buffer = new ReadBuffer(1024, () => {})
+            const scheduler = new HoldingScheduler()
+            const first = yield* Effect.forkChild(
+              Effect.provideService(firstWay.run(buffer), Scheduler.Scheduler, scheduler),
+              { startImmediately: true }
+            )
+            // `first` waits in the slot. The hand-off resumes it, and it yields before its commit.
+            scheduler.yieldNext = true
+            buffer.push(chunk(1))
+            buffer.wakeReaders()
+            assert.strictEqual(scheduler.heldTasks, 1, "the first reader yielded instead of committing")
+            assert.isUndefined(first.pollUnsafe())
+            assert.strictEqual(buffer.bytes, 1, "the chunk stayed in the buffer")
 
-      // Another fiber takes that chunk, then waits in the slot for the next one.
-      assert.deepStrictEqual(yield* buffer.read, Option.some(chunk(1)))
-      const second = yield* Effect.forkChild(buffer.read, { startImmediately: true })
-      assert.isUndefined(second.pollUnsafe())
+            // Another fiber takes that chunk, then waits in the slot for the next one.
+            assert.deepStrictEqual(yield* buffer.read, Option.some(chunk(1)))
+            const second = yield* Effect.forkChild(secondWay.run(buffer), { startImmediately: true })
+            assert.isUndefined(second.pollUnsafe())
 
-      yield* Fiber.interrupt(first)
-      assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(first)))
+            yield* Fiber.interrupt(first)
+            assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(first)))
 
-      buffer.push(chunk(2))
-      buffer.wakeReaders()
-      const secondExit = second.pollUnsafe()
-      assert.isDefined(secondExit, "the second reader was handed the next chunk at once")
-      assert.deepStrictEqual(secondExit, Exit.succeed(Option.some(chunk(2))))
-      assert.strictEqual(buffer.bytes, 0)
-      // The first reader's yield, run now, finds its fiber over and changes nothing.
-      scheduler.release()
-      assert.strictEqual(buffer.bytes, 0)
-    })
-  )
+            buffer.push(chunk(2))
+            buffer.wakeReaders()
+            const secondExit = second.pollUnsafe()
+            assert.isDefined(secondExit, "the second reader was handed the next chunk at once")
+            assert.deepStrictEqual(secondExit, Exit.succeed(secondWay.result(chunk(2))))
+            assert.strictEqual(buffer.bytes, 0)
+            // The first reader's yield, run now, finds its fiber over and changes nothing.
+            scheduler.release()
+            assert.strictEqual(buffer.bytes, 0)
+          })
+      )
+    }
+  }
 })

@@ -40,7 +40,9 @@ type Pull = Effect.Effect<readonly [Uint8Array], TlsError | Cause.Done>
  * Shared fields: `chunks` (pushed by the IO fiber, taken in readers'
  * commits), `ending` (written by the IO fiber or the close, read by readers),
  * the waiters' demands (registered by readers, read by the IO fiber through
- * `capacity`), `starved` (set by the IO fiber, cleared by readers).
+ * `capacity`), `starved` (set by the IO fiber, cleared by readers), the
+ * slot (taken by a waiting reader's registration, cleared by the IO fiber's
+ * hand-off, by `finish` or by that reader's cancellation).
  */
 export class ReadBuffer extends Handoff {
   private readonly chunks = new ChunkList()
@@ -124,9 +126,11 @@ export class ReadBuffer extends Handoff {
     if (this.ending !== undefined && !(ending._tag === "Closed" && this.ending._tag === "End")) return
     this.ending = ending
     this.version++
-    const resume = this.slotResume
+    const read = this.slotRead
+    const pull = this.slotPull
     this.clearSlot()
-    resume?.(this.read)
+    read?.(this.read)
+    pull?.(this.pull)
     this.wakeWaiters()
   }
 
@@ -183,59 +187,92 @@ export class ReadBuffer extends Handoff {
   private readOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
   private pullOperation: Pull | undefined = undefined
 
-  // The slot: the one `read` waiting on an empty buffer, which the IO fiber
-  // resumes with the read's commit itself (see `handOff`). Both fields are
-  // set together by the waiting read's registration and cleared together by
-  // the IO fiber's hand-off, by `finish`, or by the read's own cancellation.
-  /** How to resume the read in the slot. */
-  private slotResume: ((effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void) | undefined = undefined
-  /** The fiber of the read in the slot: its cancellation clears the slot only if the slot is still its own. */
+  // The slot: the one `read` or stream pull waiting on an empty buffer, which
+  // the IO fiber resumes with that operation's commit itself (see `handOff`).
+  // At most one of `slotRead` and `slotPull` is set, and `slotFiber` with it:
+  // set by the waiting operation's registration, cleared together by the IO
+  // fiber's hand-off, by `finish`, or by the operation's own cancellation.
+  /** How to resume the `read` in the slot. */
+  private slotRead: ((effect: Effect.Effect<Option.Option<Uint8Array>, TlsError>) => void) | undefined = undefined
+  /** How to resume the stream pull in the slot. */
+  private slotPull: ((effect: Pull) => void) | undefined = undefined
+  /** The fiber waiting in the slot: its cancellation clears the slot only if the slot is still its own. */
   private slotFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  private slotWaitOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
+  // The waits and the cancellation, built on first use (then once per buffer).
+  private readWaitOperation: Effect.Effect<Option.Option<Uint8Array>, TlsError> | undefined = undefined
+  private pullWaitOperation: Pull | undefined = undefined
   private slotCancelOperation: Effect.Effect<void> | undefined = undefined
+
+  private get slotTaken(): boolean {
+    return this.slotRead !== undefined || this.slotPull !== undefined
+  }
+
+  /** Whether an operation about to wait in the slot must not: something arrived, the stream ended, or the slot is taken. */
+  private slotRefuses(): boolean {
+    return !this.chunks.isEmpty || this.ending !== undefined || this.slotTaken
+  }
 
   /**
    * One chunk, or `None` at a clean end. Built on first use: many connections
    * never read this way. A read that finds the buffer empty waits in the slot
-   * (if another read holds it, in the general wait list), and the IO fiber
-   * resumes it with the commit that takes the next chunk (see `handOff`).
+   * (if another operation holds it, in the general wait list), and the IO
+   * fiber resumes it with the commit that takes the next chunk (see `handOff`).
    */
   get read(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
     this.readOperation ??= this.operation(() => {
       if (this.ending?._tag === "Closed") return closedError()
       if (!this.chunks.isEmpty) return this.commitChunk
       if (this.ending !== undefined) return this.endOrFail(() => Effect.succeedNone)
-      return this.slotResume === undefined ? this.slotWait : WAIT
+      return this.slotTaken ? WAIT : this.readWait
     })
     return this.readOperation
   }
 
   /**
-   * Waits in the slot; resumed with the commit (a chunk arrived) or with the
-   * read again (the stream ended). Built once, with its cancellation: a read
-   * that waits allocates nothing of its own.
+   * A `read` waiting in the slot; resumed with the commit (a chunk arrived)
+   * or with the read again (the stream ended). A read that waits allocates
+   * nothing of its own.
    */
-  private get slotWait(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
-    this.slotWaitOperation ??= Effect.callback<Option.Option<Uint8Array>, TlsError>((resume) => {
+  private get readWait(): Effect.Effect<Option.Option<Uint8Array>, TlsError> {
+    this.readWaitOperation ??= Effect.callback<Option.Option<Uint8Array>, TlsError>((resume) => {
       // Checked again in the step that registers: nothing may arrive unseen in between.
-      if (!this.chunks.isEmpty || this.ending !== undefined || this.slotResume !== undefined) {
+      if (this.slotRefuses()) {
         resume(this.read)
         return
       }
-      this.slotResume = resume
-      this.slotFiber = Fiber.getCurrent()
-      this.onWait(0)
-      return this.slotCancel
+      this.slotRead = resume
+      return this.occupySlot()
     })
-    return this.slotWaitOperation
+    return this.readWaitOperation
+  }
+
+  /** `readWait` for a stream pull. */
+  private get pullWait(): Pull {
+    this.pullWaitOperation ??= Effect.callback<readonly [Uint8Array], TlsError | Cause.Done>((resume) => {
+      if (this.slotRefuses()) {
+        resume(this.pull)
+        return
+      }
+      this.slotPull = resume
+      return this.occupySlot()
+    })
+    return this.pullWaitOperation
+  }
+
+  /** The registration's rest, once `slotRead` or `slotPull` is set: returns the cancellation. */
+  private occupySlot(): Effect.Effect<void> {
+    this.slotFiber = Fiber.getCurrent()
+    this.onWait(0)
+    return this.slotCancel
   }
 
   /**
-   * The cancellation of a read in the slot. It can run after the IO fiber
-   * resumed that read (the resumed fiber yielded before its commit, and was
-   * interrupted there), when the slot may already hold the next read of
-   * another fiber: hence the fiber's check. A fiber waits in the slot at most
-   * once at a time, and its cancellation runs before it can do anything else.
+   * The cancellation of an operation in the slot. It can run after the IO
+   * fiber resumed that operation (the resumed fiber yielded before its
+   * commit, and was interrupted there), when the slot may already hold the
+   * next operation of another fiber: hence the fiber's check. A fiber waits
+   * in the slot at most once at a time, and its cancellation runs before it
+   * can do anything else.
    */
   private get slotCancel(): Effect.Effect<void> {
     this.slotCancelOperation ??= Effect.sync(() => {
@@ -245,34 +282,39 @@ export class ReadBuffer extends Handoff {
   }
 
   private clearSlot(): void {
-    this.slotResume = undefined
+    this.slotRead = undefined
+    this.slotPull = undefined
     this.slotFiber = undefined
   }
 
   /**
-   * IO fiber: resumes the read in the slot with the commit, which takes the
-   * next chunk. Effect runs the resumption inline, so the reader's fiber
+   * IO fiber: resumes the operation in the slot with its commit, which takes
+   * the next chunk. Effect runs the resumption inline, so the reader's fiber
    * normally takes the chunk in the first operation it runs, before anything
    * else can; if it cannot run now (interrupted in the same moment, or its
    * budget made it yield first), the chunk stays in the buffer for whichever
    * read commits first, and a commit that then finds nothing reads again.
    */
   private handOff(): void {
-    const resume = this.slotResume
-    if (resume === undefined || this.chunks.isEmpty) return
+    if (this.chunks.isEmpty) return
+    const read = this.slotRead
+    const pull = this.slotPull
+    if (read === undefined && pull === undefined) return
     this.clearSlot()
-    resume(this.commitChunk)
+    if (read !== undefined) read(this.commitChunk)
+    else if (pull !== undefined) pull(this.commitPull)
   }
 
   /**
    * A `Stream` pull: one chunk per pull, so that a consumer that stops
    * (`Stream.take`) or is interrupted between chunks leaves the rest here.
+   * It waits in the slot as `read` does.
    */
   get pull(): Pull {
     this.pullOperation ??= this.operation(() => {
       if (this.ending?._tag === "Closed") return closedError()
       if (!this.chunks.isEmpty) return this.commitPull
-      if (this.ending === undefined) return WAIT
+      if (this.ending === undefined) return this.slotTaken ? WAIT : this.pullWait
       return this.endOrFail(() => Cause.done())
     })
     return this.pullOperation
