@@ -5,7 +5,9 @@
  * fiber reads the chunk and then waits in the slot itself, and only then is
  * the first reader interrupted. Its cancellation must leave the second
  * reader's slot alone, or the second reader is never handed the next chunk.
- * Readers are `read`s and stream pulls, which share the slot.
+ * Readers are `read`s and stream pulls, which share the slot. And a reader
+ * waiting in the slot keeps it against a later reader, which waits in the
+ * general wait list instead.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -100,4 +102,27 @@ describe("ReadBuffer", () => {
       )
     }
   }
+
+  it.live("a read interrupted in the slot frees it, and a reader waiting there keeps it", () =>
+    Effect.gen(function* () {
+      const buffer = new ReadBuffer(1024, () => {})
+      const interrupted = yield* Effect.forkChild(buffer.read, { startImmediately: true })
+      yield* Fiber.interrupt(interrupted)
+      // `second` waits in the slot the interrupted read left; `third` must not take it from `second`.
+      const second = yield* Effect.forkChild(buffer.read, { startImmediately: true })
+      const third = yield* Effect.forkChild(buffer.pull, { startImmediately: true })
+      buffer.push(chunk(1))
+      buffer.wakeReaders()
+      assert.deepStrictEqual(
+        second.pollUnsafe(),
+        Exit.succeed(Option.some(chunk(1))),
+        "the slot's reader got the chunk"
+      )
+      assert.isUndefined(third.pollUnsafe(), "the other reader still waits: there was one chunk")
+      buffer.push(chunk(2))
+      buffer.wakeReaders()
+      assert.deepStrictEqual(third.pollUnsafe(), Exit.succeed([chunk(2)]))
+      assert.strictEqual(buffer.bytes, 0)
+    })
+  )
 })
