@@ -7,19 +7,8 @@
  * `CHUNK_LIST_SEED`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Adversarial from "../../test/src/Adversarial.ts"
 import { ChunkList } from "../src/internal/buffers/chunkList.ts"
-
-/** A small deterministic generator (mulberry32): the same seed, the same run. */
-const random = (seed: number) => {
-  let state = seed >>> 0
-  return (below: number): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (((t ^ (t >>> 14)) >>> 0) % below) | 0
-  }
-}
 
 const SMALL = 64
 const MAX = 256
@@ -32,7 +21,9 @@ describe("ChunkList", () => {
         : [Number(process.env.CHUNK_LIST_SEED)]
     console.log(`ChunkList seeds (replay one with CHUNK_LIST_SEED=<seed>): ${seeds.join(", ")}`)
     for (const seed of seeds) {
-      const next = random(seed)
+      const source = Adversarial.random(seed)
+      /** A whole number in [0, below). */
+      const next = (below: number): number => source.int(0, below - 1)
       const list = new ChunkList()
       const model: Array<number> = []
       let written = 0

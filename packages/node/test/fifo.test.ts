@@ -6,19 +6,8 @@
  * bursts past the slots an emptied list keeps.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Adversarial } from "@effect-tls/test"
 import { Fifo } from "../src/internal/engine/fifo.ts"
-
-/** mulberry32: the same seed, the same run. */
-const random = (seed: number) => {
-  let state = seed >>> 0
-  return (below: number): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (((t ^ (t >>> 14)) >>> 0) % below) | 0
-  }
-}
 
 describe("Fifo", () => {
   it("hands out exactly what was pushed, in order, as it empties and refills", () => {
@@ -28,7 +17,9 @@ describe("Fifo", () => {
         : [Number(process.env.FIFO_SEED)]
     console.log(`Fifo seeds (replay one with FIFO_SEED=<seed>): ${seeds.join(", ")}`)
     for (const seed of seeds) {
-      const next = random(seed)
+      const source = Adversarial.random(seed)
+      /** A whole number in [0, below). */
+      const next = (below: number): number => source.int(0, below - 1)
       const fifo = new Fifo<number>()
       const model: Array<number> = []
       let pushed = 0
