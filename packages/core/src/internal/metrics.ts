@@ -9,11 +9,11 @@
  * update, so it is used only for failures, whose attributes (error tag and
  * reason) are open-ended and which are rare.
  */
+
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type { CloseOutcome } from "../CloseOutcome.ts"
-import type { TlsError } from "../TlsError.ts"
 
 type Role = "client" | "server"
 
@@ -53,28 +53,35 @@ const errors = Metric.counter("tls_errors_total", {
   incremental: true
 })
 
-/** Completed handshakes by role and resumption, and the handshake's duration by role. */
-export const recordHandshake = (role: Role, resumed: boolean, millis: number): Effect.Effect<void> =>
-  Effect.contextWith((context) => {
-    const counters = handshakes[role]
-    ;(resumed ? counters.resumed : counters.full).updateUnsafe(1, context)
-    handshakeDuration[role].updateUnsafe(Duration.millis(millis), context)
-    return Effect.void
-  })
+/**
+ * Completed handshakes by role and resumption, and the handshake's duration
+ * by role, in the registry of `context` (the connection's fiber's): called
+ * from that fiber's step, so that a connection costs no effect for it.
+ */
+export const recordHandshakeUnsafe = (
+  context: Context.Context<never>,
+  role: Role,
+  resumed: boolean,
+  millis: number
+): void => {
+  const counters = handshakes[role]
+  ;(resumed ? counters.resumed : counters.full).updateUnsafe(1, context)
+  handshakeDuration[role].updateUnsafe(Duration.millis(millis), context)
+}
 
-/** Plaintext bytes by direction, connections ended by outcome, and the failure if there was one. */
-export const recordClose = (
+/** Plaintext bytes by direction, connections ended by outcome, and the failure if there was one (as `recordHandshakeUnsafe`). */
+export const recordCloseUnsafe = (
+  context: Context.Context<never>,
   role: Role,
   outcome: CloseOutcome,
   bytesRead: number,
   bytesWritten: number
-): Effect.Effect<void> =>
-  Effect.contextWith((context) => {
-    bytes[role].read.updateUnsafe(bytesRead, context)
-    bytes[role].written.updateUnsafe(bytesWritten, context)
-    closed[role][outcome._tag].updateUnsafe(1, context)
-    return outcome._tag === "Failed" ? recordFailure(outcome.error) : Effect.void
-  })
-
-const recordFailure = (error: TlsError): Effect.Effect<void> =>
-  Metric.update(Metric.withAttributes(errors, { kind: error._tag, reason: error.reason._tag }), 1)
+): void => {
+  bytes[role].read.updateUnsafe(bytesRead, context)
+  bytes[role].written.updateUnsafe(bytesWritten, context)
+  closed[role][outcome._tag].updateUnsafe(1, context)
+  if (outcome._tag === "Failed") {
+    const { error } = outcome
+    Metric.withAttributes(errors, { kind: error._tag, reason: error.reason._tag }).updateUnsafe(1, context)
+  }
+}

@@ -471,11 +471,17 @@ export const decodeServer: (input: unknown) => Effect.Effect<ServerValues, TlsCo
 /** See {@link decodeClient}. */
 export const decodePerConnection: (input: unknown) => Effect.Effect<PerConnectionValues, TlsConfigError> =
   TlsConfig.decode(PerConnectionOptions, "")
-/** See {@link decodeClient}. */
-export const decodeTarget: (input: unknown) => Effect.Effect<typeof Target.Type, TlsConfigError> = TlsConfig.decode(
-  Target,
-  ""
-)
+const decodeTargetFully = TlsConfig.decode(Target, "")
+const isTarget = Schema.is(Target)
+
+/**
+ * See {@link decodeClient}. A client decodes its target on every connect: a
+ * target that already is one (the schema's own check, without the Effect a
+ * decode runs) is taken as it is, and only one that is not is decoded, for
+ * its error.
+ */
+export const decodeTarget = (input: unknown): Effect.Effect<typeof Target.Type, TlsConfigError> =>
+  isTarget(input) ? Effect.succeed(input) : decodeTargetFully(input)
 /** See {@link decodeClient}. */
 export const decodeBufferOptions: (input: unknown) => Effect.Effect<typeof BufferOptions.Type, TlsConfigError> =
   TlsConfig.decode(BufferOptions, "")

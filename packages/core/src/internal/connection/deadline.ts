@@ -1,27 +1,33 @@
 /**
  * The bounds a connection's waits check (the handshake, `flush` and `end`
  * towards a stalled peer, the graceful close): a deadline is a timer that,
- * once its duration has passed, marks itself expired and calls `onExpire`
- * (which wakes the waits, so that they look again). No wait races a timer
+ * once its duration has passed, marks itself expired and tells its owner
+ * (the driver, which wakes the waits, so that they look again). No wait races a timer
  * fiber.
  *
  * On the system clock a deadline is a host timer: a fiber sleeping on the
  * clock would cost a fork, a suspension and an interruption per deadline,
  * several per connection. Under any other `Clock` (a `TestClock`, an
- * application's own), a detached fiber sleeps on that clock, so that its time
- * is the one that counts.
+ * application's own), a fiber of its own sleeps on that clock, so that its
+ * time is the one that counts.
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 
 /** A running deadline. */
 export interface Deadline {
-  /** True once the duration has passed (and `onExpire` was called), unless cancelled first. */
+  /** True once the duration has passed (and the owner was told), unless cancelled first. */
   readonly expired: boolean
   /** Stops the timer; an expired deadline stays expired. Idempotent. */
-  readonly cancel: () => void
+  cancel(): void
+}
+
+/** What a deadline tells when it expires: its `expire` runs once, never after `cancel`. */
+export interface Owner {
+  expire(): void
 }
 
 /** The system clock: what a fiber sees when nobody provided another `Clock`. */
@@ -34,38 +40,46 @@ const MAX_TIMER_MILLIS = 2 ** 31 - 1
 const never: Deadline = { expired: false, cancel: () => {} }
 
 /**
- * Starts a deadline of `duration` on the fiber's clock. `onExpire` runs once,
- * from a timer callback or the sleeping fiber, never after `cancel`.
+ * Starts a deadline of `duration` on the clock of `fiber` (the fiber that
+ * waits for it), telling `owner` once it has passed. Synchronous, so that a
+ * wait starts its bound in the same step in which it decides to wait, with no
+ * operation of its own: on the system clock a deadline is one host timer and
+ * this object.
  */
-export const start = (duration: Duration.Duration, onExpire: () => void): Effect.Effect<Deadline> =>
-  Effect.withFiber((fiber) => {
-    const millis = Duration.toMillis(duration)
-    if (!Number.isFinite(millis)) return Effect.succeed(never)
-    const clock = fiber.getRef(Clock.Clock)
-    return clock === systemClock
-      ? Effect.succeed(new TimerDeadline(millis, onExpire))
-      : onClock(clock, duration, onExpire)
-  })
+export const startUnsafe = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  duration: Duration.Duration,
+  owner: Owner
+): Deadline => {
+  const millis = Duration.toMillis(duration)
+  if (!Number.isFinite(millis)) return never
+  const clock = fiber.getRef(Clock.Clock)
+  return clock === systemClock ? new TimerDeadline(millis, owner) : new ClockDeadline(fiber, clock, duration, owner)
+}
+
+/** Every timer's callback, with its deadline as the argument: a deadline costs no closure for it. */
+const fireTimer = (deadline: TimerDeadline): void => deadline.fire()
 
 class TimerDeadline implements Deadline {
   expired = false
   private handle: ReturnType<typeof setTimeout> | undefined
   private left: number
-  private readonly onExpire: () => void
+  private readonly owner: Owner
 
-  constructor(millis: number, onExpire: () => void) {
+  constructor(millis: number, owner: Owner) {
     this.left = Math.max(0, millis)
-    this.onExpire = onExpire
+    this.owner = owner
     this.handle = this.arm()
   }
 
   private arm(): ReturnType<typeof setTimeout> {
     const now = Math.min(this.left, MAX_TIMER_MILLIS)
     this.left -= now
-    return setTimeout(this.fire, now)
+    return setTimeout(fireTimer, now, this)
   }
 
-  private readonly fire = (): void => {
+  /** `fireTimer`'s only. */
+  fire(): void {
     if (this.handle === undefined) return
     if (this.left > 0) {
       this.handle = this.arm()
@@ -73,39 +87,41 @@ class TimerDeadline implements Deadline {
     }
     this.handle = undefined
     this.expired = true
-    this.onExpire()
+    this.owner.expire()
   }
 
-  readonly cancel = (): void => {
+  cancel(): void {
     if (this.handle === undefined) return
     clearTimeout(this.handle)
     this.handle = undefined
   }
 }
 
-const onClock = (clock: Clock.Clock, duration: Duration.Duration, onExpire: () => void): Effect.Effect<Deadline> => {
-  const state = { expired: false, cancelled: false }
-  return Effect.map(
-    Effect.forkDetach(
+/**
+ * A deadline on another clock: a fiber sleeps on it, forked in the waiting
+ * fiber's context, so that the clock's own scheduling (a `TestClock`'s) sees it.
+ */
+class ClockDeadline implements Deadline {
+  expired = false
+  private cancelled = false
+  private readonly sleeper: Fiber.Fiber<void>
+
+  constructor(fiber: Fiber.Fiber<unknown, unknown>, clock: Clock.Clock, duration: Duration.Duration, owner: Owner) {
+    this.sleeper = Effect.runForkWith(fiber.context)(
       Effect.andThen(
         clock.sleep(duration),
         Effect.sync(() => {
-          if (state.cancelled) return
-          state.expired = true
-          onExpire()
+          if (this.cancelled) return
+          this.expired = true
+          owner.expire()
         })
-      ),
-      { startImmediately: true }
-    ),
-    (fiber): Deadline => ({
-      get expired() {
-        return state.expired
-      },
-      cancel: () => {
-        if (state.cancelled) return
-        state.cancelled = true
-        fiber.interruptUnsafe()
-      }
-    })
-  )
+      )
+    )
+  }
+
+  cancel(): void {
+    if (this.cancelled) return
+    this.cancelled = true
+    this.sleeper.interruptUnsafe()
+  }
 }

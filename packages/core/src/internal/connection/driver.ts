@@ -179,9 +179,9 @@ export class Driver {
   }
 
   /**
-   * A deadline's expiry: every `awaitProgress` and `awaitSending` looks
-   * again, so that a wait bounded by it ends. A method, not a function held
-   * by every driver: a deadline is given a function of its own while it runs.
+   * A deadline's expiry (the driver is the owner of every deadline of its
+   * connection, see `Deadline.Owner`): every `awaitProgress` and
+   * `awaitSending` looks again, so that a wait bounded by it ends.
    */
   expire(): void {
     this.announce()
@@ -221,7 +221,7 @@ export class Driver {
    * when it last moved (`sendMovedAt`).
    */
   awaitSending<A>(what: string, check: () => Effect.Effect<A, TlsError> | undefined): Effect.Effect<A, TlsError> {
-    return Effect.suspend(() => {
+    return Effect.withFiber((fiber) => {
       const first = check()
       if (first !== undefined) return first
       const bound = Duration.toMillis(this.stallTimeout)
@@ -230,32 +230,27 @@ export class Driver {
         this.sendProgressSeen = this.outboundProgress
         this.sendMovedAt = this.clock.currentTimeMillisUnsafe()
       }
-      const since = this.sendMovedAt
-      let deadline: Deadline.Deadline | undefined
-      const waitFrom = (from: number): Effect.Effect<A, TlsError> =>
-        Effect.flatMap(
-          Deadline.start(Duration.millis(from + bound - this.clock.currentTimeMillisUnsafe()), () => this.expire()),
-          (started) => {
-            deadline = started
-            return go
-          }
-        )
+      const startFrom = (from: number): Deadline.Deadline =>
+        Deadline.startUnsafe(fiber, Duration.millis(from + bound - this.clock.currentTimeMillisUnsafe()), this)
+      let deadline = startFrom(this.sendMovedAt)
       const go: Effect.Effect<A, TlsError> = Effect.suspend(() => {
         const result = check()
         if (result !== undefined) return result
-        if (deadline?.expired) {
+        if (deadline.expired) {
           if (this.outboundProgress !== this.sendProgressSeen) {
             this.sendProgressSeen = this.outboundProgress
             this.sendMovedAt = this.clock.currentTimeMillisUnsafe()
           }
-          if (this.sendMovedAt + bound > this.clock.currentTimeMillisUnsafe()) return waitFrom(this.sendMovedAt)
-          return Effect.fail(
-            new TlsStateError({
-              reason: new Stalled({
-                detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+          if (this.sendMovedAt + bound <= this.clock.currentTimeMillisUnsafe()) {
+            return Effect.fail(
+              new TlsStateError({
+                reason: new Stalled({
+                  detail: `${what}: the transport took nothing for ${Duration.format(this.stallTimeout)}`
+                })
               })
-            })
-          )
+            )
+          }
+          deadline = startFrom(this.sendMovedAt)
         }
         const seen = this.progressVersion
         return Effect.flatMap(
@@ -264,9 +259,9 @@ export class Driver {
         )
       })
       return Effect.ensuring(
-        waitFrom(since),
+        go,
         Effect.sync(() => {
-          deadline?.cancel()
+          deadline.cancel()
           this.sendWaiters--
         })
       )

@@ -4,6 +4,7 @@
  * the scope's finalizer that closes it gracefully within its bound, then by
  * force.
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -78,40 +79,75 @@ const open = (
     )
   })
 
-const openOwned = Effect.fnUntraced(function* (
+const openOwned = (
   params: Params,
   owned: { done: boolean },
   attach: (driver: Driver) => Effect.Effect<void>
-): Effect.fn.Return<TlsConnection.TlsConnection, TlsError> {
-  const options = yield* Options.resolve(params.options ?? {})
-  const connectTimeout = yield* Options.resolveConnectTimeout(params.connectTimeout)
-  const clock = yield* Effect.clockWith(Effect.succeed)
-  const driver = new Driver(params.engine, params.transport, options, clock)
-  const { handshakeTimeout } = options
+): Effect.Effect<TlsConnection.TlsConnection, TlsError> => {
+  const input = params.options ?? {}
+  // Options decoded before (a client's or a server's, on every connection) cost no decode and no effect.
+  const options = Options.known(input)
+  const connectTimeout = Options.knownConnectTimeout(params.connectTimeout)
+  if (options !== undefined && connectTimeout !== undefined) {
+    return openWith(params, options, connectTimeout, owned, attach)
+  }
+  return Effect.flatMap(Options.resolve(input), (options) =>
+    Effect.flatMap(Options.resolveConnectTimeout(params.connectTimeout), (connectTimeout) =>
+      openWith(params, options, connectTimeout, owned, attach)
+    )
+  )
+}
 
-  // The close owns the IO fiber: it always interrupts it, so the fiber is
-  // forked detached (a scope-bound fork would add a second finalizer per
-  // connection), and the fork and `attach` happen in one uninterruptible
-  // step, so the fiber is never left without its close. It starts at once
-  // rather than on the scheduler's next turn: the engine starts (and a client
-  // sends its hello) without waiting for an event-loop turn.
-  const fiber = yield* Effect.uninterruptible(
-    Effect.tap(Effect.forkDetach(driver.run(), { startImmediately: true }), (fiber) => {
-      driver.ioFiber = fiber
+const openWith = (
+  params: Params,
+  options: Options.Resolved,
+  connectTimeout: Duration.Duration,
+  owned: { done: boolean },
+  attach: (driver: Driver) => Effect.Effect<void>
+): Effect.Effect<TlsConnection.TlsConnection, TlsError> =>
+  Effect.withFiber((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
+    const driver = new Driver(params.engine, params.transport, options, clock)
+    const started = clock.currentTimeMillisUnsafe()
+    // The close owns the IO fiber: it always interrupts it, so the fiber is
+    // forked detached (a scope-bound fork would add a second finalizer per
+    // connection), and the fork and `attach` happen in one uninterruptible
+    // step, so the fiber is never left without its close. It starts at once
+    // (evaluated in the fork, as `startImmediately` would) rather than on
+    // the scheduler's next turn: the engine starts (and a client sends its
+    // hello) without waiting for an event-loop turn.
+    const forkAndAttach = Effect.withFiber((parent) => {
+      const ioFiber = Effect.runForkWith(parent.context)(driver.run())
+      driver.ioFiber = ioFiber
       return Effect.map(attach(driver), () => {
         owned.done = true
+        return ioFiber
       })
     })
-  )
+    return Effect.flatMap(Effect.uninterruptible(forkAndAttach), (ioFiber) =>
+      Effect.flatMap(handshake(driver, ioFiber, connectTimeout, options.handshakeTimeout), () =>
+        established(driver, started)
+      )
+    )
+  })
 
-  const started = clock.currentTimeMillisUnsafe()
-  yield* awaitHandshake(driver, connectTimeout, handshakeTimeout).pipe(
-    // On failure, timeout or interruption the IO fiber is stopped first, so
-    // that it is not running when the engine and transport are released here.
-    Effect.onExit((exit) => {
-      return exit._tag === "Success"
+/**
+ * The handshake within its bounds. On failure, timeout or interruption the IO
+ * fiber is stopped first, so that it is not running when the engine and
+ * transport are released here; a failed handshake leaves the driver
+ * `Failed`, and the close counts that error in `recordCloseUnsafe`, once.
+ */
+const handshake = (
+  driver: Driver,
+  ioFiber: Fiber.Fiber<void>,
+  connectTimeout: Duration.Duration,
+  handshakeTimeout: Duration.Duration
+): Effect.Effect<void, TlsError> =>
+  awaitHandshake(driver, connectTimeout, handshakeTimeout).pipe(
+    Effect.onExit((exit) =>
+      exit._tag === "Success"
         ? Effect.void
-        : Effect.flatMap(Fiber.interrupt(fiber), () =>
+        : Effect.flatMap(Fiber.interrupt(ioFiber), () =>
             Effect.sync(() => {
               const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
               if (failure !== undefined && failure._tag === "Fail") {
@@ -121,23 +157,23 @@ const openOwned = Effect.fnUntraced(function* (
               }
             })
           )
-    }),
-    // A failed handshake leaves the driver `Failed`, and the close counts
-    // that error in `recordClose`, once.
-    Tracing.withSpan("TlsConnection.handshake", { "tls.role": params.engine.role })
+    ),
+    Tracing.withSpan("TlsConnection.handshake", { "tls.role": driver.engine.role })
   )
 
-  const lifecycle = driver.lifecycle
-  if (lifecycle._tag !== "Established") {
-    // `awaitHandshake` succeeds only once the IO fiber reported the session.
-    return yield* Effect.die(new Error(`effect-tls: handshake done in the ${lifecycle._tag} state`))
-  }
-  const { session } = lifecycle
-  const elapsed = clock.currentTimeMillisUnsafe() - started
-  yield* Metrics.recordHandshake(session.role, session.resumed, elapsed)
-
-  return new Connection(driver, session)
-})
+/** The connection handed to the application, once the IO fiber reported the session; the handshake is counted. */
+const established = (driver: Driver, started: number): Effect.Effect<TlsConnection.TlsConnection> =>
+  Effect.withFiber((fiber) => {
+    const lifecycle = driver.lifecycle
+    if (lifecycle._tag !== "Established") {
+      // `awaitHandshake` succeeds only once the IO fiber reported the session.
+      return Effect.die(new Error(`effect-tls: handshake done in the ${lifecycle._tag} state`))
+    }
+    const { session } = lifecycle
+    const elapsed = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - started
+    Metrics.recordHandshakeUnsafe(fiber.context, session.role, session.resumed, elapsed)
+    return Effect.succeed(new Connection(driver, session))
+  })
 
 /**
  * Completes once the IO fiber reported the handshake done; fails if the
@@ -150,7 +186,7 @@ const awaitHandshake = (
   connectTimeout: Duration.Duration,
   handshakeTimeout: Duration.Duration
 ): Effect.Effect<void, TlsError> =>
-  Effect.suspend(() => {
+  Effect.withFiber((fiber) => {
     let deadline: Deadline.Deadline | undefined
     let connecting = false
     const wait: Effect.Effect<void, TlsError> = driver.awaitProgress(() => {
@@ -160,13 +196,8 @@ const awaitHandshake = (
       if (deadline === undefined || (connecting && lifecycle._tag !== "Connecting")) {
         deadline?.cancel()
         connecting = lifecycle._tag === "Connecting"
-        return Effect.flatMap(
-          Deadline.start(connecting ? connectTimeout : handshakeTimeout, () => driver.expire()),
-          (started) => {
-            deadline = started
-            return wait
-          }
-        )
+        deadline = Deadline.startUnsafe(fiber, connecting ? connectTimeout : handshakeTimeout, driver)
+        return undefined
       }
       if (!deadline.expired) return undefined
       return Effect.fail(
@@ -203,20 +234,35 @@ export const close = (driver: Driver): Effect.Effect<void> =>
     return Effect.uninterruptible(closeOnce(driver, fiber))
   })
 
-const closeOnce = (driver: Driver, fiber: Fiber.Fiber<void>): Effect.Effect<void> =>
-  Effect.gen(function* () {
+const closeOnce = (driver: Driver, ioFiber: Fiber.Fiber<void>): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    if (driver.lifecycle._tag !== "Established") return stopAndRelease(driver, ioFiber, undefined)
+    driver.writeBuffer.requestEnd()
+    const delivered = () => driver.send._tag === "Done" || driver.lifecycle._tag === "Closed"
+    // A connection whose write half has ended already (`end`) has nothing left to deliver.
+    if (delivered()) return stopAndRelease(driver, ioFiber, undefined)
     const closeTimeout = driver.closeTimeout
-    let forced: string | undefined
-    if (driver.lifecycle._tag === "Established") {
-      driver.writeBuffer.requestEnd()
-      const deadline = yield* Deadline.start(closeTimeout, () => driver.expire())
-      const delivered = () => driver.send._tag === "Done" || driver.lifecycle._tag === "Closed"
-      yield* driver.awaitProgress(() => (delivered() || deadline.expired ? Effect.void : undefined))
-      deadline.cancel()
-      if (!delivered()) forced = `close_notify was not delivered within ${Duration.format(closeTimeout)}`
-    }
-    yield* Fiber.interrupt(fiber)
-    const outcome = driver.outcome(forced)
-    driver.abort(outcome)
-    yield* Metrics.recordClose(driver.engine.role, outcome, driver.bytesRead, driver.bytesWritten)
+    const deadline = Deadline.startUnsafe(fiber, closeTimeout, driver)
+    return Effect.flatMap(
+      driver.awaitProgress(() => (delivered() || deadline.expired ? Effect.void : undefined)),
+      () => {
+        deadline.cancel()
+        return stopAndRelease(
+          driver,
+          ioFiber,
+          delivered() ? undefined : `close_notify was not delivered within ${Duration.format(closeTimeout)}`
+        )
+      }
+    )
   })
+
+/** The close's end: the IO fiber stops, then the engine and transport are released with the outcome, which is counted. */
+const stopAndRelease = (driver: Driver, ioFiber: Fiber.Fiber<void>, forced: string | undefined): Effect.Effect<void> =>
+  Effect.flatMap(Fiber.interrupt(ioFiber), () =>
+    Effect.withFiber((fiber) => {
+      const outcome = driver.outcome(forced)
+      driver.abort(outcome)
+      Metrics.recordCloseUnsafe(fiber.context, driver.engine.role, outcome, driver.bytesRead, driver.bytesWritten)
+      return Effect.void
+    })
+  )

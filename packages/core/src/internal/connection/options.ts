@@ -142,19 +142,40 @@ export const decodeOptions =
 
 const decodeConnection = decodeOptions(ConnectionSchema, "connection")
 
+/**
+ * A bound that needs no decoding: `fallback` for none, or one decoded already
+ * (a client passes its decoded connect timeout on every connect); `undefined`
+ * for anything else, which `resolveDuration` decodes.
+ */
+const knownDuration = (
+  value: Duration.Input | undefined,
+  fallback: Duration.Duration
+): Duration.Duration | undefined =>
+  value === undefined
+    ? fallback
+    : Duration.isDuration(value) && Duration.isPositive(value) && Duration.isFinite(value)
+      ? value
+      : undefined
+
 /** A bound given as an option (`undefined` is `fallback`), checked as the connection's are. */
 export const resolveDuration = (
   path: string,
   value: Duration.Input | undefined,
   fallback: Duration.Duration
-): Effect.Effect<Duration.Duration, TlsConfigError> =>
-  value === undefined ? Effect.succeed(fallback) : decodeOptions(Timeout, path)(value)
+): Effect.Effect<Duration.Duration, TlsConfigError> => {
+  const known = knownDuration(value, fallback)
+  return known !== undefined ? Effect.succeed(known) : decodeOptions(Timeout, path)(value)
+}
 
 /** The connect timeout in force, failing with a `TlsConfigError` that names it. */
 export const resolveConnectTimeout = (
   connectTimeout: Duration.Input | undefined
 ): Effect.Effect<Duration.Duration, TlsConfigError> =>
   resolveDuration("connectTimeout", connectTimeout, defaultConnectTimeout)
+
+/** The connect timeout in force if it needs no decoding (see `knownDuration`), else `undefined`. */
+export const knownConnectTimeout = (connectTimeout: Duration.Input | undefined): Duration.Duration | undefined =>
+  knownDuration(connectTimeout, defaultConnectTimeout)
 
 /** The options in force: sizes for the driver, the bounds for the lifecycle. */
 export interface Resolved extends DriverSizes {
@@ -168,15 +189,21 @@ export interface Resolved extends DriverSizes {
  */
 export const resolve = (options: ConnectionInput): Effect.Effect<Resolved, TlsConfigError> =>
   Effect.suspend(() => {
-    const known = resolved.get(options)
-    if (known !== undefined) return Effect.succeed(known)
-    if (Object.keys(options).length === 0) return Effect.succeed(defaultsResolved)
+    const decoded = known(options)
+    if (decoded !== undefined) return Effect.succeed(decoded)
     return Effect.map(decodeConnection(options), (values) => {
       const result = { ...values, stallTimeout: values.closeTimeout }
       resolved.set(options, result)
       return result
     })
   })
+
+/**
+ * The options in force if they need no decoding (an object decoded before,
+ * or no options at all), else `undefined`: the connection then runs `resolve`.
+ */
+export const known = (options: ConnectionInput): Resolved | undefined =>
+  resolved.get(options) ?? (Object.keys(options).length === 0 ? defaultsResolved : undefined)
 
 /**
  * The options objects decoded so far: a client or a server passes the same
