@@ -10,7 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
@@ -97,25 +97,23 @@ export const serve = <E, R>(
           })
         }),
         (exit) =>
-          Effect.withFiber((fiber) =>
-            Effect.gen(function* () {
-              if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)) {
-                yield* handlerFailed(socket, exit.cause, logLevel)
-              }
-              // A finalizer of the handler that fails or dies closes the
-              // connection all the same, and its cause ends the fiber.
-              const finalized = scope === undefined ? Exit.void : yield* Effect.exit(Scope.close(scope, exit))
-              if (close !== undefined) yield* close
-              yield* finalized
-            }).pipe(
-              Effect.ensuring(
-                Effect.sync(() => {
-                  socket.destroy()
-                  connections.leave(fiber)
-                })
-              )
+          Effect.withFiber((fiber) => {
+            // A failed handler resets the connection first (see `handlerFailed`).
+            const closeAll =
+              exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)
+                ? Effect.andThen(
+                    handlerFailed(socket, exit.cause, logLevel),
+                    Effect.suspend(() => closeScopeThenConnection(scope, exit, close))
+                  )
+                : closeScopeThenConnection(scope, exit, close)
+            return Effect.ensuring(
+              closeAll,
+              Effect.sync(() => {
+                socket.destroy()
+                connections.leave(fiber)
+              })
             )
-          )
+          })
       )
     }
 
@@ -207,6 +205,25 @@ export const serve = <E, R>(
     }
     return result
   })
+
+/**
+ * The end of a served connection, once the handler is done: its scope closes,
+ * then the connection (gracefully). A finalizer of the handler that fails or
+ * dies closes the connection all the same, and its cause ends the fiber. Run
+ * in the fiber's exit handler, uninterruptibly: the scope is closed in place,
+ * and a handler's scope without finalizers costs no effect.
+ */
+const closeScopeThenConnection = (
+  scope: Scope.Closeable | undefined,
+  exit: Exit.Exit<unknown, unknown>,
+  close: Effect.Effect<void> | undefined
+): Effect.Effect<void> => {
+  const closing = scope === undefined ? undefined : Scope.closeUnsafe(scope, exit)
+  if (closing === undefined) return close ?? Effect.void
+  return Effect.flatMap(Effect.exit(closing), (finalized) =>
+    close === undefined ? finalized : Effect.andThen(close, finalized)
+  )
+}
 
 /**
  * A handler failed (an error or a defect): the connection is reset at once,

@@ -56,9 +56,11 @@ const noOutbox = new ChunkList()
  * - Written by the IO fiber (or, once it has stopped, by the close and the
  *   failed handshake through `fail` and `abort`), read by application fibers:
  *   `lifecycle`, `bytesRead`, `bytesWritten`, `flushedBytes`,
- *   `outboundProgress`, `progressVersion`. A change of `lifecycle`, `send` or
- *   `flushedBytes` is announced on `progress` (the waits look only at those,
- *   and at their deadlines); the `announced*` fields are what was announced last.
+ *   `outboundProgress`, `progressVersion`. A change of `lifecycle` or
+ *   `flushedBytes`, and `send` reaching `Done`, is announced on `progress`
+ *   (the waits look only at those, and at their deadlines: no wait waits for
+ *   the send direction's other phases, so announcing them would wake every
+ *   wait for nothing); the `announced*` fields are what was announced last.
  * - Written by application fibers, read by the IO fiber: `flushWanted`,
  *   `sendWaiters`, and the buffers' shared state (see `ReadBuffer` and
  *   `WriteBuffer`).
@@ -87,7 +89,7 @@ export class Driver {
   private progressWaiters: WaitList | undefined = undefined
   private progressVersion = 0
   private announcedLifecycle: Phase.Lifecycle
-  private announcedSend: Phase.Send = this.sendState
+  private announcedSendDone = false
   private announcedFlushed = 0
 
   // Outbound invariant: ciphertext taken from the engine waits here, in order,
@@ -469,7 +471,7 @@ export class Driver {
     this.readBuffer.wakeReaders()
     if (
       this.lifecycleState !== this.announcedLifecycle ||
-      this.sendState !== this.announcedSend ||
+      (this.sendState._tag === "Done") !== this.announcedSendDone ||
       this.flushedBytesCount !== this.announcedFlushed
     ) {
       this.announce()
@@ -503,7 +505,7 @@ export class Driver {
 
   private announce(): void {
     this.announcedLifecycle = this.lifecycleState
-    this.announcedSend = this.sendState
+    this.announcedSendDone = this.sendState._tag === "Done"
     this.announcedFlushed = this.flushedBytesCount
     this.progressVersion++
     const waiters = this.progressWaiters

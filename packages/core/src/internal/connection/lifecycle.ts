@@ -256,13 +256,21 @@ const closeOnce = (driver: Driver, ioFiber: Fiber.Fiber<void>): Effect.Effect<vo
     )
   })
 
-/** The close's end: the IO fiber stops, then the engine and transport are released with the outcome, which is counted. */
+/**
+ * The close's end: the IO fiber stops, then the engine and transport are
+ * released with the outcome, which is counted. The IO fiber is suspended
+ * whenever another fiber runs (it sleeps, or yielded), and an interrupted
+ * sleep has nothing to finalize, so it has normally ended once
+ * `interruptUnsafe` returns; otherwise the close waits for it, as
+ * `Fiber.interrupt` would.
+ */
 const stopAndRelease = (driver: Driver, ioFiber: Fiber.Fiber<void>, forced: string | undefined): Effect.Effect<void> =>
-  Effect.flatMap(Fiber.interrupt(ioFiber), () =>
-    Effect.withFiber((fiber) => {
+  Effect.withFiber((fiber) => {
+    ioFiber.interruptUnsafe(fiber.id)
+    const release = Effect.sync(() => {
       const outcome = driver.outcome(forced)
       driver.abort(outcome)
       Metrics.recordCloseUnsafe(fiber.context, driver.engine.role, outcome, driver.bytesRead, driver.bytesWritten)
-      return Effect.void
     })
-  )
+    return ioFiber.pollUnsafe() === undefined ? Effect.andThen(Fiber.await(ioFiber), release) : release
+  })
