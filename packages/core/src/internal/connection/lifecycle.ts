@@ -131,42 +131,12 @@ const openWith = (
     )
   })
 
-/**
- * The handshake within its bounds. On failure, timeout or interruption the IO
- * fiber is stopped first, so that it is not running when the engine and
- * transport are released here; a failed handshake leaves the driver
- * `Failed`, and the close counts that error in `recordCloseUnsafe`, once.
- */
-const handshake = (
-  driver: Driver,
-  ioFiber: Fiber.Fiber<void>,
-  connectTimeout: Duration.Duration,
-  handshakeTimeout: Duration.Duration
-): Effect.Effect<void, TlsError> =>
-  awaitHandshake(driver, connectTimeout, handshakeTimeout).pipe(
-    Effect.onExit((exit) =>
-      exit._tag === "Success"
-        ? Effect.void
-        : Effect.flatMap(Fiber.interrupt(ioFiber), () =>
-            Effect.sync(() => {
-              const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-              if (failure !== undefined && failure._tag === "Fail") {
-                driver.fail(failure.error)
-              } else {
-                driver.abort(CloseOutcome.Forced({ detail: "interrupted during the handshake" }))
-              }
-            })
-          )
-    ),
-    Tracing.withSpan("TlsConnection.handshake", { "tls.role": driver.engine.role })
-  )
-
 /** The connection handed to the application, once the IO fiber reported the session; the handshake is counted. */
 const established = (driver: Driver, started: number): Effect.Effect<TlsConnection.TlsConnection> =>
   Effect.withFiber((fiber) => {
     const lifecycle = driver.lifecycle
     if (lifecycle._tag !== "Established") {
-      // `awaitHandshake` succeeds only once the IO fiber reported the session.
+      // `handshake` succeeds only once the IO fiber reported the session.
       return Effect.die(new Error(`effect-tls: handshake done in the ${lifecycle._tag} state`))
     }
     const { session } = lifecycle
@@ -180,9 +150,16 @@ const established = (driver: Driver, started: number): Effect.Effect<TlsConnecti
  * connection closed first, or with `Timeout` once the bound of the phase it is
  * in expired: the connect timeout while the engine opens its transport, then
  * the handshake timeout, counted from the moment the transport was open.
+ *
+ * On failure, timeout or interruption the IO fiber is stopped first, so that
+ * it is not running when the engine and transport are released here; a
+ * failed handshake leaves the driver `Failed`, and the close counts that
+ * error in `recordCloseUnsafe`, once. One exit frame does that and cancels
+ * the deadline.
  */
-const awaitHandshake = (
+const handshake = (
   driver: Driver,
+  ioFiber: Fiber.Fiber<void>,
   connectTimeout: Duration.Duration,
   handshakeTimeout: Duration.Duration
 ): Effect.Effect<void, TlsError> =>
@@ -212,11 +189,21 @@ const awaitHandshake = (
             })
       )
     })
-    return Effect.ensuring(
-      wait,
-      Effect.sync(() => deadline?.cancel())
-    )
-  })
+    return Effect.onExit(wait, (exit) => {
+      deadline?.cancel()
+      if (exit._tag === "Success") return Effect.void
+      return Effect.flatMap(Fiber.interrupt(ioFiber), () =>
+        Effect.sync(() => {
+          const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+          if (failure !== undefined && failure._tag === "Fail") {
+            driver.fail(failure.error)
+          } else {
+            driver.abort(CloseOutcome.Forced({ detail: "interrupted during the handshake" }))
+          }
+        })
+      )
+    })
+  }).pipe(Tracing.withSpan("TlsConnection.handshake", { "tls.role": driver.engine.role }))
 
 /**
  * The close of a connection (its scope's finalizer, or `TlsConnection.close`):
