@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { Interruption, Random } from "../../Adversarial.ts"
@@ -216,7 +217,10 @@ export const register = ({ contract, has, need }: Registration): void => {
         const { random } = run
         const data = random.bytes(Math.min(scale.transferBytes, 2 * 1024 * 1024))
         // The server trickles the data (yielding between writes) so that the
-        // interrupts land while a transfer is in progress, not after it.
+        // interrupts land while a transfer is in progress, not after it; and
+        // it is held to the interrupts' pace, so that a schedule that runs the
+        // reader fast cannot end the transfer within the first half of them:
+        // every `perTurn` chunks it waits for one more interrupt to be done.
         const pace = seeded(run.seed + 20)
         const chunks: Array<Uint8Array> = []
         for (let at = 0; at < data.length; ) {
@@ -224,12 +228,17 @@ export const register = ({ contract, has, need }: Registration): void => {
           chunks.push(data.subarray(at, at + n))
           at += n
         }
+        const perTurn = Math.max(1, Math.ceil(chunks.length / Math.max(1, Math.floor(scale.interruptIterations / 2))))
+        const turns = yield* Queue.unbounded<void>()
         const writer = yield* Effect.forkChild(
           Effect.andThen(
             Effect.forEach(
               chunks,
-              (chunk) =>
-                Effect.andThen(server.writer.write(chunk), Effect.repeat(Effect.yieldNow, { times: pace.int(0, 10) })),
+              (chunk, i) =>
+                Effect.andThen(
+                  i > 0 && i % perTurn === 0 ? Queue.take(turns) : Effect.void,
+                  Effect.andThen(server.writer.write(chunk), Effect.repeat(Effect.yieldNow, { times: pace.int(0, 10) }))
+                ),
               { discard: true }
             ),
             server.writer.end
@@ -255,9 +264,15 @@ export const register = ({ contract, has, need }: Registration): void => {
         for (let i = 0; i < scale.interruptIterations && !ended; i++) {
           yield* interruptAtRandom(readLoop, random, { ways: waysFor(run.budget) })
           if (!ended) interrupted++
+          yield* Queue.offer(turns, undefined)
         }
         // Most interrupts must have hit a transfer in progress, or the test proves little.
         assert.isAtLeast(interrupted, Math.min(50, scale.interruptIterations / 4), "the transfer ended too early")
+        // The rest of the transfer goes at the writer's own pace.
+        yield* Queue.offerAll(
+          turns,
+          Array.from({ length: Math.ceil(chunks.length / perTurn) }, () => undefined)
+        )
         yield* readLoop.pipe(within(10_000, "the final reader did not reach the end"))
         yield* Fiber.join(writer)
         assertBytes(received.concat(), data, "bytes received across interrupted reads")
