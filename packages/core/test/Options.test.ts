@@ -43,4 +43,32 @@ describe("connection options", () => {
       assert.strictEqual(new TextDecoder().decode(yield* client.reader.readExactly(11)), "onetwothree")
     })
   )
+
+  it.live("an options object changed after a connection used it is checked again", () =>
+    Effect.gen(function* () {
+      // Decoded options are kept per object, so that a client's or a server's
+      // connections do not decode them again: a change must not slip past that.
+      const options: { readBufferBytes: number } = { readBufferBytes: 1024 }
+      const pair = Effect.scoped(
+        Effect.suspend(() => {
+          const { a, b } = MemoryTransport.makePair()
+          return Effect.all(
+            [
+              TlsConnection.make({ engine: ScriptedEngine.make({ role: "client" }), transport: a, options }),
+              TlsConnection.make({ engine: ScriptedEngine.make({ role: "server" }), transport: b, options })
+            ],
+            { concurrency: 2 }
+          )
+        })
+      )
+      yield* pair
+      options.readBufferBytes = 0
+      const error = yield* Effect.flip(pair)
+      assert.strictEqual(error._tag, "TlsConfigError")
+      assert.strictEqual(error._tag === "TlsConfigError" && error.reason._tag, "InvalidOption")
+      assert.include(error.message, "readBufferBytes")
+      options.readBufferBytes = 2048
+      yield* pair
+    })
+  )
 })

@@ -193,23 +193,39 @@ export const resolve = (options: ConnectionInput): Effect.Effect<Resolved, TlsCo
     if (decoded !== undefined) return Effect.succeed(decoded)
     return Effect.map(decodeConnection(options), (values) => {
       const result = { ...values, stallTimeout: values.closeTimeout }
-      resolved.set(options, result)
+      resolved.set(options, { input: { ...options }, result })
       return result
     })
   })
 
 /**
- * The options in force if they need no decoding (an object decoded before,
- * or no options at all), else `undefined`: the connection then runs `resolve`.
+ * The options in force if they need no decoding (an object decoded before and
+ * unchanged since, or no options at all), else `undefined`: the connection
+ * then runs `resolve`.
  */
-export const known = (options: ConnectionInput): Resolved | undefined =>
-  resolved.get(options) ?? (Object.keys(options).length === 0 ? defaultsResolved : undefined)
+export const known = (options: ConnectionInput): Resolved | undefined => {
+  const entry = resolved.get(options)
+  if (entry !== undefined) return unchanged(options, entry.input) ? entry.result : undefined
+  return Object.keys(options).length === 0 ? defaultsResolved : undefined
+}
 
 /**
  * The options objects decoded so far: a client or a server passes the same
- * `connection` object to every connection it makes, decoded once. (Options
- * are read-only: an object changed after a connection used it is not read again.)
+ * `connection` object to every connection it makes, decoded once. Each is
+ * kept with a shallow copy of what was decoded, so that an object changed
+ * since is decoded again (and a value made invalid fails, naming it) rather
+ * than served from here.
  */
-const resolved = new WeakMap<ConnectionInput, Resolved>()
+const resolved = new WeakMap<ConnectionInput, { readonly input: ConnectionInput; readonly result: Resolved }>()
+
+/** Whether `options` holds the same fields, with the same values, as the copy `seen`. */
+const unchanged = (options: ConnectionInput, seen: ConnectionInput): boolean => {
+  const keys = Object.keys(options)
+  if (keys.length !== Object.keys(seen).length) return false
+  for (const key of keys) {
+    if (!Object.hasOwn(seen, key) || !Object.is(Reflect.get(options, key), Reflect.get(seen, key))) return false
+  }
+  return true
+}
 
 const defaultsResolved: Resolved = { ...defaultOptions, stallTimeout: defaultOptions.closeTimeout }
