@@ -23,7 +23,8 @@ import type { TlsSession } from "./TlsSession.ts"
 /**
  * The most plaintext one TLS record carries (2^14 bytes, RFC 8446 section
  * 5.1): engines hold about one record of undelivered plaintext, and the
- * connection feeds them at most one record at a time.
+ * connection feeds an engine that produces ciphertext at most one record at
+ * a time.
  *
  * @since 0.1.0
  * @category constants
@@ -96,8 +97,20 @@ export interface Engine {
   // Outbound direction: application -> engine -> transport.
   /** Whether the engine takes more plaintext now (its outbound backlog is small). */
   readonly plaintextWritable: () => boolean
-  /** Encrypts application data. Only valid after the handshake and before `sendEnd`. */
+  /**
+   * Encrypts application data. Only valid after the handshake and before
+   * `sendEnd`. An engine that produces ciphertext gets at most
+   * `recordPlaintextBytes` per call; a native engine gets whole writes, and
+   * small writes joined into one chunk.
+   */
   readonly sendPlaintext: (chunk: Uint8Array) => void
+  /**
+   * Memory for a chunk the connection fills completely before it hands it to
+   * `sendPlaintext` (small writes joined into one). Absent: a zeroed
+   * `Uint8Array`. An engine on Node gives `Buffer.allocUnsafe`, which skips
+   * the zero fill: every byte is written before the chunk leaves.
+   */
+  readonly allocatePlaintext?: (bytes: number) => Uint8Array
   /** Queues close_notify after all plaintext given so far. A native engine also ends the transport. */
   readonly sendEnd: () => void
   /** Takes the next ciphertext chunk to send, or `undefined`; native engines return `undefined`. */

@@ -45,6 +45,12 @@ export class ChunkList {
     this.chunks[this.head] = undefined
     this.head++
     this.bytes -= chunk.length
+    this.settleFront()
+    return chunk
+  }
+
+  /** After chunks were taken from the front: empty again, or compacted once most slots are behind `head`. */
+  private settleFront(): void {
     if (this.head === this.tail) {
       this.reset()
     } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
@@ -52,7 +58,6 @@ export class ChunkList {
       this.tail -= this.head
       this.head = 0
     }
-    return chunk
   }
 
   /** Empty again: every slot is `undefined` (see the invariant). */
@@ -67,9 +72,15 @@ export class ChunkList {
    * front, not copied); if it is shorter than `small`, the small chunks right
    * after it come too, copied into one, up to `max` bytes in all. Small writes
    * then reach the engine as one record instead of one record (and one system
-   * call) each.
+   * call) each. The joined chunk's memory comes from `allocate`, and every
+   * byte of it is written.
    */
-  shiftCoalesced(small: number, max: number, cut: boolean): Uint8Array | undefined {
+  shiftCoalesced(
+    small: number,
+    max: number,
+    cut: boolean,
+    allocate: (bytes: number) => Uint8Array
+  ): Uint8Array | undefined {
     const first = this.chunks[this.head]
     if (first === undefined) return undefined
     if (cut && first.length > max) {
@@ -87,14 +98,17 @@ export class ChunkList {
       }
     }
     if (end === this.head + 1) return this.shift()
-    const out = new Uint8Array(total)
-    let at = 0
-    // Counted, not compared with `end`: `shift` may compact the array and move the indices.
-    for (let count = end - this.head; count > 0; count--) {
-      const chunk = this.shift() as Uint8Array
+    const out = allocate(total)
+    const chunks = this.chunks
+    for (let i = this.head, at = 0; i < end; i++) {
+      const chunk = chunks[i] as Uint8Array
+      chunks[i] = undefined
       out.set(chunk, at)
       at += chunk.length
     }
+    this.head = end
+    this.bytes -= total
+    this.settleFront()
     return out
   }
 

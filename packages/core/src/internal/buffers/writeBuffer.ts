@@ -40,11 +40,14 @@ export class WriteBuffer extends Handoff {
   readonly limit: number
   /** Called when bytes were accepted or the end was requested, to wake the IO fiber. */
   private readonly onData: () => void
+  /** Memory for a piece of joined small writes (see `Engine.allocatePlaintext`). */
+  private readonly allocate: (bytes: number) => Uint8Array
 
-  constructor(limit: number, onData: () => void) {
+  constructor(limit: number, onData: () => void, allocate: (bytes: number) => Uint8Array = zeroed) {
     super()
     this.limit = limit
     this.onData = onData
+    this.allocate = allocate
   }
 
   get bytes(): number {
@@ -68,12 +71,13 @@ export class WriteBuffer extends Handoff {
 
   /**
    * IO fiber: the next piece to encrypt. Consecutive writes smaller than
-   * `COALESCE_BELOW_BYTES` leave as one piece of at most `max` bytes; with `cut`, a
+   * `COALESCE_BELOW_BYTES` leave as one piece of at most `max` bytes (in
+   * memory from `allocate`); with `cut`, a
    * longer chunk leaves in pieces of `max`. Order is kept; acceptance was
    * atomic already.
    */
   take(max: number, cut: boolean): Uint8Array | undefined {
-    const piece = this.chunks.shiftCoalesced(COALESCE_BELOW_BYTES, max, cut)
+    const piece = this.chunks.shiftCoalesced(COALESCE_BELOW_BYTES, max, cut, this.allocate)
     if (piece !== undefined) this.version++
     return piece
   }
@@ -196,6 +200,8 @@ export class WriteBuffer extends Handoff {
     })
   }
 }
+
+const zeroed = (bytes: number): Uint8Array => new Uint8Array(bytes)
 
 /** Thrown by a commit that cannot accept its chunks now, to the write's catch frame. */
 class NotAccepted {

@@ -141,7 +141,7 @@ export class Driver {
     this.lifecycleState = engine.connectingTo?.() === undefined ? Phase.handshaking : Phase.connecting
     this.announcedLifecycle = this.lifecycleState
     this.readBuffer = new ReadBuffer(sizes.readBufferBytes, this.signal.wake)
-    this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake)
+    this.writeBuffer = new WriteBuffer(sizes.writeBufferBytes, this.signal.wake, engine.allocatePlaintext)
     this.outbox = engine.native ? noOutbox : new ChunkList()
     this.readPauseBytes = sizes.writeBufferBytes + 3 * RECORD_CIPHERTEXT_BYTES + sizes.controlBufferBytes
     this.hub = new EventHub(sizes.eventBufferSize, engine.replayTickets !== false)
@@ -366,7 +366,8 @@ export class Driver {
 
   // Outbound invariant: application plaintext enters the engine only after the
   // handshake, in order, in pieces of at most a record (a native engine takes
-  // whole writes: it has no outbox to bound), while the engine takes it and
+  // whole writes, and the small ones joined: it has no outbox to bound, and
+  // cuts its records itself), while the engine takes it and
   // the outbox is below the write limit; close_notify follows the last
   // accepted write. Control output leaves together with application data, in
   // the order the engine produced it, as soon as the transport takes it.
@@ -382,7 +383,10 @@ export class Driver {
     if (this.lifecycleState._tag === "Established") {
       const cut = !engine.native
       while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
-        const piece = writeBuffer.take(RECORD_PLAINTEXT_BYTES, cut) as Uint8Array
+        // A native engine cuts its records itself and sends a long write's
+        // records together: everything buffered leaves in one write (the small
+        // writes in one copy), not a write and a system call per record.
+        const piece = writeBuffer.take(cut ? RECORD_PLAINTEXT_BYTES : writeBuffer.bytes, cut) as Uint8Array
         this.bytesWritten += piece.length
         engine.sendPlaintext(piece)
         this.outboundProgress++
