@@ -100,10 +100,19 @@ export interface Engine {
   /**
    * Encrypts application data. Only valid after the handshake and before
    * `sendEnd`. An engine that produces ciphertext gets at most
-   * `recordPlaintextBytes` per call; a native engine gets whole writes, and
-   * small writes joined into one chunk.
+   * `recordPlaintextBytes` per call, or, with `cutsRecords`, small writes
+   * joined into one chunk up to the room left in the connection's outbox; a
+   * native engine gets whole writes, and small writes joined into one chunk.
    */
   readonly sendPlaintext: (chunk: Uint8Array) => void
+  /**
+   * Whether an engine that produces ciphertext takes a chunk longer than a
+   * record and cuts its records itself (Node's TLSSocket over a duplex):
+   * small writes then reach it joined in one chunk instead of one record at a
+   * time. Absent: it takes at most `recordPlaintextBytes` per chunk. Native
+   * engines take any length.
+   */
+  readonly cutsRecords?: boolean
   /**
    * Memory for a chunk the connection fills completely before it hands it to
    * `sendPlaintext` (small writes joined into one). Absent: a zeroed

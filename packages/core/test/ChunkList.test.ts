@@ -47,11 +47,13 @@ describe("ChunkList", () => {
           else expectTaken(chunk, "shift")
         } else if (kind <= 7) {
           const cut = next(2) === 0
-          const piece = list.shiftCoalesced(SMALL, MAX, cut, dirty)
+          // Joined up to a record, or (as for an engine that cuts its records itself) up to more.
+          const joinMax = next(2) === 0 ? MAX : 4 * MAX
+          const piece = list.shiftCoalesced(SMALL, joinMax, cut ? MAX : undefined, dirty)
           if (piece === undefined) {
             assert.strictEqual(model.length, 0, `seed ${seed}: shiftCoalesced found nothing`)
           } else {
-            if (cut) assert.isAtMost(piece.length, MAX, `seed ${seed}: a cut piece is at most max`)
+            if (cut) assert.isAtMost(piece.length, joinMax, `seed ${seed}: a cut or joined piece is within its bound`)
             expectTaken(piece, "shiftCoalesced")
           }
         } else if (kind === 8) {
@@ -90,16 +92,27 @@ describe("ChunkList", () => {
     const list = new ChunkList()
     for (let i = 0; i < 10; i++) list.push(new Uint8Array(60).fill(i))
     list.push(new Uint8Array(1000).fill(99))
-    const first = list.shiftCoalesced(SMALL, MAX, false, dirty) as Uint8Array
+    const first = list.shiftCoalesced(SMALL, MAX, undefined, dirty) as Uint8Array
     assert.strictEqual(first.length, 240, "four chunks of 60 fit in 256")
     assert.deepStrictEqual([first[0], first[60], first[120], first[239]], [0, 1, 2, 3])
-    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, false, dirty) as Uint8Array).length, 240)
+    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, undefined, dirty) as Uint8Array).length, 240)
     assert.strictEqual(
-      (list.shiftCoalesced(SMALL, MAX, false, dirty) as Uint8Array).length,
+      (list.shiftCoalesced(SMALL, MAX, undefined, dirty) as Uint8Array).length,
       120,
       "a large chunk ends the run"
     )
-    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, false, dirty) as Uint8Array).length, 1000, "uncut: whole")
+    assert.strictEqual((list.shiftCoalesced(SMALL, MAX, undefined, dirty) as Uint8Array).length, 1000, "uncut: whole")
     assert.isTrue(list.isEmpty)
+  })
+
+  it("joins small chunks up to its own bound while a long chunk is still cut at a record", () => {
+    const list = new ChunkList()
+    for (let i = 0; i < 10; i++) list.push(new Uint8Array(60).fill(i))
+    list.push(new Uint8Array(1000).fill(99))
+    const joined = list.shiftCoalesced(SMALL, 4 * MAX, MAX, dirty) as Uint8Array
+    assert.strictEqual(joined.length, 600, "all ten small chunks, past one record's 256")
+    assert.deepStrictEqual([joined[0], joined[60], joined[599]], [0, 1, 9])
+    assert.strictEqual((list.shiftCoalesced(SMALL, 4 * MAX, MAX, dirty) as Uint8Array).length, MAX, "cut at a record")
+    assert.strictEqual(list.bytes, 1000 - MAX)
   })
 })

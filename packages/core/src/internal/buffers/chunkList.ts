@@ -68,31 +68,31 @@ export class ChunkList {
   }
 
   /**
-   * Takes the first chunk, cut at `max` bytes if `cut` (the rest stays at the
-   * front, not copied); if it is shorter than `small`, the small chunks right
-   * after it come too, copied into one, up to `max` bytes in all. Small writes
-   * then reach the engine as one record instead of one record (and one system
-   * call) each. The joined chunk's memory comes from `allocate`, and every
-   * byte of it is written.
+   * Takes the first chunk, cut at `cutAt` bytes if it is longer (the rest
+   * stays at the front, not copied; `undefined`: never cut); if it is shorter
+   * than `small`, the small chunks right after it come too, copied into one,
+   * up to `joinMax` bytes in all. Small writes then reach the engine as one
+   * piece instead of one record (and one system call) each. The joined
+   * chunk's memory comes from `allocate`, and every byte of it is written.
    */
   shiftCoalesced(
     small: number,
-    max: number,
-    cut: boolean,
+    joinMax: number,
+    cutAt: number | undefined,
     allocate: (bytes: number) => Uint8Array
   ): Uint8Array | undefined {
     const first = this.chunks[this.head]
     if (first === undefined) return undefined
-    if (cut && first.length > max) {
-      this.chunks[this.head] = first.subarray(max)
-      this.bytes -= max
-      return first.subarray(0, max)
+    if (cutAt !== undefined && first.length > cutAt) {
+      this.chunks[this.head] = first.subarray(cutAt)
+      this.bytes -= cutAt
+      return first.subarray(0, cutAt)
     }
     let end = this.head + 1
     let total = first.length
     if (total < small) {
       for (let next = this.chunks[end]; next !== undefined; next = this.chunks[end]) {
-        if (next.length >= small || total + next.length > max) break
+        if (next.length >= small || total + next.length > joinMax) break
         total += next.length
         end++
       }

@@ -71,13 +71,12 @@ export class WriteBuffer extends Handoff {
 
   /**
    * IO fiber: the next piece to encrypt. Consecutive writes smaller than
-   * `COALESCE_BELOW_BYTES` leave as one piece of at most `max` bytes (in
-   * memory from `allocate`); with `cut`, a
-   * longer chunk leaves in pieces of `max`. Order is kept; acceptance was
-   * atomic already.
+   * `COALESCE_BELOW_BYTES` leave as one piece of at most `joinMax` bytes (in
+   * memory from `allocate`); with a `cutAt`, a longer chunk leaves in pieces
+   * of that size. Order is kept; acceptance was atomic already.
    */
-  take(max: number, cut: boolean): Uint8Array | undefined {
-    const piece = this.chunks.shiftCoalesced(COALESCE_BELOW_BYTES, max, cut, this.allocate)
+  take(joinMax: number, cutAt: number | undefined): Uint8Array | undefined {
+    const piece = this.chunks.shiftCoalesced(COALESCE_BELOW_BYTES, joinMax, cutAt, this.allocate)
     if (piece !== undefined) this.version++
     return piece
   }

@@ -25,7 +25,13 @@ import { ChunkList } from "../buffers/chunkList.ts"
 import { ReadBuffer } from "../buffers/readBuffer.ts"
 import { WaitList } from "../buffers/waitList.ts"
 import { WriteBuffer } from "../buffers/writeBuffer.ts"
-import { MAX_ROUNDS_PER_STEP, RECORD_CIPHERTEXT_BYTES, RECORD_PLAINTEXT_BYTES, STEPS_PER_WAKE } from "../constants.ts"
+import {
+  COALESCE_BELOW_BYTES,
+  MAX_ROUNDS_PER_STEP,
+  RECORD_CIPHERTEXT_BYTES,
+  RECORD_PLAINTEXT_BYTES,
+  STEPS_PER_WAKE
+} from "../constants.ts"
 import { EventHub } from "../eventHub.ts"
 import * as Deadline from "./deadline.ts"
 import * as Phase from "./phase.ts"
@@ -367,7 +373,9 @@ export class Driver {
   // Outbound invariant: application plaintext enters the engine only after the
   // handshake, in order, in pieces of at most a record (a native engine takes
   // whole writes, and the small ones joined: it has no outbox to bound, and
-  // cuts its records itself), while the engine takes it and
+  // cuts its records itself; an engine that cuts its records and produces
+  // ciphertext takes joined small writes up to the outbox's room, so the
+  // outbox stays within a record of its limit), while the engine takes it and
   // the outbox is below the write limit; close_notify follows the last
   // accepted write. Control output leaves together with application data, in
   // the order the engine produced it, as soon as the transport takes it.
@@ -381,12 +389,20 @@ export class Driver {
     }
     if (this.lifecycleState._tag === "Handshaking" && engine.handshakeDone()) this.established()
     if (this.lifecycleState._tag === "Established") {
-      const cut = !engine.native
+      const cutAt = engine.native ? undefined : RECORD_PLAINTEXT_BYTES
       while (!writeBuffer.isEmpty && outbox.bytes < writeBuffer.limit && engine.plaintextWritable()) {
-        // A native engine cuts its records itself and sends a long write's
-        // records together: everything buffered leaves in one write (the small
-        // writes in one copy), not a write and a system call per record.
-        const piece = writeBuffer.take(cut ? RECORD_PLAINTEXT_BYTES : writeBuffer.bytes, cut) as Uint8Array
+        // An engine that cuts its records itself takes a run of small writes
+        // in one piece, not a piece (and a system call) per record: a native
+        // engine everything buffered, one that produces ciphertext what fits in
+        // the outbox's room (the write buffer's limit and one small write:
+        // a full buffer leaves whole, and the outbox stays within a record of
+        // its limit). Any other engine takes at most a record per piece.
+        const joinMax = engine.native
+          ? writeBuffer.bytes
+          : engine.cutsRecords === true
+            ? Math.max(RECORD_PLAINTEXT_BYTES, writeBuffer.limit + COALESCE_BELOW_BYTES - outbox.bytes)
+            : RECORD_PLAINTEXT_BYTES
+        const piece = writeBuffer.take(joinMax, cutAt) as Uint8Array
         this.bytesWritten += piece.length
         engine.sendPlaintext(piece)
         this.outboundProgress++

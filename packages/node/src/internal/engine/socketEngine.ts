@@ -281,6 +281,11 @@ export class SocketEngine implements Engine, SocketOwner, IdleTimer.Watched, Ses
     return this.socket !== undefined && !this.socket.writableNeedDrain && this.outboundPhase === "Open"
   }
 
+  /** Node's TLSSocket cuts a long write into records itself (see `Engine.cutsRecords`). */
+  get cutsRecords(): boolean {
+    return true
+  }
+
   /** Joined small writes fill their chunk completely: no zero fill needed (see `Engine.allocatePlaintext`). */
   allocatePlaintext(bytes: number): Uint8Array {
     return Buffer.allocUnsafe(bytes)
