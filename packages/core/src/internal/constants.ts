@@ -13,7 +13,12 @@ export const RECORD_PLAINTEXT_BYTES = recordPlaintextBytes
  */
 export const RECORD_CIPHERTEXT_BYTES = 5 + RECORD_PLAINTEXT_BYTES + 256
 
-/** Writes shorter than this, waiting together, are joined into one piece: of at most a record for an engine that takes records, of everything buffered for a native engine. */
+/**
+ * Writes shorter than this, waiting together, are joined into one piece: of at
+ * most a record for an engine that takes records, of up to the outbox's room
+ * for one that cuts its records (`Engine.cutsRecords`), of everything buffered
+ * for a native engine.
+ */
 export const COALESCE_BELOW_BYTES = 4 * 1024
 
 /** Rounds of moving data in one step of the IO fiber before it yields to the application fibers. */
